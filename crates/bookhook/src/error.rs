@@ -1,0 +1,251 @@
+//! Typed errors, one enum per concern.
+//!
+//! Messages are lower case, have no trailing period, and never contain secret
+//! material, computed MACs or the request body.
+
+use std::error::Error as StdError;
+use std::time::Duration;
+
+/// A configuration mistake, reported when a builder's `build()` runs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// No secret was given, and the scheme needs one.
+    #[error("no secret configured; give at least one secret (several allow rotation)")]
+    NoSecrets,
+    /// A secret has no bytes.
+    #[error("secret #{index} is empty")]
+    EmptySecret {
+        /// Position of the secret in the list, from 0.
+        index: usize,
+    },
+    /// A secret cannot be used by the scheme (for example bad base64 after `whsec_`).
+    #[error("secret #{index} is invalid: {reason}")]
+    InvalidSecret {
+        /// Position of the secret in the list, from 0.
+        index: usize,
+        /// What is wrong with it, without its value.
+        reason: &'static str,
+    },
+    /// A header or query parameter name is empty or not a valid token.
+    #[error("invalid header or parameter name `{name}`")]
+    InvalidName {
+        /// The offending name.
+        name: String,
+    },
+    /// Two handlers were registered for the same route.
+    #[error("two handlers registered for {route}")]
+    DuplicateRoute {
+        /// The route, for example `event type "booking.created"`.
+        route: String,
+    },
+    /// Some other setting is out of range.
+    #[error("invalid setting `{setting}`: {reason}")]
+    InvalidSetting {
+        /// The setting's name.
+        setting: &'static str,
+        /// Why it is refused.
+        reason: String,
+    },
+}
+
+/// Why a request failed verification. Every variant answers 401.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// A header the scheme needs is absent.
+    #[error("missing header `{name}`")]
+    MissingHeader {
+        /// The header's name (one of them, if several are accepted).
+        name: String,
+    },
+    /// A signature or timestamp header appears more than once.
+    #[error("header `{name}` appears more than once")]
+    RepeatedHeader {
+        /// The header's name.
+        name: String,
+    },
+    /// The signature header is present but cannot be decoded.
+    #[error("malformed signature: {reason}")]
+    MalformedSignature {
+        /// What is wrong (bad hex, bad base64, wrong length, no `v1,` entry).
+        reason: &'static str,
+    },
+    /// The signature is well formed but no configured secret produces it.
+    #[error("signature does not match any configured secret")]
+    InvalidSignature,
+    /// The timestamp header is present but is not a Unix time in seconds.
+    #[error("malformed timestamp in `{name}`")]
+    MalformedTimestamp {
+        /// The header's name.
+        name: String,
+    },
+    /// The signed timestamp is older than the tolerance allows.
+    #[error("timestamp too old: {age:?} old, tolerance {tolerance:?}")]
+    TimestampTooOld {
+        /// How far in the past the timestamp is.
+        age: Duration,
+        /// The configured tolerance.
+        tolerance: Duration,
+    },
+    /// The signed timestamp is further in the future than the tolerance allows.
+    #[error("timestamp too new: {ahead:?} ahead, tolerance {tolerance:?}")]
+    TimestampTooNew {
+        /// How far in the future the timestamp is.
+        ahead: Duration,
+        /// The configured tolerance.
+        tolerance: Duration,
+    },
+    /// No token was found in the configured header or query parameter.
+    #[error("missing token in {location}")]
+    MissingToken {
+        /// Where it was looked for, for example `header authorization`.
+        location: String,
+    },
+    /// A token was found but matches no configured secret.
+    #[error("token does not match any configured secret")]
+    InvalidToken,
+}
+
+impl VerifyError {
+    /// Whether this is a replay-window failure rather than a bad signature.
+    pub fn is_stale(&self) -> bool {
+        matches!(
+            self,
+            VerifyError::TimestampTooOld { .. } | VerifyError::TimestampTooNew { .. }
+        )
+    }
+}
+
+/// Why a verified body could not be read as an event. Answers 400.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParseError {
+    /// The body is not JSON (the message gives position, never content).
+    #[error("invalid json: {reason} at line {line} column {column}")]
+    InvalidJson {
+        /// The class of problem: syntax, unexpected end, or data.
+        reason: &'static str,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+    },
+    /// A field the envelope needs is absent or null.
+    #[error("missing field `{field}`")]
+    MissingField {
+        /// The field, as a JSON path such as `data.object.id`.
+        field: &'static str,
+    },
+    /// A field the envelope needs has the wrong type or format.
+    #[error("invalid field `{field}`: {reason}")]
+    InvalidField {
+        /// The field, as a JSON path.
+        field: &'static str,
+        /// What was expected.
+        reason: &'static str,
+    },
+}
+
+impl ParseError {
+    /// Converts a `serde_json` error without copying any of the payload into the message.
+    pub(crate) fn from_json(err: &serde_json::Error) -> Self {
+        let reason = match err.classify() {
+            serde_json::error::Category::Io => "io",
+            serde_json::error::Category::Syntax => "syntax error",
+            serde_json::error::Category::Data => "unexpected data",
+            serde_json::error::Category::Eof => "unexpected end of input",
+        };
+        ParseError::InvalidJson {
+            reason,
+            line: err.line(),
+            column: err.column(),
+        }
+    }
+}
+
+/// The idempotency store could not answer. Answers 503 unless the endpoint fails open.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The store cannot be reached or refused the operation.
+    #[error("idempotency store unavailable: {reason}")]
+    Unavailable {
+        /// What the backend reported (never a key's payload).
+        reason: String,
+    },
+    /// The store answered something this version does not understand.
+    #[error("idempotency store protocol error: {reason}")]
+    Protocol {
+        /// What was unexpected.
+        reason: String,
+    },
+}
+
+/// A handler did not finish its work. Answers 500 and releases the claim.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HandlerError {
+    /// The handler returned an error.
+    #[error("handler failed: {0}")]
+    Failed(#[source] Box<dyn StdError + Send + Sync>),
+    /// The handler panicked. The panic was caught.
+    #[error("handler panicked: {message}")]
+    Panicked {
+        /// The panic payload, when it was a string.
+        message: String,
+    },
+}
+
+impl HandlerError {
+    /// Wraps any error a handler returns.
+    pub fn new(err: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
+        HandlerError::Failed(err.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_lower_case_without_period() {
+        let messages = [
+            ConfigError::NoSecrets.to_string(),
+            VerifyError::InvalidSignature.to_string(),
+            VerifyError::MissingHeader {
+                name: "x-sig".into(),
+            }
+            .to_string(),
+            ParseError::MissingField { field: "event" }.to_string(),
+            StoreError::Unavailable {
+                reason: "connection refused".into(),
+            }
+            .to_string(),
+            HandlerError::new("boom").to_string(),
+        ];
+        for message in messages {
+            let first = message.chars().next().unwrap();
+            assert!(first.is_lowercase(), "{message}");
+            assert!(!message.ends_with('.'), "{message}");
+        }
+    }
+
+    #[test]
+    fn json_errors_do_not_echo_the_payload() {
+        let err = serde_json::from_slice::<serde_json::Value>(b"{\"a\": secretvalue}").unwrap_err();
+        let parsed = ParseError::from_json(&err);
+        assert!(!parsed.to_string().contains("secretvalue"));
+        assert!(matches!(parsed, ParseError::InvalidJson { line: 1, .. }));
+    }
+
+    #[test]
+    fn stale_errors_are_flagged() {
+        let old = VerifyError::TimestampTooOld {
+            age: Duration::from_secs(400),
+            tolerance: Duration::from_secs(300),
+        };
+        assert!(old.is_stale());
+        assert!(!VerifyError::InvalidSignature.is_stale());
+    }
+}

@@ -1,0 +1,218 @@
+//! Exactly-once handling on top of at-least-once delivery.
+//!
+//! A store answers three questions about an idempotency key: may I process
+//! it ([`claim`](IdempotencyStore::claim)), I did ([`complete`](IdempotencyStore::complete)),
+//! I could not ([`release`](IdempotencyStore::release)). A claim is a lease: if the
+//! process holding it dies, it expires and a retry gets through.
+//!
+//! The same store also records, per appointment, the newest `occurred_at`
+//! handled so far ([`observe`](IdempotencyStore::observe)), which gives handlers
+//! a [`Freshness`].
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use crate::error::StoreError;
+
+/// A boxed future, as returned by [`IdempotencyStore`] methods.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Proof of a claim. Completing or releasing with a stale token does nothing.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ClaimToken(u128);
+
+impl ClaimToken {
+    /// Wraps a raw token value (stores that persist tokens use this).
+    pub const fn from_u128(value: u128) -> Self {
+        Self(value)
+    }
+
+    /// The raw token value.
+    pub const fn as_u128(self) -> u128 {
+        self.0
+    }
+
+    /// A fresh token that is unpredictable and unique within the process.
+    pub fn random() -> Self {
+        use std::collections::hash_map::RandomState;
+        use std::hash::{BuildHasher, Hasher};
+        use std::sync::atomic::{AtomicU64, Ordering};
+
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        let mut high = RandomState::new().build_hasher();
+        high.write_u64(count);
+        high.write_u64(nanos);
+        let mut low = RandomState::new().build_hasher();
+        low.write_u64(nanos);
+        low.write_u64(count);
+        Self((u128::from(high.finish()) << 64) | u128::from(low.finish() ^ count))
+    }
+}
+
+impl fmt::Debug for ClaimToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ClaimToken({:032x})", self.0)
+    }
+}
+
+/// The answer to [`IdempotencyStore::claim`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// The key was free (or its lease expired): the caller owns it now.
+    Claimed(ClaimToken),
+    /// Someone else holds a live lease on the key.
+    InFlight,
+    /// The key was processed already, within its TTL.
+    Done,
+}
+
+/// Whether an event is the newest one seen for its appointment.
+///
+/// Platforms do not promise order: a cancellation can arrive before the
+/// creation it cancels. bookhook never drops a late event; it tells the handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Freshness {
+    /// No newer event for this appointment has been seen (or the event has no
+    /// appointment or time to compare).
+    Latest,
+    /// An event with a later `occurred_at` was already handled.
+    Stale {
+        /// The newest `occurred_at` seen, in milliseconds since the Unix epoch.
+        newer_seen_at: i64,
+    },
+}
+
+impl Freshness {
+    /// Whether the event is the newest seen.
+    pub fn is_latest(self) -> bool {
+        matches!(self, Freshness::Latest)
+    }
+}
+
+/// Where the dispatcher records which deliveries were handled.
+///
+/// Implementations must be atomic per key: two concurrent `claim`s of one key
+/// never both return [`Claim::Claimed`] while the first lease is live.
+/// `complete` and `release` with a token that no longer owns the key must not
+/// change anything.
+pub trait IdempotencyStore: Send + Sync + 'static {
+    /// Tries to take the key for `lease`.
+    fn claim<'a>(
+        &'a self,
+        key: &'a str,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<Claim, StoreError>>;
+
+    /// Marks the key done for `ttl`, if `token` still owns it.
+    fn complete<'a>(
+        &'a self,
+        key: &'a str,
+        token: ClaimToken,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Frees the key, if `token` still owns it, so that a retry is processed.
+    fn release<'a>(
+        &'a self,
+        key: &'a str,
+        token: ClaimToken,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Atomically records `occurred_at_ms` as the newest time seen for
+    /// `appointment` if it is newer, keeping the record for `ttl`, and returns
+    /// whether the event is the newest seen. An equal time counts as latest.
+    fn observe<'a>(
+        &'a self,
+        appointment: &'a str,
+        occurred_at_ms: i64,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<Freshness, StoreError>>;
+
+    /// [`claim`](Self::claim), then, only if the key was claimed,
+    /// [`observe`](Self::observe) for `appointment`. The dispatcher calls this
+    /// once per delivery.
+    ///
+    /// The default makes two calls. A networked store should override it to
+    /// do both in one round trip.
+    fn claim_and_observe<'a>(
+        &'a self,
+        key: &'a str,
+        lease: Duration,
+        appointment: Option<Observation<'a>>,
+    ) -> BoxFuture<'a, Result<(Claim, Freshness), StoreError>> {
+        Box::pin(async move {
+            let claim = self.claim(key, lease).await?;
+            let freshness = match (claim, appointment) {
+                (Claim::Claimed(_), Some(obs)) => {
+                    self.observe(obs.appointment, obs.occurred_at_ms, obs.ttl)
+                        .await?
+                }
+                _ => Freshness::Latest,
+            };
+            Ok((claim, freshness))
+        })
+    }
+}
+
+/// What [`IdempotencyStore::claim_and_observe`] records for an appointment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Observation<'a> {
+    /// The appointment's key, namespaced like idempotency keys.
+    pub appointment: &'a str,
+    /// The event's `occurred_at`, in milliseconds since the Unix epoch.
+    pub occurred_at_ms: i64,
+    /// How long the record is kept.
+    pub ttl: Duration,
+}
+
+impl<S: IdempotencyStore + ?Sized> IdempotencyStore for std::sync::Arc<S> {
+    fn claim<'a>(
+        &'a self,
+        key: &'a str,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<Claim, StoreError>> {
+        (**self).claim(key, lease)
+    }
+
+    fn complete<'a>(
+        &'a self,
+        key: &'a str,
+        token: ClaimToken,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        (**self).complete(key, token, ttl)
+    }
+
+    fn release<'a>(
+        &'a self,
+        key: &'a str,
+        token: ClaimToken,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        (**self).release(key, token)
+    }
+
+    fn observe<'a>(
+        &'a self,
+        appointment: &'a str,
+        occurred_at_ms: i64,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<Freshness, StoreError>> {
+        (**self).observe(appointment, occurred_at_ms, ttl)
+    }
+
+    fn claim_and_observe<'a>(
+        &'a self,
+        key: &'a str,
+        lease: Duration,
+        appointment: Option<Observation<'a>>,
+    ) -> BoxFuture<'a, Result<(Claim, Freshness), StoreError>> {
+        (**self).claim_and_observe(key, lease, appointment)
+    }
+}

@@ -1,0 +1,24 @@
+//! # bookhook
+//!
+//! Receive webhooks from booking and appointment platforms: verified, typed,
+//! deduplicated and routed to your handler.
+//!
+//! This is the framework-neutral core. Web servers use it through
+//! `bookhook-axum` or `bookhook-actix`, which re-export everything here.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod clock;
+mod error;
+mod headers;
+mod idempotency;
+mod kind;
+mod secret;
+mod time;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{ConfigError, HandlerError, ParseError, StoreError, VerifyError};
+pub use headers::{HeaderLookup, Headers, Incoming, NoHeaders};
+pub use idempotency::{BoxFuture, Claim, ClaimToken, Freshness, IdempotencyStore, Observation};
+pub use kind::{Kind, Provider, UnknownKind, UnknownProvider};
+pub use secret::Secret;
+pub use time::Timestamp;
