@@ -18,7 +18,10 @@ mod time;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{ConfigError, HandlerError, ParseError, StoreError, VerifyError};
 pub use headers::{HeaderLookup, Headers, Incoming, NoHeaders};
-pub use idempotency::{BoxFuture, Claim, ClaimToken, Freshness, IdempotencyStore, Observation};
+pub use idempotency::{
+    BoxFuture, Claim, ClaimToken, Freshness, IdempotencyStore, MemoryStore, MemoryStoreBuilder,
+    Observation,
+};
 pub use kind::{Kind, Provider, UnknownKind, UnknownProvider};
 pub use secret::Secret;
 pub use time::Timestamp;

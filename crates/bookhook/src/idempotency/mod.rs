@@ -16,6 +16,10 @@ use std::time::Duration;
 
 use crate::error::StoreError;
 
+mod memory;
+
+pub use memory::{MemoryStore, MemoryStoreBuilder};
+
 /// A boxed future, as returned by [`IdempotencyStore`] methods.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
