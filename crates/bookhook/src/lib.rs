@@ -15,6 +15,10 @@ mod kind;
 mod secret;
 mod time;
 
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
+
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{ConfigError, HandlerError, ParseError, StoreError, VerifyError};
 pub use headers::{HeaderLookup, Headers, Incoming, NoHeaders};

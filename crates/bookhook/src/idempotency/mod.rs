@@ -105,7 +105,11 @@ impl Freshness {
 /// Implementations must be atomic per key: two concurrent `claim`s of one key
 /// never both return [`Claim::Claimed`] while the first lease is live.
 /// `complete` and `release` with a token that no longer owns the key must not
-/// change anything.
+/// change anything. A token owns its key from the claim until the lease runs
+/// out, or until the key is completed or released, whichever comes first.
+///
+/// The `testing` feature provides the contract as reusable checks, in
+/// `bookhook::testing::store`.
 pub trait IdempotencyStore: Send + Sync + 'static {
     /// Tries to take the key for `lease`.
     fn claim<'a>(
