@@ -143,6 +143,19 @@ impl Scripts {
     }
 }
 
+impl Scripts {
+    /// Every script, to load them all at start.
+    pub(crate) fn all(&self) -> [&Script; 5] {
+        [
+            &self.claim,
+            &self.claim_and_observe,
+            &self.observe,
+            &self.complete,
+            &self.release,
+        ]
+    }
+}
+
 /// The value stored under a claim key while `token` holds it.
 pub(crate) fn claim_value(token: ClaimToken) -> String {
     format!("c:{:032x}", token.as_u128())

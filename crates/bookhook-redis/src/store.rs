@@ -344,11 +344,23 @@ impl RedisStoreBuilder {
             .map_err(|err| StoreError::Unavailable {
                 reason: format!("redis: {err}"),
             })?;
+        // Loading the scripts now makes every later call one `EVALSHA`. After
+        // a server restart they are loaded again on first use.
+        let scripts = Scripts::new();
+        let mut loader = connection.clone();
+        for script in scripts.all() {
+            script
+                .load_async(&mut loader)
+                .await
+                .map_err(|err| StoreError::Unavailable {
+                    reason: format!("redis: loading scripts: {err}"),
+                })?;
+        }
         Ok(RedisStore {
             inner: Arc::new(Inner {
                 connection,
                 prefix: self.prefix,
-                scripts: Scripts::new(),
+                scripts,
             }),
         })
     }

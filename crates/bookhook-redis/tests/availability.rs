@@ -154,3 +154,62 @@ async fn lease_expiry_across_replicas() {
     tokio::time::sleep(Duration::from_millis(1000)).await;
     assert!(matches!(b.claim(&key, LEASE).await, Ok(Claim::Claimed(_))));
 }
+
+/// Calls per command since the last `CONFIG RESETSTAT`, from `INFO commandstats`.
+async fn command_calls(raw: &mut redis::aio::MultiplexedConnection, command: &str) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(raw)
+        .await
+        .unwrap();
+    let prefix = format!("cmdstat_{command}:calls=");
+    info.lines()
+        .find_map(|line| line.strip_prefix(&prefix))
+        .map(|rest| rest.split(',').next().unwrap().parse().unwrap())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn handled_delivery_costs_two_round_trips() {
+    // A private server, so that no other test's commands are counted.
+    let Some(server) = support::private_server("this test counts its server's commands") else {
+        return;
+    };
+    let store = RedisStore::connect(&server.url()).await.unwrap();
+    let client = redis::Client::open(server.url()).unwrap();
+    let mut raw = client.get_multiplexed_async_connection().await.unwrap();
+    let () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+
+    let key = unique("delivery");
+    let appointment = unique("appointment");
+    let (claim, _) = store
+        .claim_and_observe(
+            &key,
+            LEASE,
+            Some(bookhook::Observation {
+                appointment: &appointment,
+                occurred_at_ms: 1_700_000_000_000,
+                ttl: Duration::from_secs(60),
+            }),
+        )
+        .await
+        .unwrap();
+    let Claim::Claimed(token) = claim else {
+        panic!("expected a claim, got {claim:?}");
+    };
+    store
+        .complete(&key, token, Duration::from_secs(60))
+        .await
+        .unwrap();
+
+    let calls = [
+        command_calls(&mut raw, "evalsha").await,
+        command_calls(&mut raw, "eval").await,
+        command_calls(&mut raw, "script|load").await,
+    ];
+    assert_eq!(calls, [2, 0, 0], "evalsha, eval, script load");
+}
