@@ -13,6 +13,7 @@ mod headers;
 mod idempotency;
 mod kind;
 mod secret;
+mod signature;
 mod time;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -21,4 +22,9 @@ pub use headers::{HeaderLookup, Headers, Incoming, NoHeaders};
 pub use idempotency::{BoxFuture, Claim, ClaimToken, Freshness, IdempotencyStore, Observation};
 pub use kind::{Kind, Provider, UnknownKind, UnknownProvider};
 pub use secret::Secret;
+pub use signature::{
+    Encoding, HmacScheme, SVIX_ID, SVIX_SIGNATURE, SVIX_TIMESTAMP, Scheme, SignRequest, Signed,
+    StandardScheme, TokenScheme, Verified, Verifier, WEBHOOK_ID, WEBHOOK_SIGNATURE,
+    WEBHOOK_TIMESTAMP,
+};
 pub use time::Timestamp;
