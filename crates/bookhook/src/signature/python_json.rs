@@ -309,8 +309,15 @@ pub(crate) fn python_float_repr(value: f64) -> String {
         return if value > 0.0 { "Infinity" } else { "-Infinity" }.into();
     }
     let sign = if value.is_sign_negative() { "-" } else { "" };
-    // Rust's `{:e}` also gives the shortest round-trip digits: `d.ddde<exp>`.
-    let sci = format!("{:e}", value.abs());
+    // Rust's `{:e}` gives the shortest round-trip digit count. When two
+    // candidates of that length are equally close, Python picks the even one,
+    // so the digits are re-rendered with exact, round-half-even formatting.
+    let shortest = format!("{:e}", value.abs());
+    let count = shortest
+        .split('e')
+        .next()
+        .map_or(1, |m| m.bytes().filter(u8::is_ascii_digit).count());
+    let sci = format!("{:.*e}", count.saturating_sub(1), value.abs());
     let (mantissa, exponent) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
     let exponent: i32 = exponent.parse().unwrap_or(0);
     let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
@@ -408,6 +415,9 @@ mod tests {
             ("123.456e-2", "1.23456"),
             ("5e-324", "5e-324"),
             ("1.7976931348623157e308", "1.7976931348623157e+308"),
+            // Two shortest candidates equally close: Python picks the even digit.
+            ("-1267860061485775.2", "-1267860061485775.2"),
+            ("7139030565557212e-1", "713903056555721.2"),
         ];
         for (input, expected) in cases {
             assert_eq!(dumps(input).as_deref(), Some(expected), "{input}");
