@@ -30,11 +30,18 @@ const BASE64_URL_SAFE: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE,
 /// padding. Signing always writes lower-case hex or padded standard base64.
 ///
 /// ```
-/// use bookhook::{Encoding, HmacScheme};
+/// use bookhook::{Encoding, HmacScheme, Incoming, SignRequest, Verifier};
 ///
 /// let scheme = HmacScheme::new("X-Signature").encoding(Encoding::Base64);
-/// # let _ = scheme;
-/// assert_ne!(Encoding::Hex, Encoding::Base64);
+/// let verifier = Verifier::new(scheme, ["s3cret"])?;
+/// let signed = verifier.sign(b"{}", &SignRequest::now());
+/// let padded = signed.headers[0].1.clone();
+/// assert_eq!(padded.len(), 44);
+///
+/// // The same MAC without padding is accepted too.
+/// let unpadded = [("X-Signature", padded.trim_end_matches('='))];
+/// verifier.verify(&Incoming::new(&unpadded, b"{}"))?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Encoding {

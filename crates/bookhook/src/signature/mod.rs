@@ -323,7 +323,7 @@ impl Verifier {
                 token.validate(&secrets)?;
                 Keys::Token {
                     digests: secrets.iter().map(|s| token::digest(s.expose())).collect(),
-                    first: secrets[0].clone(),
+                    first: secrets.first().cloned().ok_or(ConfigError::NoSecrets)?,
                 }
             }
             Scheme::Unverified => Keys::None,
@@ -358,7 +358,11 @@ impl Verifier {
             (Scheme::Hmac(scheme), Keys::Mac(keys)) => scheme.verify(keys, req, now),
             (Scheme::Standard(scheme), Keys::Mac(keys)) => scheme.verify(keys, req, now),
             (Scheme::Token(scheme), Keys::Token { digests, .. }) => scheme.verify(digests, req),
-            _ => {
+            // Keys always match the scheme (both are set by `new`): fail closed anyway.
+            (Scheme::Hmac(_) | Scheme::Standard(_) | Scheme::Token(_), _) => {
+                Err(VerifyError::InvalidSignature)
+            }
+            (Scheme::Unverified, _) => {
                 tracing::warn!(
                     scheme = "unverified",
                     body_len = req.body().len(),
