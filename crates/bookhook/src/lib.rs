@@ -13,6 +13,7 @@ mod headers;
 mod idempotency;
 mod kind;
 mod secret;
+mod signature;
 mod time;
 
 #[cfg(feature = "testing")]
@@ -28,4 +29,9 @@ pub use idempotency::{
 };
 pub use kind::{Kind, Provider, UnknownKind, UnknownProvider};
 pub use secret::Secret;
+pub use signature::{
+    Encoding, HmacScheme, SVIX_ID, SVIX_SIGNATURE, SVIX_TIMESTAMP, Scheme, SignRequest, Signed,
+    StandardScheme, TokenScheme, Verified, Verifier, WEBHOOK_ID, WEBHOOK_SIGNATURE,
+    WEBHOOK_TIMESTAMP,
+};
 pub use time::Timestamp;
