@@ -113,9 +113,9 @@ mod tests {
     }
 
     #[test]
-    fn utc_z_is_kept_as_z() {
+    fn utc_z_prints_as_zero_offset() {
         let t = Timestamp::parse("2026-01-21T14:30:00Z").unwrap();
-        assert_eq!(t.to_string(), "2026-01-21T14:30:00Z");
+        assert_eq!(t.to_string(), "2026-01-21T14:30:00+00:00");
     }
 
     #[test]
