@@ -145,6 +145,12 @@ pub enum ParseError {
         /// What was expected.
         reason: &'static str,
     },
+    /// None of the JSON pointers a configured envelope tries holds a value.
+    #[error("missing value at json pointer {pointers}")]
+    MissingValue {
+        /// The pointers tried, comma-separated.
+        pointers: String,
+    },
 }
 
 impl ParseError {

@@ -7,11 +7,17 @@
 //! `bookhook-axum` or `bookhook-actix`, which re-export everything here.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod appointment;
 mod clock;
+mod dispatch;
+mod endpoint;
 mod error;
+mod event;
 mod headers;
 mod idempotency;
 mod kind;
+mod outcome;
+pub mod provider;
 mod secret;
 mod signature;
 mod time;
@@ -20,14 +26,23 @@ mod time;
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
+pub use appointment::{Appointment, Attendee};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use dispatch::{Context, Dispatcher, DispatcherBuilder, Handler};
+pub use endpoint::{
+    Accepted, DEFAULT_LEASE, DEFAULT_MAX_BODY, DEFAULT_TTL, Endpoint, EndpointBuilder, Finished,
+    Request,
+};
 pub use error::{ConfigError, HandlerError, ParseError, StoreError, VerifyError};
+pub use event::{Delivery, Event};
 pub use headers::{HeaderLookup, Headers, Incoming, NoHeaders};
 pub use idempotency::{
     BoxFuture, Claim, ClaimToken, Freshness, IdempotencyStore, MemoryStore, MemoryStoreBuilder,
     Observation,
 };
 pub use kind::{Kind, Provider, UnknownKind, UnknownProvider};
+pub use outcome::{Outcome, Rejection, Response};
+pub use provider::generic::GenericEnvelope;
 pub use secret::Secret;
 pub use signature::{
     Encoding, HmacScheme, SVIX_ID, SVIX_SIGNATURE, SVIX_TIMESTAMP, Scheme, SignRequest, Signed,

@@ -1,0 +1,320 @@
+//! Calendence (calendence.com, API v1).
+//!
+//! Envelope: `{"event", "timestamp", "data": {...}}`. Calendence advises to
+//! deduplicate "on the event ID", but the payload has none: the dedup key is
+//! `(event, data.id, timestamp)`, identical across retries of one delivery.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use super::{Parsed, de, optional_time, payload, required_string, triple_key, value};
+use crate::appointment::{Appointment, Attendee, join_name};
+use crate::error::ParseError;
+use crate::kind::{Kind, Provider};
+use crate::time::Timestamp;
+
+/// A Calendence event.
+///
+/// ```
+/// use bookhook::provider::calendence;
+/// use bookhook::{Delivery, Event, NoHeaders, Provider};
+///
+/// let body = r#"{"event":"booking.completed","timestamp":"2026-03-24T14:30:00+00:00",
+///   "data":{"id":"b-1","status":"completed","service":{"id":"s-1","name":"Express Wash"}}}"#;
+/// let delivery = Delivery::parse(Provider::Calendence, &NoHeaders, body.into())?;
+/// if let Event::Calendence(calendence::Event::BookingCompleted(booking)) = delivery.event() {
+///     assert_eq!(booking.service.as_ref().unwrap().name.as_deref(), Some("Express Wash"));
+/// } else {
+///     panic!("unexpected event");
+/// }
+/// # Ok::<(), bookhook::ParseError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// `booking.created`: a new booking is confirmed.
+    BookingCreated(Booking),
+    /// `booking.updated`: a booking is rescheduled or modified.
+    BookingUpdated(Booking),
+    /// `booking.cancelled`
+    BookingCancelled(Booking),
+    /// `booking.completed`
+    BookingCompleted(Booking),
+    /// Any other type (payment updates, ...), or a known type whose data does
+    /// not fit [`Booking`].
+    Other {
+        /// The event type as sent.
+        event_type: String,
+        /// The `data` object as sent (`null` if absent).
+        data: Value,
+        /// Why the data did not fit, for a known type; `None` for an unknown type.
+        error: Option<String>,
+    },
+}
+
+impl Event {
+    /// The event type, for example `booking.created`.
+    pub fn event_type(&self) -> &str {
+        match self {
+            Event::BookingCreated(_) => "booking.created",
+            Event::BookingUpdated(_) => "booking.updated",
+            Event::BookingCancelled(_) => "booking.cancelled",
+            Event::BookingCompleted(_) => "booking.completed",
+            Event::Other { event_type, .. } => event_type,
+        }
+    }
+
+    /// The normalized kind of this event.
+    pub fn kind(&self) -> Kind {
+        kind_of(self.event_type())
+    }
+
+    /// The booking of a known event type.
+    pub fn booking(&self) -> Option<&Booking> {
+        match self {
+            Event::BookingCreated(b)
+            | Event::BookingUpdated(b)
+            | Event::BookingCancelled(b)
+            | Event::BookingCompleted(b) => Some(b),
+            Event::Other { .. } => None,
+        }
+    }
+}
+
+/// The `data` object of a Calendence booking event.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct Booking {
+    /// The booking's identifier.
+    #[serde(deserialize_with = "de::id")]
+    pub id: String,
+    /// The booking's status, such as `confirmed`.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// The booked service.
+    #[serde(default)]
+    pub service: Option<Reference>,
+    /// The client who booked.
+    #[serde(default)]
+    pub client: Option<Client>,
+    /// Start, with its offset.
+    #[serde(default)]
+    pub starts_at: Option<Timestamp>,
+    /// End, with its offset.
+    #[serde(default)]
+    pub ends_at: Option<Timestamp>,
+    /// Where the booking takes place.
+    #[serde(default)]
+    pub location: Option<Reference>,
+}
+
+/// A service or a location: an identifier and a name.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Reference {
+    /// Its identifier.
+    #[serde(default, deserialize_with = "de::opt_id")]
+    pub id: Option<String>,
+    /// Its display name.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// A Calendence client.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Client {
+    /// First name.
+    #[serde(default)]
+    pub first_name: Option<String>,
+    /// Last name.
+    #[serde(default)]
+    pub last_name: Option<String>,
+    /// E-mail address.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Phone number (not in the published example; read when present).
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+impl Booking {
+    fn to_appointment(&self, event_type: &str, kind: Kind) -> Appointment {
+        let client = self.client.as_ref();
+        Appointment {
+            provider: Provider::Calendence,
+            event_type: event_type.to_owned(),
+            kind,
+            id: self.id.clone(),
+            status: self.status.clone(),
+            starts_at: self.starts_at,
+            ends_at: self.ends_at,
+            attendee: Attendee::new(
+                client.and_then(|c| join_name(c.first_name.as_deref(), c.last_name.as_deref())),
+                client.and_then(|c| c.email.clone()),
+                client.and_then(|c| c.phone.clone()),
+            ),
+            location: self.location.as_ref().and_then(|l| l.name.clone()),
+        }
+    }
+}
+
+fn kind_of(event_type: &str) -> Kind {
+    match event_type {
+        "booking.created" => Kind::Created,
+        "booking.updated" => Kind::Updated,
+        "booking.cancelled" => Kind::Cancelled,
+        "booking.completed" => Kind::Completed,
+        _ => Kind::Other,
+    }
+}
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow, default)]
+    event: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    timestamp: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    data: Option<&'a RawValue>,
+}
+
+pub(crate) fn parse(body: &[u8]) -> Result<Parsed, ParseError> {
+    let envelope: Envelope<'_> = super::read_envelope(body)?;
+    let raw_type = required_string(envelope.event, "event")?;
+    let time = optional_time(envelope.timestamp, "timestamp")?;
+    let make: Option<fn(Booking) -> Event> = match raw_type.as_str() {
+        "booking.created" => Some(Event::BookingCreated),
+        "booking.updated" => Some(Event::BookingUpdated),
+        "booking.cancelled" => Some(Event::BookingCancelled),
+        "booking.completed" => Some(Event::BookingCompleted),
+        _ => None,
+    };
+    let event = match make {
+        Some(make) => match payload::<Booking>(envelope.data, "data")? {
+            Ok(booking) => make(booking),
+            Err((data, error)) => Event::Other {
+                event_type: raw_type.clone(),
+                data,
+                error: Some(error),
+            },
+        },
+        None => Event::Other {
+            event_type: raw_type.clone(),
+            data: value(envelope.data)?,
+            error: None,
+        },
+    };
+    let kind = event.kind();
+    let appointment = event
+        .booking()
+        .map(|b| b.to_appointment(event.event_type(), kind));
+    let data_id = match &event {
+        Event::Other { data, .. } => data.get("id").and_then(super::id_of),
+        known => known.booking().map(|b| b.id.clone()),
+    };
+    let key = triple_key(
+        &raw_type,
+        data_id.as_deref(),
+        time.as_ref().map(|(text, _)| text.as_str()),
+        body,
+    );
+    // An unknown event's `data.id` may name a payment, not a booking.
+    let appointment_id = match &event {
+        Event::Other { event_type, .. } if !event_type.starts_with("booking.") => None,
+        _ => data_id,
+    };
+    Ok(Parsed {
+        event: crate::event::Event::Calendence(event),
+        raw_type,
+        kind,
+        key,
+        occurred_at: time.map(|(_, t)| t),
+        appointment,
+        appointment_id,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Delivery, Event as AnyEvent, Kind, NoHeaders, ParseError, Provider};
+
+    use super::Event;
+
+    fn parse(body: &str) -> Result<Delivery, ParseError> {
+        Delivery::parse(
+            Provider::Calendence,
+            &NoHeaders,
+            body.as_bytes().to_vec().into(),
+        )
+    }
+
+    fn calendence(delivery: &Delivery) -> &Event {
+        match delivery.event() {
+            AnyEvent::Calendence(event) => event,
+            other => panic!("not a calendence event: {other:?}"),
+        }
+    }
+
+    const CREATED: &str = r#"{"event":"booking.created","timestamp":"2026-03-24T14:30:00+00:00",
+        "data":{"id":"booking-uuid","status":"confirmed","client":{"first_name":"Jane","last_name":"Doe","email":"jane@example.com"},
+        "starts_at":"2026-03-25T14:00:00+00:00","ends_at":"2026-03-25T14:30:00+00:00","location":{"id":"l","name":"Main Shop"}}}"#;
+
+    #[test]
+    fn booking_fields_reach_the_appointment() {
+        let delivery = parse(CREATED).unwrap();
+        assert!(matches!(calendence(&delivery), Event::BookingCreated(_)));
+        let appointment = delivery.appointment().unwrap();
+        assert_eq!(appointment.attendee.name.as_deref(), Some("Jane Doe"));
+        assert_eq!(
+            appointment.ends_at.unwrap().to_string(),
+            "2026-03-25T14:30:00+00:00"
+        );
+        assert_eq!(appointment.location.as_deref(), Some("Main Shop"));
+    }
+
+    #[test]
+    fn unknown_type_becomes_other() {
+        let delivery = parse(r#"{"event":"payment.updated","timestamp":"2026-03-24T14:30:00+00:00","data":{"id":"p-1"}}"#).unwrap();
+        assert!(matches!(
+            calendence(&delivery),
+            Event::Other { error: None, .. }
+        ));
+        assert_eq!(delivery.kind(), Kind::Other);
+        assert_eq!(delivery.appointment(), None);
+        assert_eq!(delivery.appointment_id(), None);
+    }
+
+    #[test]
+    fn known_type_with_bad_payload_is_other_with_error() {
+        let delivery =
+            parse(r#"{"event":"booking.updated","data":{"id":"b","starts_at":"next tuesday"}}"#)
+                .unwrap();
+        match calendence(&delivery) {
+            Event::Other { data, error, .. } => {
+                assert_eq!(data["starts_at"], "next tuesday");
+                assert!(error.is_some());
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(delivery.kind(), Kind::Updated);
+        assert_eq!(delivery.appointment_id(), Some("b"));
+    }
+
+    #[test]
+    fn missing_event_field_names_it() {
+        assert_eq!(
+            parse(r#"{"data":{"id":"b"}}"#).unwrap_err(),
+            ParseError::MissingField { field: "event" }
+        );
+    }
+
+    #[test]
+    fn dedup_key_is_stable_across_retries() {
+        let key = parse(CREATED).unwrap().idempotency_key().to_owned();
+        assert_eq!(
+            key,
+            r#"["booking.created","booking-uuid","2026-03-24T14:30:00+00:00"]"#
+        );
+        assert_eq!(parse(CREATED).unwrap().idempotency_key(), key);
+        let cancelled = CREATED.replace("booking.created", "booking.cancelled");
+        assert_ne!(parse(&cancelled).unwrap().idempotency_key(), key);
+    }
+}

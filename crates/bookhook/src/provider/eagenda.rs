@@ -1,0 +1,348 @@
+//! eAgenda (eagenda.com.br, API v3).
+//!
+//! Envelope: `{"event", "timestamp", "data": {...}}`. The dedup key is
+//! `(event, data.appointment_key, timestamp)`: eAgenda's advice to key on
+//! `appointment_key` alone would drop an update that follows a creation.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use super::{Parsed, optional_time, payload, required_string, triple_key, value};
+use crate::appointment::{Appointment, Attendee};
+use crate::error::ParseError;
+use crate::kind::{Kind, Provider};
+use crate::time::Timestamp;
+
+/// An eAgenda event.
+///
+/// ```
+/// use bookhook::provider::eagenda;
+/// use bookhook::{Delivery, Event, NoHeaders, Provider};
+///
+/// let body = br#"{"event":"appointment.canceled","timestamp":"2026-06-04T14:30:00-03:00",
+///   "data":{"appointment_key":"apt-1","status":"CANCELED","start_date":"2026-06-10T09:00:00-03:00"}}"#;
+/// let delivery = Delivery::parse(Provider::Eagenda, &NoHeaders, body.to_vec().into())?;
+/// match delivery.event() {
+///     Event::Eagenda(eagenda::Event::AppointmentCanceled(data)) => {
+///         assert_eq!(data.appointment_key, "apt-1");
+///         assert_eq!(data.status.as_deref(), Some("CANCELED"));
+///     }
+///     other => panic!("unexpected {other:?}"),
+/// }
+/// # Ok::<(), bookhook::ParseError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// `appointment.created`: a new appointment.
+    AppointmentCreated(AppointmentData),
+    /// `appointment.updated`: an appointment changed.
+    AppointmentUpdated(AppointmentData),
+    /// `appointment.canceled` (one "l", as eAgenda spells it).
+    AppointmentCanceled(AppointmentData),
+    /// Any other type, or a known type whose data does not fit [`AppointmentData`].
+    Other {
+        /// The event type as sent.
+        event_type: String,
+        /// The `data` object as sent (`null` if absent).
+        data: Value,
+        /// Why the data did not fit, for a known type; `None` for an unknown type.
+        error: Option<String>,
+    },
+}
+
+impl Event {
+    /// The event type, for example `appointment.created`.
+    pub fn event_type(&self) -> &str {
+        match self {
+            Event::AppointmentCreated(_) => "appointment.created",
+            Event::AppointmentUpdated(_) => "appointment.updated",
+            Event::AppointmentCanceled(_) => "appointment.canceled",
+            Event::Other { event_type, .. } => event_type,
+        }
+    }
+
+    /// The normalized kind of this event.
+    pub fn kind(&self) -> Kind {
+        kind_of(self.event_type())
+    }
+
+    /// The appointment data of a known event type.
+    pub fn data(&self) -> Option<&AppointmentData> {
+        match self {
+            Event::AppointmentCreated(data)
+            | Event::AppointmentUpdated(data)
+            | Event::AppointmentCanceled(data) => Some(data),
+            Event::Other { .. } => None,
+        }
+    }
+}
+
+/// The `data` object of an eAgenda appointment event.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct AppointmentData {
+    /// The appointment's identifier; shared by every event of one appointment.
+    pub appointment_key: String,
+    /// The human-facing booking code, such as `AGD-2026-001234`.
+    #[serde(default)]
+    pub search_code: Option<String>,
+    /// The appointment status. Values seen in eAgenda's API: `ATTENDED`,
+    /// `CANCELED`, `CANCELED_CLIENT`, `CANCELED_GOOGLE`, `CONFIRMED`,
+    /// `IN_PROGRESS`, `NO_SHOW`, `PENDING`, `PENDING_COMPANIONS`,
+    /// `PENDING_FORM`, `PENDING_PAYMENT`. Kept as text so new values do not
+    /// fail the delivery.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Start of the appointment, with its offset.
+    #[serde(default)]
+    pub start_date: Option<Timestamp>,
+    /// The calendar (office, professional) the appointment is in.
+    #[serde(default)]
+    pub calendar: Option<Calendar>,
+    /// The person who booked.
+    #[serde(default)]
+    pub person: Option<Person>,
+}
+
+/// An eAgenda calendar.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Calendar {
+    /// The calendar's identifier.
+    #[serde(default)]
+    pub calendar_key: Option<String>,
+    /// The calendar's display name.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// An eAgenda person.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Person {
+    /// Full name.
+    #[serde(default)]
+    pub full_name: Option<String>,
+    /// E-mail address.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Phone number (not in the published example; read when present).
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+impl AppointmentData {
+    fn to_appointment(&self, event_type: &str, kind: Kind) -> Appointment {
+        let person = self.person.as_ref();
+        Appointment {
+            provider: Provider::Eagenda,
+            event_type: event_type.to_owned(),
+            kind,
+            id: self.appointment_key.clone(),
+            status: self.status.clone(),
+            starts_at: self.start_date,
+            ends_at: None,
+            attendee: Attendee::new(
+                person.and_then(|p| p.full_name.clone()),
+                person.and_then(|p| p.email.clone()),
+                person.and_then(|p| p.phone.clone()),
+            ),
+            location: self.calendar.as_ref().and_then(|c| c.name.clone()),
+        }
+    }
+}
+
+fn kind_of(event_type: &str) -> Kind {
+    match event_type {
+        "appointment.created" => Kind::Created,
+        "appointment.updated" => Kind::Updated,
+        "appointment.canceled" => Kind::Cancelled,
+        _ => Kind::Other,
+    }
+}
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow, default)]
+    event: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    timestamp: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    data: Option<&'a RawValue>,
+}
+
+pub(crate) fn parse(body: &[u8]) -> Result<Parsed, ParseError> {
+    let envelope: Envelope<'_> = super::read_envelope(body)?;
+    let raw_type = required_string(envelope.event, "event")?;
+    let time = optional_time(envelope.timestamp, "timestamp")?;
+    let make: Option<fn(AppointmentData) -> Event> = match raw_type.as_str() {
+        "appointment.created" => Some(Event::AppointmentCreated),
+        "appointment.updated" => Some(Event::AppointmentUpdated),
+        "appointment.canceled" => Some(Event::AppointmentCanceled),
+        _ => None,
+    };
+    let event = match make {
+        Some(make) => match payload::<AppointmentData>(envelope.data, "data")? {
+            Ok(data) => make(data),
+            Err((data, error)) => Event::Other {
+                event_type: raw_type.clone(),
+                data,
+                error: Some(error),
+            },
+        },
+        None => Event::Other {
+            event_type: raw_type.clone(),
+            data: value(envelope.data)?,
+            error: None,
+        },
+    };
+    let kind = event.kind();
+    let appointment = event
+        .data()
+        .map(|d| d.to_appointment(event.event_type(), kind));
+    let appointment_id = match &event {
+        Event::Other { data, .. } => data.get("appointment_key").and_then(super::id_of),
+        known => known.data().map(|d| d.appointment_key.clone()),
+    };
+    let key = triple_key(
+        &raw_type,
+        appointment_id.as_deref(),
+        time.as_ref().map(|(text, _)| text.as_str()),
+        body,
+    );
+    Ok(Parsed {
+        event: crate::event::Event::Eagenda(event),
+        raw_type,
+        kind,
+        key,
+        occurred_at: time.map(|(_, t)| t),
+        appointment,
+        appointment_id,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Delivery, Event as AnyEvent, Kind, NoHeaders, ParseError, Provider};
+
+    use super::Event;
+
+    fn parse(body: &str) -> Result<Delivery, ParseError> {
+        Delivery::parse(
+            Provider::Eagenda,
+            &NoHeaders,
+            body.as_bytes().to_vec().into(),
+        )
+    }
+
+    fn eagenda(delivery: &Delivery) -> &Event {
+        match delivery.event() {
+            AnyEvent::Eagenda(event) => event,
+            other => panic!("not an eagenda event: {other:?}"),
+        }
+    }
+
+    const CREATED: &str = r#"{"event":"appointment.created","timestamp":"2026-06-04T14:30:00-03:00",
+        "data":{"appointment_key":"apt-1","status":"CONFIRMED","start_date":"2026-06-10T09:00:00-03:00",
+        "calendar":{"calendar_key":"c-1","name":"Office"},"person":{"full_name":"John Smith","email":"j@example.com"}}}"#;
+
+    #[test]
+    fn created_is_typed_with_its_appointment() {
+        let delivery = parse(CREATED).unwrap();
+        assert!(matches!(eagenda(&delivery), Event::AppointmentCreated(_)));
+        assert_eq!(delivery.kind(), Kind::Created);
+        let appointment = delivery.appointment().unwrap();
+        assert_eq!(appointment.id, "apt-1");
+        assert_eq!(appointment.location.as_deref(), Some("Office"));
+        assert_eq!(appointment.ends_at, None);
+    }
+
+    #[test]
+    fn unknown_type_becomes_other() {
+        let delivery = parse(r#"{"event":"appointment.confirmed","timestamp":"2026-06-04T14:30:00-03:00","data":{"appointment_key":"apt-9"}}"#).unwrap();
+        match eagenda(&delivery) {
+            Event::Other {
+                event_type,
+                data,
+                error,
+            } => {
+                assert_eq!(event_type, "appointment.confirmed");
+                assert_eq!(data["appointment_key"], "apt-9");
+                assert_eq!(error, &None);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(delivery.kind(), Kind::Other);
+        assert_eq!(delivery.appointment(), None);
+        assert_eq!(delivery.appointment_id(), Some("apt-9"));
+    }
+
+    #[test]
+    fn known_type_with_bad_payload_is_other_with_error() {
+        let delivery =
+            parse(r#"{"event":"appointment.canceled","data":{"status":"CANCELED"}}"#).unwrap();
+        match eagenda(&delivery) {
+            Event::Other {
+                event_type, error, ..
+            } => {
+                assert_eq!(event_type, "appointment.canceled");
+                assert!(error.as_deref().unwrap().contains("appointment_key"));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(delivery.kind(), Kind::Cancelled);
+        assert_eq!(delivery.appointment(), None);
+    }
+
+    #[test]
+    fn missing_event_field_names_it() {
+        let err = parse(r#"{"timestamp":"2026-06-04T14:30:00-03:00","data":{}}"#).unwrap_err();
+        assert_eq!(err, ParseError::MissingField { field: "event" });
+        let err = parse(r#"{"event":null}"#).unwrap_err();
+        assert_eq!(err, ParseError::MissingField { field: "event" });
+    }
+
+    #[test]
+    fn non_string_event_is_an_invalid_field() {
+        let err = parse(r#"{"event":7}"#).unwrap_err();
+        assert!(matches!(
+            err,
+            ParseError::InvalidField { field: "event", .. }
+        ));
+    }
+
+    #[test]
+    fn dedup_key_is_stable_across_retries() {
+        let first = parse(CREATED).unwrap();
+        let retry = parse(CREATED).unwrap();
+        assert_eq!(first.idempotency_key(), retry.idempotency_key());
+        let updated = CREATED.replace("appointment.created", "appointment.updated");
+        assert_ne!(
+            parse(&updated).unwrap().idempotency_key(),
+            first.idempotency_key()
+        );
+        let later = CREATED.replace("14:30:00-03:00", "14:31:00-03:00");
+        assert_ne!(
+            parse(&later).unwrap().idempotency_key(),
+            first.idempotency_key()
+        );
+    }
+
+    #[test]
+    fn key_falls_back_to_body_hash_without_timestamp() {
+        let body = r#"{"event":"appointment.created","data":{"appointment_key":"apt-1"}}"#;
+        let key = parse(body).unwrap().idempotency_key().to_owned();
+        assert!(key.contains("sha256:"), "{key}");
+        assert_eq!(parse(body).unwrap().idempotency_key(), key);
+    }
+
+    #[test]
+    fn garbage_timestamp_is_an_invalid_field() {
+        let err = parse(r#"{"event":"appointment.created","timestamp":"soon"}"#).unwrap_err();
+        assert!(matches!(
+            err,
+            ParseError::InvalidField {
+                field: "timestamp",
+                ..
+            }
+        ));
+    }
+}

@@ -1,0 +1,321 @@
+//! Any other platform, signing with HMAC: where its envelope keeps the event
+//! type, id and time is configured with JSON pointers ([RFC 6901]).
+//!
+//! The default [`GenericEnvelope`] reads the type from the first of `/type`,
+//! `/event`, `/eventType`, `/event_type`; the id from `/id`; the time from the
+//! first of `/timestamp`, `/created`, `/createdAt`, `/occurred_at`. The dedup
+//! key is the id, or else the hex SHA-256 of the body (a retry resends the
+//! same bytes).
+//!
+//! [RFC 6901]: https://www.rfc-editor.org/rfc/rfc6901
+
+use serde_json::Value;
+
+use super::{Parsed, from_unix, id_of, read_value, sha256_hex};
+use crate::error::{ConfigError, ParseError};
+use crate::kind::Kind;
+use crate::time::Timestamp;
+
+const DEFAULT_TYPE: [&str; 4] = ["/type", "/event", "/eventType", "/event_type"];
+const DEFAULT_ID: [&str; 1] = ["/id"];
+const DEFAULT_TIME: [&str; 4] = ["/timestamp", "/created", "/createdAt", "/occurred_at"];
+
+/// An event from a platform configured by hand.
+///
+/// ```
+/// use bookhook::{Delivery, Event, NoHeaders, Provider};
+///
+/// let body = r#"{"event_type":"visit.booked","id":"ev_1","occurred_at":"2026-02-01T08:00:00+01:00","visit":{"id":7}}"#;
+/// let delivery = Delivery::parse(Provider::Hmac, &NoHeaders, body.into())?;
+/// let Event::Generic(event) = delivery.event() else { unreachable!() };
+/// assert_eq!(event.event_type, "visit.booked");
+/// assert_eq!(event.id.as_deref(), Some("ev_1"));
+/// assert_eq!(event.payload["visit"]["id"], 7);
+/// assert_eq!(delivery.occurred_at().unwrap().to_string(), "2026-02-01T08:00:00+01:00");
+/// # Ok::<(), bookhook::ParseError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// The event type found in the envelope.
+    pub event_type: String,
+    /// The event id found in the envelope, if any.
+    pub id: Option<String>,
+    /// The whole body as JSON.
+    pub payload: Value,
+}
+
+/// Where a platform's envelope keeps the event type, id and time.
+///
+/// Each field is a list of JSON pointers; the first that points at a value
+/// (not `null`) wins. See the [module documentation](self) for the defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenericEnvelope {
+    type_pointers: Vec<String>,
+    id_pointers: Vec<String>,
+    time_pointers: Vec<String>,
+    kinds: Vec<(String, Kind)>,
+}
+
+impl Default for GenericEnvelope {
+    fn default() -> Self {
+        Self {
+            type_pointers: DEFAULT_TYPE.map(str::to_owned).to_vec(),
+            id_pointers: DEFAULT_ID.map(str::to_owned).to_vec(),
+            time_pointers: DEFAULT_TIME.map(str::to_owned).to_vec(),
+            kinds: Vec::new(),
+        }
+    }
+}
+
+impl GenericEnvelope {
+    /// A builder starting from the defaults.
+    pub fn builder() -> GenericEnvelopeBuilder {
+        GenericEnvelopeBuilder::default()
+    }
+
+    /// The pointers tried for the event type, in order.
+    pub fn type_pointers(&self) -> &[String] {
+        &self.type_pointers
+    }
+
+    /// The pointers tried for the event id, in order.
+    pub fn id_pointers(&self) -> &[String] {
+        &self.id_pointers
+    }
+
+    /// The pointers tried for the event time, in order.
+    pub fn time_pointers(&self) -> &[String] {
+        &self.time_pointers
+    }
+
+    /// The normalized kind of an event type: as mapped, else [`Kind::Other`].
+    pub fn kind_of(&self, event_type: &str) -> Kind {
+        self.kinds
+            .iter()
+            .find(|(name, _)| name == event_type)
+            .map_or(Kind::Other, |(_, kind)| *kind)
+    }
+}
+
+/// Builds a [`GenericEnvelope`]; [`build`](Self::build) checks the pointers.
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct GenericEnvelopeBuilder {
+    type_pointers: Vec<String>,
+    id_pointers: Vec<String>,
+    time_pointers: Vec<String>,
+    kinds: Vec<(String, Kind)>,
+}
+
+impl GenericEnvelopeBuilder {
+    /// Adds a pointer to try for the event type. The first call replaces the defaults.
+    pub fn type_pointer(mut self, pointer: impl Into<String>) -> Self {
+        self.type_pointers.push(pointer.into());
+        self
+    }
+
+    /// Adds a pointer to try for the event id. The first call replaces the defaults.
+    pub fn id_pointer(mut self, pointer: impl Into<String>) -> Self {
+        self.id_pointers.push(pointer.into());
+        self
+    }
+
+    /// Adds a pointer to try for the event time (RFC 3339 text, or Unix seconds
+    /// or milliseconds). The first call replaces the defaults.
+    pub fn time_pointer(mut self, pointer: impl Into<String>) -> Self {
+        self.time_pointers.push(pointer.into());
+        self
+    }
+
+    /// Maps an event type to a normalized kind (unmapped types are [`Kind::Other`]).
+    pub fn map_kind(mut self, event_type: impl Into<String>, kind: Kind) -> Self {
+        self.kinds.push((event_type.into(), kind));
+        self
+    }
+
+    /// Checks the configuration.
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidSetting`] when a pointer does not start with `/`,
+    /// or when one event type is mapped to two kinds.
+    pub fn build(self) -> Result<GenericEnvelope, ConfigError> {
+        let defaults = GenericEnvelope::default();
+        let pick = |given: Vec<String>, default: Vec<String>, setting: &'static str| {
+            for pointer in &given {
+                if !pointer.starts_with('/') {
+                    return Err(ConfigError::InvalidSetting {
+                        setting,
+                        reason: format!("json pointer `{pointer}` must start with `/`"),
+                    });
+                }
+            }
+            Ok(if given.is_empty() { default } else { given })
+        };
+        for (i, (name, kind)) in self.kinds.iter().enumerate() {
+            if self.kinds[..i].iter().any(|(n, k)| n == name && k != kind) {
+                return Err(ConfigError::InvalidSetting {
+                    setting: "map_kind",
+                    reason: format!("event type `{name}` is mapped to two kinds"),
+                });
+            }
+        }
+        Ok(GenericEnvelope {
+            type_pointers: pick(self.type_pointers, defaults.type_pointers, "type_pointer")?,
+            id_pointers: pick(self.id_pointers, defaults.id_pointers, "id_pointer")?,
+            time_pointers: pick(self.time_pointers, defaults.time_pointers, "time_pointer")?,
+            kinds: self.kinds,
+        })
+    }
+}
+
+fn first<'v>(payload: &'v Value, pointers: &[String]) -> Option<&'v Value> {
+    pointers
+        .iter()
+        .filter_map(|p| payload.pointer(p))
+        .find(|v| !v.is_null())
+}
+
+pub(crate) fn parse(envelope: &GenericEnvelope, body: &[u8]) -> Result<Parsed, ParseError> {
+    let payload = read_value(body)?;
+    let event_type = match first(&payload, &envelope.type_pointers) {
+        Some(found) => id_of(found).ok_or(ParseError::InvalidField {
+            field: "type",
+            reason: "expected a string",
+        })?,
+        None => {
+            return Err(ParseError::MissingValue {
+                pointers: envelope.type_pointers.join(", "),
+            });
+        }
+    };
+    let id = first(&payload, &envelope.id_pointers).and_then(id_of);
+    // Lenient: a field named like a time that holds something else is not an error.
+    let occurred_at = first(&payload, &envelope.time_pointers).and_then(|v| match v {
+        Value::String(s) => Timestamp::parse(s),
+        Value::Number(n) => n.as_i64().and_then(from_unix),
+        _ => None,
+    });
+    let key = id.clone().unwrap_or_else(|| sha256_hex(body));
+    let kind = envelope.kind_of(&event_type);
+    Ok(Parsed {
+        event: crate::event::Event::Generic(Event {
+            event_type: event_type.clone(),
+            id,
+            payload,
+        }),
+        raw_type: event_type,
+        kind,
+        key,
+        occurred_at,
+        appointment: None,
+        appointment_id: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Delivery, NoHeaders, Provider};
+
+    fn parse_default(body: &str) -> Result<Delivery, ParseError> {
+        Delivery::parse(Provider::Hmac, &NoHeaders, body.as_bytes().to_vec().into())
+    }
+
+    #[test]
+    fn default_type_comes_from_the_first_known_field() {
+        for (body, expected) in [
+            (r#"{"type":"a","event":"b"}"#, "a"),
+            (r#"{"event":"b","eventType":"c"}"#, "b"),
+            (r#"{"eventType":"c"}"#, "c"),
+            (r#"{"type":null,"event_type":"d"}"#, "d"),
+        ] {
+            assert_eq!(
+                parse_default(body).unwrap().event_type(),
+                expected,
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn missing_event_field_names_it() {
+        let err = parse_default(r#"{"id":"x"}"#).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "missing value at json pointer /type, /event, /eventType, /event_type"
+        );
+    }
+
+    #[test]
+    fn dedup_key_is_stable_across_retries() {
+        assert_eq!(
+            parse_default(r#"{"type":"a","id":42}"#)
+                .unwrap()
+                .idempotency_key(),
+            "42"
+        );
+        let body = r#"{"type":"a","n":1}"#;
+        let key = parse_default(body).unwrap().idempotency_key().to_owned();
+        assert_eq!(key, sha256_hex(body.as_bytes()));
+        assert_eq!(key.len(), 64);
+        assert_eq!(parse_default(body).unwrap().idempotency_key(), key);
+        assert_ne!(
+            parse_default(r#"{"type":"a","n":2}"#)
+                .unwrap()
+                .idempotency_key(),
+            key
+        );
+    }
+
+    #[test]
+    fn time_accepts_text_and_unix_numbers() {
+        let a = parse_default(r#"{"type":"a","createdAt":1700000000}"#).unwrap();
+        assert_eq!(a.occurred_at().unwrap().unix_ms(), 1_700_000_000_000);
+        let b = parse_default(r#"{"type":"a","created":true,"createdAt":"x"}"#).unwrap();
+        assert_eq!(b.occurred_at(), None);
+    }
+
+    #[test]
+    fn configured_pointers_replace_the_defaults() {
+        let envelope = GenericEnvelope::builder()
+            .type_pointer("/meta/kind")
+            .id_pointer("/meta/id")
+            .time_pointer("/meta/at")
+            .map_kind("visit.cancelled", Kind::Cancelled)
+            .build()
+            .unwrap();
+        let body = r#"{"type":"ignored","meta":{"kind":"visit.cancelled","id":"m-1","at":"2026-01-01T00:00:00Z"}}"#;
+        let delivery = Delivery::parse_generic(&envelope, &NoHeaders, body.into()).unwrap();
+        assert_eq!(delivery.event_type(), "visit.cancelled");
+        assert_eq!(delivery.kind(), Kind::Cancelled);
+        assert_eq!(delivery.idempotency_key(), "m-1");
+        assert_eq!(delivery.provider(), Provider::Hmac);
+        assert!(matches!(
+            Delivery::parse_generic(&envelope, &NoHeaders, r#"{"type":"x"}"#.into()),
+            Err(ParseError::MissingValue { .. })
+        ));
+    }
+
+    #[test]
+    fn bad_configuration_fails_at_build() {
+        assert!(
+            GenericEnvelope::builder()
+                .type_pointer("type")
+                .build()
+                .is_err()
+        );
+        assert!(
+            GenericEnvelope::builder()
+                .map_kind("a", Kind::Created)
+                .map_kind("a", Kind::Cancelled)
+                .build()
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn unknown_type_becomes_other() {
+        let delivery = parse_default(r#"{"type":"anything.new"}"#).unwrap();
+        assert_eq!(delivery.kind(), Kind::Other);
+    }
+}

@@ -1,0 +1,383 @@
+//! One module per platform: its typed events and how its envelope is read.
+//!
+//! Each module has an `Event` type. The platforms with a published list of
+//! event types ([`eagenda`], [`moncreneau`], [`orufy`], [`calendence`],
+//! [`decoda`]) have an `enum` with one variant per known type and an `Other`
+//! variant for anything else. [`standard`] and [`generic`] carry the type name
+//! and the JSON data as they are.
+//!
+//! Unknown event types never fail a delivery. A known type whose data does not
+//! fit its payload struct is delivered as `Other` too, with the reason in its
+//! `error` field, so that nothing is lost and the raw JSON stays reachable.
+
+pub mod calendence;
+pub mod decoda;
+pub mod eagenda;
+pub mod generic;
+pub mod moncreneau;
+pub mod orufy;
+pub mod standard;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use serde_json::value::RawValue;
+use sha2::{Digest, Sha256};
+
+use crate::appointment::Appointment;
+use crate::error::ParseError;
+use crate::event::Event;
+use crate::kind::Kind;
+use crate::time::Timestamp;
+
+/// What a provider module hands back to [`crate::Delivery`].
+#[derive(Debug)]
+pub(crate) struct Parsed {
+    pub(crate) event: Event,
+    pub(crate) raw_type: String,
+    pub(crate) kind: Kind,
+    pub(crate) key: String,
+    pub(crate) occurred_at: Option<Timestamp>,
+    pub(crate) appointment: Option<Appointment>,
+    pub(crate) appointment_id: Option<String>,
+}
+
+/// The deepest nesting serde_json accepts with its default recursion limit
+/// of 128. Bodies nested deeper are refused before any parsing, even inside
+/// fields that would be skipped.
+const MAX_DEPTH: usize = 127;
+
+/// Refuses bodies nested deeper than [`MAX_DEPTH`], in one linear scan with no
+/// recursion. serde_json enforces the same limit on what it builds, but skips
+/// ignored fields without counting: this keeps the rule uniform.
+fn check_depth(body: &[u8]) -> Result<(), ParseError> {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut line = 1usize;
+    let mut column = 0usize;
+    for &byte in body {
+        column += 1;
+        if byte == b'\n' {
+            line += 1;
+            column = 0;
+        }
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if byte == b'\\' {
+                escaped = true;
+            } else if byte == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(ParseError::InvalidJson {
+                        reason: "recursion limit exceeded",
+                        line,
+                        column,
+                    });
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Reads a provider's envelope struct from the raw body.
+pub(crate) fn read_envelope<'a, T: serde::Deserialize<'a>>(
+    body: &'a [u8],
+) -> Result<T, ParseError> {
+    check_depth(body)?;
+    serde_json::from_slice(body).map_err(|e| ParseError::from_json(&e))
+}
+
+/// Reads the whole body as a JSON value (depth-checked).
+pub(crate) fn read_value(body: &[u8]) -> Result<Value, ParseError> {
+    check_depth(body)?;
+    serde_json::from_slice(body).map_err(|e| ParseError::from_json(&e))
+}
+
+/// Hex SHA-256 of the raw body: the dedup key of last resort, identical across
+/// retries of one delivery since a retry resends the same bytes.
+pub(crate) fn sha256_hex(body: &[u8]) -> String {
+    hex::encode(Sha256::digest(body))
+}
+
+/// An unambiguous key made of several parts (a JSON array of strings).
+pub(crate) fn composite_key(parts: &[&str]) -> String {
+    serde_json::to_string(parts).unwrap_or_else(|_| parts.join("\u{1f}"))
+}
+
+/// A key of `(type, id, time)`, or `(type, body hash)` when a part is missing.
+pub(crate) fn triple_key(
+    event_type: &str,
+    id: Option<&str>,
+    time: Option<&str>,
+    body: &[u8],
+) -> String {
+    match (id, time) {
+        (Some(id), Some(time)) => composite_key(&[event_type, id, time]),
+        _ => composite_key(&[event_type, &format!("sha256:{}", sha256_hex(body))]),
+    }
+}
+
+/// A string envelope field that must be present.
+pub(crate) fn required_string(
+    raw: Option<&RawValue>,
+    field: &'static str,
+) -> Result<String, ParseError> {
+    optional_string(raw, field)?.ok_or(ParseError::MissingField { field })
+}
+
+/// A string envelope field that may be absent or null.
+pub(crate) fn optional_string(
+    raw: Option<&RawValue>,
+    field: &'static str,
+) -> Result<Option<String>, ParseError> {
+    raw.map(|raw| {
+        serde_json::from_str::<String>(raw.get()).map_err(|_| ParseError::InvalidField {
+            field,
+            reason: "expected a string",
+        })
+    })
+    .transpose()
+}
+
+/// An identifier envelope field: a string, or a number kept as its decimal text.
+pub(crate) fn optional_id(
+    raw: Option<&RawValue>,
+    field: &'static str,
+) -> Result<Option<String>, ParseError> {
+    raw.map(|raw| match serde_json::from_str::<Value>(raw.get()) {
+        Ok(value) => id_of(&value).ok_or(ParseError::InvalidField {
+            field,
+            reason: "expected a string or a number",
+        }),
+        Err(e) => Err(ParseError::from_json(&e)),
+    })
+    .transpose()
+}
+
+/// A date-time envelope field, kept as sent (for keys) and parsed.
+pub(crate) fn optional_time(
+    raw: Option<&RawValue>,
+    field: &'static str,
+) -> Result<Option<(String, Timestamp)>, ParseError> {
+    let Some(text) = optional_string(raw, field)? else {
+        return Ok(None);
+    };
+    let time = Timestamp::parse(&text).ok_or(ParseError::InvalidField {
+        field,
+        reason: "expected an rfc 3339 date-time",
+    })?;
+    Ok(Some((text, time)))
+}
+
+/// A string or a number as text; anything else is not an identifier.
+pub(crate) fn id_of(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// The outcome of reading a known type's payload: the typed struct, or the raw
+/// JSON and the reason it did not fit.
+pub(crate) type Payload<T> = Result<T, (Value, String)>;
+
+/// Reads `raw` as `T`; when it does not fit, reads it as a plain JSON value and
+/// keeps the reason. Only JSON that cannot be read at all is an error.
+pub(crate) fn payload<T: DeserializeOwned>(
+    raw: Option<&RawValue>,
+    field: &'static str,
+) -> Result<Payload<T>, ParseError> {
+    let Some(raw) = raw else {
+        return Ok(Err((Value::Null, format!("missing field `{field}`"))));
+    };
+    match serde_json::from_str::<T>(raw.get()) {
+        Ok(typed) => Ok(Ok(typed)),
+        Err(typed_err) => {
+            let value =
+                serde_json::from_str::<Value>(raw.get()).map_err(|e| ParseError::from_json(&e))?;
+            Ok(Err((
+                value,
+                format!("`{field}` does not fit the payload: {typed_err}"),
+            )))
+        }
+    }
+}
+
+/// Reads `raw` as a plain JSON value (`null` when absent).
+pub(crate) fn value(raw: Option<&RawValue>) -> Result<Value, ParseError> {
+    match raw {
+        Some(raw) => serde_json::from_str(raw.get()).map_err(|e| ParseError::from_json(&e)),
+        None => Ok(Value::Null),
+    }
+}
+
+/// `start + minutes`, keeping the offset; `None` on overflow.
+pub(crate) fn add_minutes(start: Timestamp, minutes: u64) -> Option<Timestamp> {
+    let delta = chrono::TimeDelta::try_minutes(i64::try_from(minutes).ok()?)?;
+    match start {
+        Timestamp::Offset(t) => t.checked_add_signed(delta).map(Timestamp::Offset),
+        Timestamp::Local(t) => t.checked_add_signed(delta).map(Timestamp::Local),
+    }
+}
+
+/// A Unix time in seconds (or milliseconds, when too large to be seconds), in UTC.
+pub(crate) fn from_unix(value: i64) -> Option<Timestamp> {
+    let dt = if value.unsigned_abs() >= 100_000_000_000 {
+        chrono::DateTime::from_timestamp_millis(value)?
+    } else {
+        chrono::DateTime::from_timestamp(value, 0)?
+    };
+    Some(Timestamp::Offset(dt.fixed_offset()))
+}
+
+/// Lenient field readers for payloads whose exact shapes are not published.
+pub(crate) mod de {
+    use serde::{Deserialize, Deserializer};
+    use serde_json::Value;
+
+    use crate::time::Timestamp;
+
+    /// A required identifier: a string, or a number kept as text.
+    pub(crate) fn id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        let value = Value::deserialize(d)?;
+        super::id_of(&value)
+            .ok_or_else(|| serde::de::Error::custom("expected a string or a number as identifier"))
+    }
+
+    /// An optional identifier: a string or a number; `null` is none.
+    pub(crate) fn opt_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Null => Ok(None),
+            value => super::id_of(&value).map(Some).ok_or_else(|| {
+                serde::de::Error::custom("expected a string or a number as identifier")
+            }),
+        }
+    }
+
+    /// A list of identifiers; `null` is empty, non-identifier items are skipped.
+    pub(crate) fn ids<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+        Ok(match Value::deserialize(d)? {
+            Value::Array(items) => items.iter().filter_map(super::id_of).collect(),
+            other => super::id_of(&other).into_iter().collect(),
+        })
+    }
+
+    /// A non-negative whole number, also from a numeric string; anything else is none.
+    pub(crate) fn opt_count<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        Ok(match Value::deserialize(d)? {
+            Value::Number(n) => n.as_u64().or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.is_finite() && *f >= 0.0)
+                    .map(|f| f as u64)
+            }),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        })
+    }
+
+    /// A number, also from a numeric string; anything else is none.
+    pub(crate) fn opt_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+        Ok(match Value::deserialize(d)? {
+            Value::Number(n) => n.as_f64(),
+            Value::String(s) => s.trim().parse().ok().filter(|f: &f64| f.is_finite()),
+            _ => None,
+        })
+    }
+
+    /// A whole number, also from a numeric string; anything else is none.
+    pub(crate) fn opt_integer<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        Ok(match Value::deserialize(d)? {
+            Value::Number(n) => n.as_i64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        })
+    }
+
+    /// A date-time as RFC 3339 text or Unix seconds/milliseconds; anything
+    /// unreadable is none rather than an error.
+    pub(crate) fn opt_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D::Error> {
+        Ok(match Value::deserialize(d)? {
+            Value::String(s) => Timestamp::parse(&s),
+            Value::Number(n) => n.as_i64().and_then(super::from_unix),
+            _ => None,
+        })
+    }
+
+    /// Text, also from a number or a boolean; anything else is none.
+    pub(crate) fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        Ok(match Value::deserialize(d)? {
+            Value::String(s) => Some(s),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn depth_at_the_limit_is_accepted_and_beyond_is_refused() {
+        let ok = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert!(read_value(ok.as_bytes()).is_ok());
+        let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
+        // The same limit as serde_json's own.
+        assert!(serde_json::from_str::<Value>(&deep).is_err());
+        assert!(matches!(
+            read_value(deep.as_bytes()),
+            Err(ParseError::InvalidJson {
+                reason: "recursion limit exceeded",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn brackets_inside_strings_do_not_count() {
+        let text = format!("{{\"a\":\"{}\\\"{}\"}}", "[".repeat(500), "{".repeat(500));
+        assert!(read_value(text.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn composite_keys_are_unambiguous() {
+        assert_ne!(composite_key(&["a:b", "c"]), composite_key(&["a", "b:c"]));
+        assert_eq!(composite_key(&["x", "y"]), r#"["x","y"]"#);
+    }
+
+    #[test]
+    fn adding_minutes_keeps_the_offset_and_never_overflows() {
+        let start = Timestamp::parse("2026-06-10T09:00:00-03:00").unwrap();
+        assert_eq!(
+            add_minutes(start, 30).unwrap().to_string(),
+            "2026-06-10T09:30:00-03:00"
+        );
+        assert_eq!(add_minutes(start, u64::MAX), None);
+    }
+
+    #[test]
+    fn unix_times_in_seconds_and_milliseconds() {
+        assert_eq!(
+            from_unix(1_700_000_000).unwrap().unix_ms(),
+            1_700_000_000_000
+        );
+        assert_eq!(
+            from_unix(1_700_000_000_123).unwrap().unix_ms(),
+            1_700_000_000_123
+        );
+        assert_eq!(from_unix(i64::MAX), None);
+    }
+}
