@@ -232,6 +232,23 @@ pub(crate) fn parse(body: &[u8]) -> Result<Parsed, ParseError> {
     })
 }
 
+/// Calendence's signature header: `sha256=<hex>`.
+pub const SIGNATURE_HEADER: &str = "X-Calendence-Signature";
+
+/// Calendence's preset: hex HMAC-SHA256 of the raw body in
+/// `X-Calendence-Signature`, with or without the `sha256=` prefix (their own
+/// PHP sample compares bare hex).
+///
+/// ```
+/// use bookhook::provider::calendence;
+///
+/// let scheme = calendence::scheme();
+/// # let _ = scheme;
+/// ```
+pub fn scheme() -> crate::HmacScheme {
+    crate::HmacScheme::new(SIGNATURE_HEADER).prefix("sha256=")
+}
+
 #[cfg(test)]
 mod tests {
     use crate::{Delivery, Event as AnyEvent, Kind, NoHeaders, ParseError, Provider};

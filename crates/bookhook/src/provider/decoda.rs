@@ -451,6 +451,29 @@ pub(crate) fn parse(body: &[u8]) -> Result<Parsed, ParseError> {
     })
 }
 
+/// Decoda's signature header: bare hex.
+pub const SIGNATURE_HEADER: &str = "Decoda-Signature";
+
+/// Decoda's preset: hex HMAC-SHA256 of the raw body in `Decoda-Signature`.
+///
+/// Decoda's Python sample signs `json.dumps(json.loads(body))` rather than the
+/// raw bytes. If your deliveries fail verification because of that, turn on
+/// the compatibility workaround (off by default):
+///
+/// ```
+/// use bookhook::{Endpoint, Provider, provider::decoda};
+///
+/// let endpoint = Endpoint::builder(Provider::Decoda)
+///     .scheme(decoda::scheme().python_json_compat(true))
+///     .secret("decoda-secret")
+///     .build()
+///     .unwrap();
+/// # let _ = endpoint;
+/// ```
+pub fn scheme() -> crate::HmacScheme {
+    crate::HmacScheme::new(SIGNATURE_HEADER)
+}
+
 #[cfg(test)]
 mod tests {
     use crate::{Delivery, Event as AnyEvent, Kind, NoHeaders, ParseError, Provider};

@@ -219,6 +219,43 @@ pub(crate) fn parse(body: &[u8]) -> Result<Parsed, ParseError> {
     })
 }
 
+/// The header eAgenda's optional access-list signing puts the signature in.
+pub const SIGNATURE_HEADER: &str = "X-Signature";
+/// The header eAgenda's optional access-list signing puts the Unix time in.
+pub const TIMESTAMP_HEADER: &str = "X-Timestamp";
+
+/// eAgenda's preset: the "Authentication Token" set in its dashboard, sent as
+/// `Authorization: Bearer <token>`. eAgenda's webhook pages document no signature.
+///
+/// ```
+/// use bookhook::provider::eagenda;
+///
+/// let scheme = eagenda::scheme();
+/// # let _ = scheme;
+/// ```
+pub fn scheme() -> crate::TokenScheme {
+    crate::TokenScheme::bearer()
+}
+
+/// eAgenda's access-list signing, offered as an option: hex HMAC-SHA256 of the
+/// body followed by the `X-Timestamp` value, with a 120 s tolerance. No eAgenda
+/// page says webhooks use it; choose it only if your account sends these headers.
+///
+/// ```
+/// use bookhook::{Endpoint, Provider, provider::eagenda};
+///
+/// let endpoint = Endpoint::builder(Provider::Eagenda)
+///     .scheme(eagenda::hmac_scheme())
+///     .secret("eagenda-secret")
+///     .build()
+///     .unwrap();
+/// # let _ = endpoint;
+/// ```
+pub fn hmac_scheme() -> crate::HmacScheme {
+    crate::HmacScheme::new(SIGNATURE_HEADER)
+        .signed_timestamp(TIMESTAMP_HEADER, std::time::Duration::from_secs(120))
+}
+
 #[cfg(test)]
 mod tests {
     use crate::{Delivery, Event as AnyEvent, Kind, NoHeaders, ParseError, Provider};

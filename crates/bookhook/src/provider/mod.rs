@@ -326,6 +326,21 @@ pub(crate) mod de {
     }
 }
 
+/// The signature scheme a provider uses unless the endpoint says otherwise.
+/// [`Provider::Hmac`](crate::Provider::Hmac) has none: its scheme is configured by hand.
+pub(crate) fn preset_scheme(provider: crate::Provider) -> Option<crate::Scheme> {
+    use crate::Provider;
+    match provider {
+        Provider::Eagenda => Some(eagenda::scheme().into()),
+        Provider::Moncreneau => Some(moncreneau::scheme().into()),
+        Provider::Orufy => Some(orufy::scheme().into()),
+        Provider::Calendence => Some(calendence::scheme().into()),
+        Provider::Decoda => Some(decoda::scheme().into()),
+        Provider::Standard => Some(standard::scheme().into()),
+        Provider::Hmac => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -345,6 +345,27 @@ pub(crate) fn parse(headers: &dyn Headers, body: &[u8]) -> Result<Parsed, ParseE
     })
 }
 
+/// The signature header of MonCréneau's documentation: `sha256=<hex>`.
+pub const SIGNATURE_HEADER: &str = "X-Moncreneau-Signature";
+/// The signature header of MonCréneau's official SDKs: bare hex.
+pub const SDK_SIGNATURE_HEADER: &str = "X-Webhook-Signature";
+
+/// MonCréneau's preset: hex HMAC-SHA256 of the raw body in either
+/// `X-Moncreneau-Signature` or `X-Webhook-Signature`, with or without the
+/// `sha256=` prefix. Secrets (`whsec_...`) are used as UTF-8 bytes, as they are.
+///
+/// ```
+/// use bookhook::provider::moncreneau;
+///
+/// let scheme = moncreneau::scheme();
+/// # let _ = scheme;
+/// ```
+pub fn scheme() -> crate::HmacScheme {
+    crate::HmacScheme::new(SIGNATURE_HEADER)
+        .also_header(SDK_SIGNATURE_HEADER)
+        .prefix("sha256=")
+}
+
 #[cfg(test)]
 mod tests {
     use crate::{Delivery, Event as AnyEvent, Kind, NoHeaders, ParseError, Provider, Timestamp};

@@ -458,6 +458,24 @@ pub(crate) fn parse(body: &[u8]) -> Result<Parsed, ParseError> {
     })
 }
 
+/// The query parameter the preset also accepts the Secret Token from.
+pub const TOKEN_PARAM: &str = "token";
+
+/// Orufy's preset: the user-entered "Secret Token", compared in constant time,
+/// from `Authorization: Bearer <token>` or the `token` query parameter (Orufy
+/// does not document how it sends it; put the token in the subscriber URL as
+/// `?token=...` if your account sends no header).
+///
+/// ```
+/// use bookhook::provider::orufy;
+///
+/// let scheme = orufy::scheme();
+/// # let _ = scheme;
+/// ```
+pub fn scheme() -> crate::TokenScheme {
+    crate::TokenScheme::bearer().or_query(TOKEN_PARAM)
+}
+
 #[cfg(test)]
 mod tests {
     use crate::{Delivery, Event as AnyEvent, Kind, NoHeaders, ParseError, Provider};

@@ -115,6 +115,20 @@ pub(crate) fn parse(headers: &dyn Headers, body: &[u8]) -> Result<Parsed, ParseE
     })
 }
 
+/// The Standard Webhooks preset: `webhook-*` or `svix-*` headers, `whsec_`
+/// secrets, 5 minute tolerance.
+///
+/// ```
+/// use bookhook::provider::standard;
+/// use std::time::Duration;
+///
+/// let scheme = standard::scheme().tolerance(Duration::from_secs(60));
+/// # let _ = scheme;
+/// ```
+pub fn scheme() -> crate::StandardScheme {
+    crate::StandardScheme::new()
+}
+
 #[cfg(test)]
 mod tests {
     use crate::{Delivery, Kind, NoHeaders, ParseError, Provider};

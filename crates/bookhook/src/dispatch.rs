@@ -1,0 +1,385 @@
+//! Routing verified events to handlers, with exactly-once bookkeeping.
+
+use std::collections::HashMap;
+use std::error::Error as StdError;
+use std::fmt;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use futures_util::FutureExt;
+
+use crate::appointment::Appointment;
+use crate::endpoint::{Endpoint, Finished, Request};
+use crate::error::{ConfigError, HandlerError};
+use crate::event::{Delivery, Event};
+use crate::idempotency::{BoxFuture, Freshness};
+use crate::kind::Kind;
+use crate::outcome::Outcome;
+
+/// What a handler receives: the delivery, its freshness and the shared state.
+///
+/// ```
+/// use bookhook::{Context, HandlerError};
+///
+/// async fn on_cancelled(ctx: Context<()>) -> Result<(), HandlerError> {
+///     if let Some(appointment) = ctx.appointment() {
+///         println!("{} cancelled ({:?})", appointment.id, ctx.freshness());
+///     }
+///     Ok(())
+/// }
+/// ```
+pub struct Context<S = ()> {
+    delivery: Arc<Delivery>,
+    freshness: Freshness,
+    state: S,
+}
+
+impl<S> Context<S> {
+    /// The verified delivery.
+    pub fn delivery(&self) -> &Arc<Delivery> {
+        &self.delivery
+    }
+
+    /// The typed event.
+    pub fn event(&self) -> &Event {
+        self.delivery.event()
+    }
+
+    /// The normalized appointment view, for appointment events.
+    pub fn appointment(&self) -> Option<&Appointment> {
+        self.delivery.appointment()
+    }
+
+    /// The normalized kind.
+    pub fn kind(&self) -> Kind {
+        self.delivery.kind()
+    }
+
+    /// Whether a newer event for the same appointment was handled already.
+    pub fn freshness(&self) -> Freshness {
+        self.freshness
+    }
+
+    /// The state given to [`DispatcherBuilder::new`].
+    pub fn state(&self) -> &S {
+        &self.state
+    }
+
+    /// Takes the state out of the context.
+    pub fn into_state(self) -> S {
+        self.state
+    }
+}
+
+impl<S> fmt::Debug for Context<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Context")
+            .field("delivery", &self.delivery)
+            .field("freshness", &self.freshness)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An async function that handles events.
+///
+/// It is implemented for every `Fn(Context<S>) -> impl Future<Output =
+/// Result<(), E>>` where `E` converts into a boxed error (any error type,
+/// `String`, `&str`, `anyhow::Error`, [`HandlerError`]).
+pub trait Handler<S>: Send + Sync + 'static {
+    /// Runs the handler.
+    fn call(&self, ctx: Context<S>) -> BoxFuture<'static, Result<(), HandlerError>>;
+}
+
+impl<S, F, Fut, E> Handler<S> for F
+where
+    F: Fn(Context<S>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    E: Into<Box<dyn StdError + Send + Sync>>,
+{
+    fn call(&self, ctx: Context<S>) -> BoxFuture<'static, Result<(), HandlerError>> {
+        let fut = self(ctx);
+        Box::pin(async move { fut.await.map_err(HandlerError::new) })
+    }
+}
+
+type BoxHandler<S> = Arc<dyn Handler<S>>;
+
+struct Routes<S> {
+    exact: HashMap<String, BoxHandler<S>>,
+    kinds: HashMap<Kind, BoxHandler<S>>,
+    prefixes: Vec<(String, BoxHandler<S>)>,
+    fallback: Option<BoxHandler<S>>,
+}
+
+impl<S> Routes<S> {
+    /// The most specific route: exact type, then the longest prefix, then the
+    /// normalized kind, then the fallback.
+    fn find(&self, event_type: &str, kind: Kind) -> Option<&BoxHandler<S>> {
+        if let Some(handler) = self.exact.get(event_type) {
+            return Some(handler);
+        }
+        if let Some((_, handler)) = self
+            .prefixes
+            .iter()
+            .filter(|(prefix, _)| event_type.starts_with(prefix.as_str()))
+            .max_by_key(|(prefix, _)| prefix.len())
+        {
+            return Some(handler);
+        }
+        if let Some(handler) = self.kinds.get(&kind) {
+            return Some(handler);
+        }
+        self.fallback.as_ref()
+    }
+}
+
+/// Verifies, deduplicates and routes deliveries of one endpoint to handlers.
+///
+/// Routes, most specific first: an exact event type ([`on`](DispatcherBuilder::on)),
+/// a prefix wildcard such as `booking.*` ([`on_prefix`](DispatcherBuilder::on_prefix)),
+/// a normalized kind ([`on_kind`](DispatcherBuilder::on_kind)), then the
+/// [`fallback`](DispatcherBuilder::fallback). An event with no route is
+/// acknowledged with 200 and logged.
+///
+/// ```
+/// use bookhook::testing::signed_request;
+/// use bookhook::{Context, Dispatcher, Endpoint, Kind, Provider, Request};
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let endpoint = Endpoint::builder(Provider::Calendence).secret("s3cr3t").build()?;
+/// let dispatcher = Dispatcher::builder(endpoint.clone())
+///     .on_kind(Kind::Cancelled, |ctx: Context| async move {
+///         println!("cancelled: {:?}", ctx.appointment().map(|a| &a.id));
+///         Ok::<_, std::convert::Infallible>(())
+///     })
+///     .build()?;
+///
+/// let body = br#"{"event":"booking.cancelled","timestamp":"2026-03-24T14:30:00+00:00","data":{"id":"b-1"}}"#;
+/// let (headers, query) = signed_request(&endpoint, body);
+/// let report = dispatcher.dispatch(Request::post(&headers, body.as_slice().into()).with_query(query.as_deref())).await;
+/// assert_eq!(report.status(), 200);
+/// assert_eq!(report.outcome().as_str(), "handled");
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+pub struct Dispatcher<S = ()> {
+    inner: Arc<DispatcherInner<S>>,
+}
+
+struct DispatcherInner<S> {
+    endpoint: Endpoint,
+    routes: Routes<S>,
+    state: S,
+}
+
+impl<S> Clone for Dispatcher<S> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<S> fmt::Debug for Dispatcher<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let routes = &self.inner.routes;
+        f.debug_struct("Dispatcher")
+            .field("endpoint", &self.inner.endpoint)
+            .field("exact_routes", &routes.exact.keys().collect::<Vec<_>>())
+            .field("kind_routes", &routes.kinds.keys().collect::<Vec<_>>())
+            .field(
+                "prefix_routes",
+                &routes.prefixes.iter().map(|(p, _)| p).collect::<Vec<_>>(),
+            )
+            .field("fallback", &routes.fallback.is_some())
+            .finish()
+    }
+}
+
+impl Dispatcher<()> {
+    /// Starts configuring handlers for `endpoint`, with no state. Use
+    /// [`DispatcherBuilder::new`] to give handlers shared state.
+    pub fn builder(endpoint: Endpoint) -> DispatcherBuilder<()> {
+        DispatcherBuilder::new(endpoint, ())
+    }
+}
+
+impl<S: Clone + Send + Sync + 'static> Dispatcher<S> {
+    /// The endpoint.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.inner.endpoint
+    }
+
+    /// Runs one delivery through every step and returns what to answer.
+    ///
+    /// The returned future holds the claim while the handler runs; web
+    /// adapters spawn it so that a client that hangs up does not cut the
+    /// handler off half-way.
+    pub async fn dispatch(&self, request: Request<'_>) -> Finished {
+        let accepted = match self.inner.endpoint.begin(&request).await {
+            Ok(accepted) => accepted,
+            Err(finished) => return finished,
+        };
+        let delivery = Arc::clone(accepted.delivery());
+        let Some(handler) = self
+            .inner
+            .routes
+            .find(delivery.event_type(), delivery.kind())
+        else {
+            return accepted.complete_as(Outcome::Unrouted).await;
+        };
+        let ctx = Context {
+            delivery,
+            freshness: accepted.freshness(),
+            state: self.inner.state.clone(),
+        };
+        match run_caught(handler.as_ref(), ctx).await {
+            Ok(()) => accepted.complete().await,
+            Err(err) => accepted.release(Outcome::Failed(err)).await,
+        }
+    }
+}
+
+/// Runs a handler, turning a panic (while building or polling its future) into an error.
+async fn run_caught<S: 'static>(
+    handler: &dyn Handler<S>,
+    ctx: Context<S>,
+) -> Result<(), HandlerError> {
+    let fut = match std::panic::catch_unwind(AssertUnwindSafe(|| handler.call(ctx))) {
+        Ok(fut) => fut,
+        Err(panic) => return Err(panicked(panic)),
+    };
+    match AssertUnwindSafe(fut).catch_unwind().await {
+        Ok(result) => result,
+        Err(panic) => Err(panicked(panic)),
+    }
+}
+
+fn panicked(panic: Box<dyn std::any::Any + Send>) -> HandlerError {
+    let message = if let Some(text) = panic.downcast_ref::<&str>() {
+        (*text).to_owned()
+    } else if let Some(text) = panic.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "non-string panic payload".to_owned()
+    };
+    HandlerError::Panicked { message }
+}
+
+enum Route {
+    Exact(String),
+    Prefix(String),
+    Kind(Kind),
+    Fallback,
+}
+
+impl fmt::Display for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Route::Exact(t) => write!(f, "event type `{t}`"),
+            Route::Prefix(p) => write!(f, "prefix `{p}*`"),
+            Route::Kind(k) => write!(f, "kind `{k}`"),
+            Route::Fallback => f.write_str("the fallback"),
+        }
+    }
+}
+
+/// Registers handlers for a [`Dispatcher`]. [`build`](Self::build) fails on
+/// two handlers for one route.
+#[must_use = "call build() to get a Dispatcher"]
+pub struct DispatcherBuilder<S> {
+    endpoint: Endpoint,
+    state: S,
+    routes: Vec<(Route, BoxHandler<S>)>,
+}
+
+impl<S> fmt::Debug for DispatcherBuilder<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DispatcherBuilder")
+            .field("endpoint", &self.endpoint)
+            .field("routes", &self.routes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Clone + Send + Sync + 'static> DispatcherBuilder<S> {
+    /// Starts configuring handlers for `endpoint` that share `state`
+    /// (cloned into each [`Context`]; wrap large state in an `Arc`).
+    pub fn new(endpoint: Endpoint, state: S) -> Self {
+        Self {
+            endpoint,
+            state,
+            routes: Vec::new(),
+        }
+    }
+
+    /// Handles one exact event type, such as `booking.created`.
+    pub fn on(mut self, event_type: impl Into<String>, handler: impl Handler<S>) -> Self {
+        self.routes
+            .push((Route::Exact(event_type.into()), Arc::new(handler)));
+        self
+    }
+
+    /// Handles every type that starts with `prefix`. A trailing `*` is
+    /// allowed and ignored: `booking.*` and `booking.` are the same route.
+    pub fn on_prefix(mut self, prefix: impl Into<String>, handler: impl Handler<S>) -> Self {
+        let prefix = prefix.into();
+        let prefix = prefix.strip_suffix('*').unwrap_or(&prefix).to_owned();
+        self.routes.push((Route::Prefix(prefix), Arc::new(handler)));
+        self
+    }
+
+    /// Handles one normalized kind on every platform.
+    pub fn on_kind(mut self, kind: Kind, handler: impl Handler<S>) -> Self {
+        self.routes.push((Route::Kind(kind), Arc::new(handler)));
+        self
+    }
+
+    /// Handles whatever no other route matches.
+    pub fn fallback(mut self, handler: impl Handler<S>) -> Self {
+        self.routes.push((Route::Fallback, Arc::new(handler)));
+        self
+    }
+
+    /// Validates the routes.
+    pub fn build(self) -> Result<Dispatcher<S>, ConfigError> {
+        let mut routes = Routes {
+            exact: HashMap::new(),
+            kinds: HashMap::new(),
+            prefixes: Vec::new(),
+            fallback: None,
+        };
+        for (route, handler) in self.routes {
+            let duplicate = match &route {
+                Route::Exact(t) => routes.exact.insert(t.clone(), handler).is_some(),
+                Route::Kind(k) => routes.kinds.insert(*k, handler).is_some(),
+                Route::Prefix(p) => {
+                    if p.is_empty() {
+                        return Err(ConfigError::InvalidSetting {
+                            setting: "on_prefix",
+                            reason: "the prefix is empty; use fallback() to catch everything"
+                                .into(),
+                        });
+                    }
+                    let exists = routes.prefixes.iter().any(|(q, _)| q == p);
+                    routes.prefixes.push((p.clone(), handler));
+                    exists
+                }
+                Route::Fallback => routes.fallback.replace(handler).is_some(),
+            };
+            if duplicate {
+                return Err(ConfigError::DuplicateRoute {
+                    route: route.to_string(),
+                });
+            }
+        }
+        Ok(Dispatcher {
+            inner: Arc::new(DispatcherInner {
+                endpoint: self.endpoint,
+                routes,
+                state: self.state,
+            }),
+        })
+    }
+}

@@ -1,0 +1,699 @@
+//! One webhook endpoint: verification, parsing, replay window and deduplication.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+
+use crate::MemoryStore;
+use crate::clock::{Clock, SystemClock};
+use crate::error::{ConfigError, StoreError, VerifyError};
+use crate::event::Delivery;
+use crate::headers::{Headers, Incoming};
+use crate::idempotency::{Claim, ClaimToken, Freshness, IdempotencyStore, Observation};
+use crate::kind::Provider;
+use crate::outcome::{Outcome, Rejection, Response};
+use crate::provider::{self, generic::GenericEnvelope};
+use crate::secret::Secret;
+use crate::signature::{Scheme, SignRequest, Signed, Verifier};
+
+/// The default body size limit: 1 MiB.
+pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
+/// The default time a handled key is remembered: 72 hours.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(72 * 3600);
+/// The default lease of a claim: 60 seconds.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
+
+/// An HTTP request as the core sees it: method, headers, query and raw body.
+///
+/// Adapters build one per request; tests can too.
+///
+/// ```
+/// use bookhook::Request;
+///
+/// let headers = [("X-Calendence-Signature", "sha256=00")];
+/// let request = Request::post(&headers, b"{}".as_slice().into());
+/// assert_eq!(request.method(), "POST");
+/// ```
+#[derive(Clone)]
+pub struct Request<'a> {
+    method: &'a str,
+    headers: &'a dyn Headers,
+    query: Option<&'a str>,
+    body: Bytes,
+}
+
+impl<'a> Request<'a> {
+    /// A request with any method.
+    pub fn new(
+        method: &'a str,
+        headers: &'a dyn Headers,
+        query: Option<&'a str>,
+        body: Bytes,
+    ) -> Self {
+        Self {
+            method,
+            headers,
+            query,
+            body,
+        }
+    }
+
+    /// A POST request with no query string.
+    pub fn post(headers: &'a dyn Headers, body: Bytes) -> Self {
+        Self::new("POST", headers, None, body)
+    }
+
+    /// Sets the raw query string (without `?`).
+    #[must_use]
+    pub fn with_query(mut self, query: Option<&'a str>) -> Self {
+        self.query = query;
+        self
+    }
+
+    /// The HTTP method.
+    pub fn method(&self) -> &str {
+        self.method
+    }
+
+    /// The raw body.
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+
+    fn incoming(&self) -> Incoming<'_> {
+        Incoming::new(self.headers, &self.body).with_query(self.query)
+    }
+}
+
+impl fmt::Debug for Request<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("body_len", &self.body.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One webhook endpoint: a provider, its secrets and an idempotency store.
+///
+/// An `Endpoint` runs steps 1 to 5 of a delivery (size, verify, parse, replay
+/// window, claim). A [`Dispatcher`](crate::Dispatcher) adds routing to
+/// handlers; the web adapters' layers use an `Endpoint` directly around a
+/// handler of the user's own. Clones share everything.
+///
+/// ```
+/// use bookhook::{Endpoint, Provider};
+///
+/// let endpoint = Endpoint::builder(Provider::Calendence)
+///     .secret("calendence-webhook-secret")
+///     .build()
+///     .unwrap();
+/// assert_eq!(endpoint.provider(), Provider::Calendence);
+///
+/// // Configuration mistakes fail at start-up, not per request.
+/// assert!(Endpoint::builder(Provider::Calendence).build().is_err());
+/// ```
+#[derive(Clone)]
+pub struct Endpoint {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    provider: Provider,
+    namespace: String,
+    verifier: Verifier,
+    envelope: Option<GenericEnvelope>,
+    store: Arc<dyn IdempotencyStore>,
+    clock: Arc<dyn Clock>,
+    max_body: usize,
+    max_age: Option<Duration>,
+    lease: Duration,
+    ttl: Duration,
+    retry_after: Duration,
+    fail_open: bool,
+}
+
+impl fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("provider", &self.inner.provider)
+            .field("namespace", &self.inner.namespace)
+            .field("verifier", &self.inner.verifier)
+            .field("max_body", &self.inner.max_body)
+            .field("fail_open", &self.inner.fail_open)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Endpoint {
+    /// Starts configuring an endpoint for `provider`, with its preset scheme.
+    pub fn builder(provider: Provider) -> EndpointBuilder {
+        EndpointBuilder::new(provider)
+    }
+
+    /// The provider this endpoint receives from.
+    pub fn provider(&self) -> Provider {
+        self.inner.provider
+    }
+
+    /// The namespace that prefixes this endpoint's idempotency keys.
+    pub fn namespace(&self) -> &str {
+        &self.inner.namespace
+    }
+
+    /// The largest body accepted, in bytes. Adapters stop reading beyond it.
+    pub fn max_body(&self) -> usize {
+        self.inner.max_body
+    }
+
+    /// The verifier, for signing test requests or verifying by hand.
+    pub fn verifier(&self) -> &Verifier {
+        &self.inner.verifier
+    }
+
+    /// The endpoint's clock.
+    pub fn clock(&self) -> &dyn Clock {
+        &*self.inner.clock
+    }
+
+    /// Signs `body` as the provider would, with the first secret.
+    pub fn sign(&self, body: &[u8], request: &SignRequest) -> Signed {
+        self.inner.verifier.sign(body, request)
+    }
+
+    /// Verifies and parses a request without claiming it (no deduplication).
+    pub fn verify_and_parse(&self, request: &Request<'_>) -> Result<Delivery, Rejection> {
+        if !request.method.eq_ignore_ascii_case("POST") {
+            return Err(Rejection::MethodNotAllowed);
+        }
+        if request.body.len() > self.inner.max_body {
+            return Err(Rejection::PayloadTooLarge {
+                limit: self.inner.max_body,
+            });
+        }
+        let now = self.inner.clock.now();
+        self.inner.verifier.verify_at(&request.incoming(), now)?;
+        let delivery = match &self.inner.envelope {
+            Some(envelope) => {
+                Delivery::parse_generic(envelope, request.headers, request.body.clone())?
+            }
+            None => Delivery::parse(self.inner.provider, request.headers, request.body.clone())?,
+        };
+        if let (Some(max_age), Some(at)) = (self.inner.max_age, delivery.occurred_at()) {
+            check_max_age(now, at.unix_ms(), max_age)?;
+        }
+        Ok(delivery)
+    }
+
+    /// Runs steps 1 to 5 of a delivery: size, verify, parse, replay window and
+    /// claim. On success the caller owns the claim and must finish it with
+    /// [`Accepted::complete`] or [`Accepted::release`]; otherwise the
+    /// [`Finished`] report says what to answer.
+    pub async fn begin(&self, request: &Request<'_>) -> Result<Accepted, Finished> {
+        let started = Instant::now();
+        let delivery = match self.verify_and_parse(request) {
+            Ok(delivery) => Arc::new(delivery),
+            Err(rejection) => return Err(self.finish(None, Outcome::Rejected(rejection), started)),
+        };
+        let key = self.namespaced("k", delivery.idempotency_key());
+        let appointment_key = delivery.appointment_id().map(|id| self.namespaced("a", id));
+        let observation = match (&appointment_key, delivery.occurred_at()) {
+            (Some(appointment), Some(at)) => Some(Observation {
+                appointment,
+                occurred_at_ms: at.unix_ms(),
+                ttl: self.inner.ttl,
+            }),
+            _ => None,
+        };
+        let claimed = self
+            .inner
+            .store
+            .claim_and_observe(&key, self.inner.lease, observation)
+            .await;
+        match claimed {
+            Ok((Claim::Claimed(token), freshness)) => Ok(Accepted {
+                endpoint: self.clone(),
+                delivery,
+                key,
+                token: Some(token),
+                freshness,
+                started,
+            }),
+            Ok((Claim::Done, _)) => Err(self.finish(Some(delivery), Outcome::Duplicate, started)),
+            Ok((Claim::InFlight, _)) => Err(self.finish(
+                Some(delivery),
+                Outcome::InFlight {
+                    retry_after: self.inner.retry_after,
+                },
+                started,
+            )),
+            Err(err) if self.inner.fail_open => {
+                tracing::warn!(
+                    provider = self.inner.provider.as_str(),
+                    key = delivery.idempotency_key(),
+                    error = %err,
+                    "idempotency store unavailable; failing open, the handler runs without deduplication"
+                );
+                Ok(Accepted {
+                    endpoint: self.clone(),
+                    delivery,
+                    key,
+                    token: None,
+                    freshness: Freshness::Latest,
+                    started,
+                })
+            }
+            Err(err) => Err(self.finish(Some(delivery), Outcome::StoreUnavailable(err), started)),
+        }
+    }
+
+    /// Builds the report for a request refused before [`begin`](Self::begin)
+    /// could run (an adapter that stopped reading an oversized body), and logs it.
+    pub fn reject(&self, rejection: Rejection) -> Finished {
+        self.finish(None, Outcome::Rejected(rejection), Instant::now())
+    }
+
+    fn namespaced(&self, class: &str, key: &str) -> String {
+        let mut out =
+            String::with_capacity(self.inner.namespace.len() + key.len() + class.len() + 2);
+        out.push_str(&self.inner.namespace);
+        out.push(':');
+        out.push_str(class);
+        out.push(':');
+        out.push_str(key);
+        out
+    }
+
+    fn finish(
+        &self,
+        delivery: Option<Arc<Delivery>>,
+        outcome: Outcome,
+        started: Instant,
+    ) -> Finished {
+        let finished = Finished {
+            delivery,
+            outcome,
+            latency: started.elapsed(),
+        };
+        finished.log(self.inner.provider);
+        finished
+    }
+}
+
+fn check_max_age(
+    now: SystemTime,
+    occurred_at_ms: i64,
+    max_age: Duration,
+) -> Result<(), VerifyError> {
+    let now_ms = i64::try_from(crate::clock::unix_ms(now)).unwrap_or(i64::MAX);
+    let age_ms = now_ms.saturating_sub(occurred_at_ms);
+    if age_ms > 0 && u128::from(age_ms.unsigned_abs()) > max_age.as_millis() {
+        return Err(VerifyError::TimestampTooOld {
+            age: Duration::from_millis(age_ms.unsigned_abs()),
+            tolerance: max_age,
+        });
+    }
+    Ok(())
+}
+
+/// A verified, parsed delivery whose idempotency key this process now owns.
+///
+/// Finish it with [`complete`](Self::complete) after the work succeeded, or
+/// [`release`](Self::release) when it failed so that the sender's retry is
+/// processed. Dropping it without either leaves the claim until its lease expires.
+#[must_use = "finish the claim with complete() or release()"]
+pub struct Accepted {
+    endpoint: Endpoint,
+    delivery: Arc<Delivery>,
+    key: String,
+    token: Option<ClaimToken>,
+    freshness: Freshness,
+    started: Instant,
+}
+
+impl fmt::Debug for Accepted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Accepted")
+            .field("delivery", &self.delivery)
+            .field("freshness", &self.freshness)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Accepted {
+    /// The verified delivery.
+    pub fn delivery(&self) -> &Arc<Delivery> {
+        &self.delivery
+    }
+
+    /// Whether this is the newest event seen for its appointment.
+    pub fn freshness(&self) -> Freshness {
+        self.freshness
+    }
+
+    /// Marks the key done and reports [`Outcome::Handled`] (or `outcome`, when
+    /// given, such as [`Outcome::Unrouted`]).
+    pub async fn complete(self) -> Finished {
+        self.complete_as(Outcome::Handled).await
+    }
+
+    pub(crate) async fn complete_as(self, outcome: Outcome) -> Finished {
+        if let Some(token) = self.token {
+            let done = self
+                .endpoint
+                .inner
+                .store
+                .complete(&self.key, token, self.endpoint.inner.ttl)
+                .await;
+            if let Err(err) = done {
+                // The work is done; the claim will expire and a retry may run it again.
+                tracing::warn!(
+                    provider = self.endpoint.inner.provider.as_str(),
+                    key = self.delivery.idempotency_key(),
+                    error = %err,
+                    "could not mark the delivery done"
+                );
+            }
+        }
+        self.endpoint
+            .finish(Some(self.delivery), outcome, self.started)
+    }
+
+    /// Releases the claim so that the sender's retry runs again, and reports
+    /// `outcome` (normally [`Outcome::Failed`]).
+    pub async fn release(self, outcome: Outcome) -> Finished {
+        if let Some(token) = self.token {
+            if let Err(err) = self.endpoint.inner.store.release(&self.key, token).await {
+                tracing::warn!(
+                    provider = self.endpoint.inner.provider.as_str(),
+                    key = self.delivery.idempotency_key(),
+                    error = %err,
+                    "could not release the claim; it expires with its lease"
+                );
+            }
+        }
+        self.endpoint
+            .finish(Some(self.delivery), outcome, self.started)
+    }
+}
+
+/// What happened to one request: the outcome, the delivery when it was
+/// verified, and how long it took. It has been logged already.
+#[derive(Debug)]
+pub struct Finished {
+    delivery: Option<Arc<Delivery>>,
+    outcome: Outcome,
+    latency: Duration,
+}
+
+impl Finished {
+    /// The outcome.
+    pub fn outcome(&self) -> &Outcome {
+        &self.outcome
+    }
+
+    /// The delivery, if the request got past verification and parsing.
+    pub fn delivery(&self) -> Option<&Arc<Delivery>> {
+        self.delivery.as_ref()
+    }
+
+    /// Time from the start of processing to the outcome.
+    pub fn latency(&self) -> Duration {
+        self.latency
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> u16 {
+        self.outcome.status()
+    }
+
+    /// The HTTP response to send.
+    pub fn response(&self) -> Response {
+        self.outcome.response()
+    }
+
+    fn log(&self, provider: Provider) {
+        let event_type = self.delivery.as_ref().map(|d| d.event_type());
+        let key = self.delivery.as_ref().map(|d| d.idempotency_key());
+        let status = self.outcome.status();
+        let latency_us = u64::try_from(self.latency.as_micros()).unwrap_or(u64::MAX);
+        match &self.outcome {
+            Outcome::Rejected(rejection) => tracing::info!(
+                provider = provider.as_str(),
+                event_type,
+                key,
+                outcome = self.outcome.as_str(),
+                status,
+                latency_us,
+                reason = %rejection,
+                "webhook delivery rejected"
+            ),
+            Outcome::Failed(err) => tracing::error!(
+                provider = provider.as_str(),
+                event_type,
+                key,
+                outcome = self.outcome.as_str(),
+                status,
+                latency_us,
+                error = %err,
+                "webhook handler failed"
+            ),
+            Outcome::StoreUnavailable(err) => tracing::error!(
+                provider = provider.as_str(),
+                event_type,
+                key,
+                outcome = self.outcome.as_str(),
+                status,
+                latency_us,
+                error = %err,
+                "webhook delivery refused: store unavailable"
+            ),
+            _ => tracing::info!(
+                provider = provider.as_str(),
+                event_type,
+                key,
+                outcome = self.outcome.as_str(),
+                status,
+                latency_us,
+                "webhook delivery"
+            ),
+        }
+    }
+}
+
+/// Configures an [`Endpoint`]. Mistakes are reported by [`build`](Self::build).
+#[must_use = "call build() to get an Endpoint"]
+pub struct EndpointBuilder {
+    provider: Provider,
+    scheme: Option<Scheme>,
+    unverified: bool,
+    secrets: Vec<Secret>,
+    namespace: Option<String>,
+    envelope: Option<GenericEnvelope>,
+    store: Option<Arc<dyn IdempotencyStore>>,
+    clock: Arc<dyn Clock>,
+    max_body: usize,
+    max_age: Option<Duration>,
+    lease: Duration,
+    ttl: Duration,
+    retry_after: Option<Duration>,
+    fail_open: bool,
+}
+
+impl fmt::Debug for EndpointBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EndpointBuilder")
+            .field("provider", &self.provider)
+            .field("scheme", &self.scheme)
+            .field("secrets", &self.secrets)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EndpointBuilder {
+    fn new(provider: Provider) -> Self {
+        Self {
+            provider,
+            scheme: None,
+            unverified: false,
+            secrets: Vec::new(),
+            namespace: None,
+            envelope: None,
+            store: None,
+            clock: Arc::new(SystemClock),
+            max_body: DEFAULT_MAX_BODY,
+            max_age: None,
+            lease: DEFAULT_LEASE,
+            ttl: DEFAULT_TTL,
+            retry_after: None,
+            fail_open: false,
+        }
+    }
+
+    /// Adds a secret. Give several during a rotation: any one verifies, and
+    /// signing uses the first.
+    pub fn secret(mut self, secret: impl Into<Secret>) -> Self {
+        self.secrets.push(secret.into());
+        self
+    }
+
+    /// Adds several secrets.
+    pub fn secrets<S: Into<Secret>>(mut self, secrets: impl IntoIterator<Item = S>) -> Self {
+        self.secrets.extend(secrets.into_iter().map(Into::into));
+        self
+    }
+
+    /// Replaces the provider's preset scheme, for example eAgenda's
+    /// HMAC-with-timestamp option or a token in a query parameter.
+    pub fn scheme(mut self, scheme: impl Into<Scheme>) -> Self {
+        self.scheme = Some(scheme.into());
+        self
+    }
+
+    /// Accepts requests without any verification, logging a warning on each.
+    /// For local development only.
+    pub fn unverified(mut self) -> Self {
+        self.unverified = true;
+        self
+    }
+
+    /// The namespace of this endpoint's keys in the store. Defaults to the
+    /// provider's name; give each endpoint of one provider its own.
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = Some(namespace.into());
+        self
+    }
+
+    /// Where the event type, id and time are read for [`Provider::Hmac`].
+    pub fn envelope(mut self, envelope: GenericEnvelope) -> Self {
+        self.envelope = Some(envelope);
+        self
+    }
+
+    /// The idempotency store. Defaults to a fresh [`MemoryStore`].
+    pub fn store(mut self, store: impl IdempotencyStore) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// A store shared with other endpoints.
+    pub fn shared_store(mut self, store: Arc<dyn IdempotencyStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// The clock for timestamp checks. Defaults to the system clock.
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// The largest body accepted (default 1 MiB). Larger bodies get 413.
+    pub fn max_body(mut self, bytes: usize) -> Self {
+        self.max_body = bytes;
+        self
+    }
+
+    /// Refuses events whose body timestamp is older than `age`, for
+    /// platforms that sign no timestamp. Off by default.
+    pub fn max_age(mut self, age: Duration) -> Self {
+        self.max_age = Some(age);
+        self
+    }
+
+    /// How long a claim lasts if its worker dies (default 60 s).
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    /// How long a handled key is remembered (default 72 h).
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    /// The `Retry-After` sent with 409 (default 5 s, or the lease if shorter;
+    /// at least 1 s).
+    pub fn retry_after(mut self, retry_after: Duration) -> Self {
+        self.retry_after = Some(retry_after);
+        self
+    }
+
+    /// When the store is unavailable, run the handler anyway instead of
+    /// answering 503. Off by default: a handler never runs without
+    /// deduplication unless you choose it here.
+    pub fn fail_open(mut self, fail_open: bool) -> Self {
+        self.fail_open = fail_open;
+        self
+    }
+
+    /// Validates the configuration.
+    pub fn build(self) -> Result<Endpoint, ConfigError> {
+        let verifier = if self.unverified {
+            Verifier::unverified()
+        } else {
+            let scheme = match self.scheme {
+                Some(scheme) => scheme,
+                None => {
+                    provider::preset_scheme(self.provider).ok_or(ConfigError::InvalidSetting {
+                        setting: "scheme",
+                        reason: format!("provider `{}` has no preset; set a scheme", self.provider),
+                    })?
+                }
+            };
+            Verifier::new(scheme, self.secrets)?
+        };
+        if self.max_body == 0 {
+            return Err(invalid("max_body", "must be at least 1 byte"));
+        }
+        if self.lease.is_zero() {
+            return Err(invalid("lease", "must be longer than zero"));
+        }
+        if self.ttl.is_zero() {
+            return Err(invalid("ttl", "must be longer than zero"));
+        }
+        let namespace = self
+            .namespace
+            .unwrap_or_else(|| self.provider.as_str().to_owned());
+        if namespace.is_empty() {
+            return Err(invalid("namespace", "must not be empty"));
+        }
+        let retry_after = self
+            .retry_after
+            .unwrap_or(self.lease.min(Duration::from_secs(5)))
+            .max(Duration::from_secs(1));
+        Ok(Endpoint {
+            inner: Arc::new(Inner {
+                provider: self.provider,
+                namespace,
+                verifier,
+                envelope: self.envelope,
+                store: self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
+                clock: self.clock,
+                max_body: self.max_body,
+                max_age: self.max_age,
+                lease: self.lease,
+                ttl: self.ttl,
+                retry_after,
+                fail_open: self.fail_open,
+            }),
+        })
+    }
+}
+
+fn invalid(setting: &'static str, reason: &str) -> ConfigError {
+    ConfigError::InvalidSetting {
+        setting,
+        reason: reason.to_owned(),
+    }
+}
+
+/// Lets code that holds a [`StoreError`] explain it without the key.
+impl From<StoreError> for Outcome {
+    fn from(err: StoreError) -> Self {
+        Outcome::StoreUnavailable(err)
+    }
+}
