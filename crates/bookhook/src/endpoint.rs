@@ -39,7 +39,7 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
 #[derive(Clone)]
 pub struct Request<'a> {
     method: &'a str,
-    headers: &'a dyn Headers,
+    headers: &'a (dyn Headers + Sync),
     query: Option<&'a str>,
     body: Bytes,
 }
@@ -48,7 +48,7 @@ impl<'a> Request<'a> {
     /// A request with any method.
     pub fn new(
         method: &'a str,
-        headers: &'a dyn Headers,
+        headers: &'a (dyn Headers + Sync),
         query: Option<&'a str>,
         body: Bytes,
     ) -> Self {
@@ -61,7 +61,7 @@ impl<'a> Request<'a> {
     }
 
     /// A POST request with no query string.
-    pub fn post(headers: &'a dyn Headers, body: Bytes) -> Self {
+    pub fn post(headers: &'a (dyn Headers + Sync), body: Bytes) -> Self {
         Self::new("POST", headers, None, body)
     }
 
