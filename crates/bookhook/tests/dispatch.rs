@@ -237,16 +237,15 @@ async fn done_key_expires_after_the_ttl() {
 
 #[tokio::test]
 async fn late_update_after_cancellation_is_marked_stale() {
+    type Seen = Arc<std::sync::Mutex<Vec<(String, Freshness)>>>;
     let clock = clock();
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
     let dispatcher = DispatcherBuilder::new(endpoint(&clock, store(&clock)), seen.clone())
-        .fallback(
-            |ctx: Context<Arc<std::sync::Mutex<Vec<(String, Freshness)>>>>| async move {
-                let event = ctx.delivery().event_type().to_owned();
-                ctx.state().lock().unwrap().push((event, ctx.freshness()));
-                Ok::<_, HandlerError>(())
-            },
-        )
+        .fallback(|ctx: Context<Seen>| async move {
+            let event = ctx.delivery().event_type().to_owned();
+            ctx.state().lock().unwrap().push((event, ctx.freshness()));
+            Ok::<_, HandlerError>(())
+        })
         .build()
         .unwrap();
     let t1 = "2026-03-24T14:00:00+00:00";
