@@ -67,7 +67,8 @@ pub enum Event {
         event_type: String,
         /// The `data` object as sent, `object` included (`null` if absent).
         data: Value,
-        /// Why the data did not fit, for a known type; `None` for an unknown type.
+        /// Why the data did not fit, for a known type (serde's message, which may
+        /// quote the offending value); `None` for an unknown type.
         error: Option<String>,
     },
 }
