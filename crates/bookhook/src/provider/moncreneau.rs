@@ -52,7 +52,7 @@ pub enum Event {
     Created(AppointmentObject),
     /// `appointment.updated`, with [`AppointmentObject::changes`].
     Updated(AppointmentObject),
-    /// `appointment.cancelled`
+    /// `appointment.cancelled` (`appointment.canceled` is read the same way).
     Cancelled(AppointmentObject),
     /// `appointment.validated`: staff confirmed the attendee is present.
     Validated(AppointmentObject),
@@ -250,13 +250,19 @@ struct Data<T> {
 }
 
 /// The dotted lower-case form of a type: `APPOINTMENT_CREATED` becomes
-/// `appointment.created`; dotted types only lose their case.
+/// `appointment.created`; dotted types only lose their case. The one-"l"
+/// `canceled` is read as `cancelled`.
 fn canonical(raw: &str) -> String {
     let lower = raw.trim().to_ascii_lowercase();
-    if lower.contains('.') {
+    let dotted = if lower.contains('.') {
         lower
     } else {
         lower.replacen('_', ".", 1)
+    };
+    if dotted == "appointment.canceled" {
+        "appointment.cancelled".to_owned()
+    } else {
+        dotted
     }
 }
 
