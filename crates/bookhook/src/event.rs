@@ -130,13 +130,16 @@ impl Delivery {
             Provider::Calendence => provider::calendence::parse(&body)?,
             Provider::Decoda => provider::decoda::parse(&body)?,
             Provider::Standard => provider::standard::parse(headers, &body)?,
-            Provider::Hmac => provider::generic::parse(&GenericEnvelope::default(), &body)?,
+            Provider::Hmac => {
+                provider::generic::parse(&GenericEnvelope::default(), headers, &body)?
+            }
         };
         Ok(Self::from_parsed(provider, parsed, body))
     }
 
     /// Parses a verified body from a platform configured by hand, reading the
-    /// event type, id and time where `envelope` says.
+    /// event type, id and time where `envelope` says (the id may come from a
+    /// header of `headers`).
     ///
     /// # Errors
     /// As [`Delivery::parse`]; a missing event type is
@@ -163,8 +166,7 @@ impl Delivery {
         headers: &dyn Headers,
         body: Bytes,
     ) -> Result<Delivery, ParseError> {
-        let _ = headers;
-        let parsed = provider::generic::parse(envelope, &body)?;
+        let parsed = provider::generic::parse(envelope, headers, &body)?;
         Ok(Self::from_parsed(Provider::Hmac, parsed, body))
     }
 
@@ -327,6 +329,175 @@ mod tests {
                     &[("webhook-id", "m")],
                     Bytes::copy_from_slice(body),
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn arrays_are_not_envelopes_or_payloads() {
+        for provider in Provider::ALL {
+            let err = Delivery::parse(
+                provider,
+                &[("webhook-id", "m")],
+                Bytes::from_static(br#"["appointment.created","2026-01-01T00:00:00Z",{}]"#),
+            )
+            .unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    ParseError::InvalidField { field: "$", .. } | ParseError::MissingValue { .. }
+                ),
+                "{provider}: {err:?}"
+            );
+        }
+        let body = br#"{"event":"booking.created","data":["b-1","confirmed"]}"#;
+        let delivery =
+            Delivery::parse(Provider::Calendence, &NoHeaders, Bytes::from_static(body)).unwrap();
+        assert_eq!(delivery.appointment(), None);
+        match delivery.event() {
+            Event::Calendence(provider::calendence::Event::Other { error, .. }) => {
+                assert_eq!(error.as_deref(), Some("`data` is not a json object"));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn empty_ids_are_missing_not_a_shared_key() {
+        let moncreneau = Delivery::parse(
+            Provider::Moncreneau,
+            &NoHeaders,
+            Bytes::from_static(br#"{"id":"","type":"appointment.created"}"#),
+        );
+        assert_eq!(
+            moncreneau.unwrap_err(),
+            ParseError::MissingField { field: "id" }
+        );
+        let decoda = Delivery::parse(
+            Provider::Decoda,
+            &NoHeaders,
+            Bytes::from_static(br#"{"alertId":" ","id":"e-1","type":"PATIENT_CREATED"}"#),
+        );
+        assert_eq!(decoda.unwrap().idempotency_key(), "e-1");
+        let eagenda = Delivery::parse(
+            Provider::Eagenda,
+            &NoHeaders,
+            Bytes::from_static(br#"{"event":""}"#),
+        );
+        assert_eq!(
+            eagenda.unwrap_err(),
+            ParseError::MissingField { field: "event" }
+        );
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+        use serde_json::Value;
+
+        use super::*;
+
+        const KEYS: &[&str] = &[
+            "event",
+            "type",
+            "eventType",
+            "id",
+            "alertId",
+            "data",
+            "object",
+            "meetData",
+            "_id",
+            "timestamp",
+            "created",
+            "createdDate",
+            "appointment_key",
+            "start_date",
+            "dateTime",
+            "time",
+            "duration",
+            "starts_at",
+            "ends_at",
+            "status",
+            "changes",
+            "cancellation",
+            "reschedule",
+            "updatedAt",
+            "patient",
+            "startTime",
+            "amount_cents",
+            "client",
+        ];
+        const TEXTS: &[&str] = &[
+            "appointment.created",
+            "APPOINTMENT_CANCELLED",
+            "BOOK",
+            "CANCEL",
+            "NO_SHOW",
+            "booking.updated",
+            "APPOINTMENT_SCHEDULED",
+            "PAYMENT_CREATED",
+            "CALL_RECIEVED",
+            "2026-01-01T00:00:00Z",
+            "2026-01-25T14:30:00",
+            "",
+        ];
+
+        fn json() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::from),
+                any::<i64>().prop_map(Value::from),
+                any::<f64>().prop_map(Value::from),
+                "[a-zA-Z0-9_.:+ -]{0,12}".prop_map(Value::from),
+                prop::sample::select(TEXTS).prop_map(Value::from),
+            ];
+            leaf.prop_recursive(5, 64, 8, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                    prop::collection::btree_map(prop::sample::select(KEYS), inner, 0..8).prop_map(
+                        |map| Value::Object(
+                            map.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+                        )
+                    ),
+                ]
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn any_json_parses_or_fails_cleanly(value in json()) {
+                let body = Bytes::from(serde_json::to_vec(&value).unwrap());
+                let headers = [("webhook-id", "msg_1"), ("x-moncreneau-event", "appointment.updated")];
+                for provider in Provider::ALL {
+                    if let Ok(delivery) = Delivery::parse(provider, &headers, body.clone()) {
+                        prop_assert!(!delivery.idempotency_key().trim().is_empty());
+                        prop_assert!(!delivery.event_type().is_empty());
+                        prop_assert_eq!(delivery.kind(), kind_of_event(delivery.event()));
+                        if let Some(appointment) = delivery.appointment() {
+                            prop_assert_eq!(delivery.appointment_id(), Some(appointment.id.as_str()));
+                            prop_assert_eq!(appointment.kind, delivery.kind());
+                        }
+                    }
+                }
+            }
+
+            #[test]
+            fn any_bytes_never_panic(body in prop::collection::vec(any::<u8>(), 0..256)) {
+                for provider in Provider::ALL {
+                    let result = Delivery::parse(provider, &NoHeaders, Bytes::from(body.clone()));
+                    prop_assert!(result.is_err() || serde_json::from_slice::<Value>(&body).is_ok());
+                }
+            }
+        }
+
+        fn kind_of_event(event: &Event) -> Kind {
+            match event {
+                Event::Eagenda(e) => e.kind(),
+                Event::Moncreneau(e) => e.kind(),
+                Event::Orufy(e) => e.kind(),
+                Event::Calendence(e) => e.kind(),
+                Event::Decoda(e) => e.kind(),
+                Event::Standard(e) => e.kind(),
+                Event::Generic(_) => Kind::Other,
             }
         }
     }

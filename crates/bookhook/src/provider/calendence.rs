@@ -36,7 +36,7 @@ pub enum Event {
     BookingCreated(Booking),
     /// `booking.updated`: a booking is rescheduled or modified.
     BookingUpdated(Booking),
-    /// `booking.cancelled`
+    /// `booking.cancelled` (`booking.canceled` is read the same way).
     BookingCancelled(Booking),
     /// `booking.completed`
     BookingCompleted(Booking),
@@ -47,7 +47,8 @@ pub enum Event {
         event_type: String,
         /// The `data` object as sent (`null` if absent).
         data: Value,
-        /// Why the data did not fit, for a known type; `None` for an unknown type.
+        /// Why the data did not fit, for a known type (serde's message, which may
+        /// quote the offending value); `None` for an unknown type.
         error: Option<String>,
     },
 }
@@ -156,6 +157,18 @@ impl Booking {
     }
 }
 
+/// The known type `raw` names; `booking.canceled` (one "l") is read as
+/// `booking.cancelled`.
+fn canonical(raw: &str) -> Option<&'static str> {
+    match raw.trim() {
+        "booking.created" => Some("booking.created"),
+        "booking.updated" => Some("booking.updated"),
+        "booking.cancelled" | "booking.canceled" => Some("booking.cancelled"),
+        "booking.completed" => Some("booking.completed"),
+        _ => None,
+    }
+}
+
 fn kind_of(event_type: &str) -> Kind {
     match event_type {
         "booking.created" => Kind::Created,
@@ -180,18 +193,19 @@ pub(crate) fn parse(body: &[u8]) -> Result<Parsed, ParseError> {
     let envelope: Envelope<'_> = super::read_envelope(body)?;
     let raw_type = required_string(envelope.event, "event")?;
     let time = optional_time(envelope.timestamp, "timestamp")?;
-    let make: Option<fn(Booking) -> Event> = match raw_type.as_str() {
-        "booking.created" => Some(Event::BookingCreated),
-        "booking.updated" => Some(Event::BookingUpdated),
-        "booking.cancelled" => Some(Event::BookingCancelled),
-        "booking.completed" => Some(Event::BookingCompleted),
+    let known = canonical(&raw_type);
+    let make: Option<fn(Booking) -> Event> = match known {
+        Some("booking.created") => Some(Event::BookingCreated),
+        Some("booking.updated") => Some(Event::BookingUpdated),
+        Some("booking.cancelled") => Some(Event::BookingCancelled),
+        Some("booking.completed") => Some(Event::BookingCompleted),
         _ => None,
     };
     let event = match make {
         Some(make) => match payload::<Booking>(envelope.data, "data")? {
             Ok(booking) => make(booking),
             Err((data, error)) => Event::Other {
-                event_type: raw_type.clone(),
+                event_type: known.unwrap_or(&raw_type).to_owned(),
                 data,
                 error: Some(error),
             },

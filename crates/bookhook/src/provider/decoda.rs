@@ -9,7 +9,10 @@
 //! spellings are the same [`EventType`], named with the fixed spelling.
 //!
 //! Decoda's documents mix `snake_case` and `camelCase` inside `data`: every
-//! field of [`AppointmentData`] and [`Payment`] accepts both.
+//! field of [`AppointmentData`] and [`Payment`] accepts both. Decoda publishes
+//! no full example, so dates (`createdDate` and those in `data`) are read as
+//! RFC 3339 text or Unix time, and one that cannot be read becomes `None`
+//! rather than failing the event.
 
 use std::fmt;
 
@@ -17,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::{Parsed, de, optional_id, optional_time, payload, required_string, value};
+use super::{Parsed, de, optional_id, payload, required_string, value};
 use crate::appointment::{Appointment, Attendee, join_name};
 use crate::error::ParseError;
 use crate::kind::{Kind, Provider};
@@ -204,7 +207,8 @@ pub enum Event {
         event_type: String,
         /// The `data` object as sent (`null` if absent).
         data: Value,
-        /// Why the data did not fit, for a known type; `None` for an unknown type.
+        /// Why the data did not fit, for a known type (serde's message, which may
+        /// quote the offending value); `None` for an unknown type.
         error: Option<String>,
     },
 }
@@ -414,7 +418,12 @@ pub(crate) fn parse(body: &[u8]) -> Result<Parsed, ParseError> {
     let key = alert_id
         .or(id)
         .ok_or(ParseError::MissingField { field: "alertId" })?;
-    let time = optional_time(envelope.created_date, "createdDate")?;
+    // Decoda publishes no full example: a `createdDate` that cannot be read
+    // (text or Unix time) leaves the time unknown rather than failing.
+    let time = envelope
+        .created_date
+        .and_then(|raw| de::opt_time(&mut serde_json::Deserializer::from_str(raw.get())).ok())
+        .flatten();
 
     let event = match EventType::from_name(raw_type.trim()) {
         Some(t) if t.is_appointment() => match payload::<AppointmentData>(envelope.data, "data")? {
@@ -445,7 +454,7 @@ pub(crate) fn parse(body: &[u8]) -> Result<Parsed, ParseError> {
         raw_type,
         kind,
         key,
-        occurred_at: time.map(|(_, t)| t),
+        occurred_at: time,
         appointment,
         appointment_id,
     })
@@ -600,6 +609,16 @@ mod tests {
             parse(r#"{"type":"PATIENT_CREATED","data":{}}"#).unwrap_err(),
             ParseError::MissingField { field: "alertId" }
         );
+    }
+
+    #[test]
+    fn created_date_is_read_leniently() {
+        let unix =
+            parse(r#"{"id":"e","type":"PATIENT_CREATED","createdDate":1714564800}"#).unwrap();
+        assert_eq!(unix.occurred_at().unwrap().unix_ms(), 1_714_564_800_000);
+        let odd =
+            parse(r#"{"id":"e","type":"PATIENT_CREATED","createdDate":"last week"}"#).unwrap();
+        assert_eq!(odd.occurred_at(), None);
     }
 
     #[test]

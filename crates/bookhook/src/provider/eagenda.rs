@@ -38,7 +38,8 @@ pub enum Event {
     AppointmentCreated(AppointmentData),
     /// `appointment.updated`: an appointment changed.
     AppointmentUpdated(AppointmentData),
-    /// `appointment.canceled` (one "l", as eAgenda spells it).
+    /// `appointment.canceled` (one "l", as eAgenda spells it; `appointment.cancelled`
+    /// is read the same way).
     AppointmentCanceled(AppointmentData),
     /// Any other type, or a known type whose data does not fit [`AppointmentData`].
     Other {
@@ -46,7 +47,8 @@ pub enum Event {
         event_type: String,
         /// The `data` object as sent (`null` if absent).
         data: Value,
-        /// Why the data did not fit, for a known type; `None` for an unknown type.
+        /// Why the data did not fit, for a known type (serde's message, which may
+        /// quote the offending value); `None` for an unknown type.
         error: Option<String>,
     },
 }
@@ -150,6 +152,17 @@ impl AppointmentData {
     }
 }
 
+/// The known type `raw` names. `appointment.cancelled` (two "l") is read as
+/// eAgenda's `appointment.canceled`, in case the spelling is ever aligned.
+fn canonical(raw: &str) -> Option<&'static str> {
+    match raw.trim() {
+        "appointment.created" => Some("appointment.created"),
+        "appointment.updated" => Some("appointment.updated"),
+        "appointment.canceled" | "appointment.cancelled" => Some("appointment.canceled"),
+        _ => None,
+    }
+}
+
 fn kind_of(event_type: &str) -> Kind {
     match event_type {
         "appointment.created" => Kind::Created,
@@ -173,17 +186,18 @@ pub(crate) fn parse(body: &[u8]) -> Result<Parsed, ParseError> {
     let envelope: Envelope<'_> = super::read_envelope(body)?;
     let raw_type = required_string(envelope.event, "event")?;
     let time = optional_time(envelope.timestamp, "timestamp")?;
-    let make: Option<fn(AppointmentData) -> Event> = match raw_type.as_str() {
-        "appointment.created" => Some(Event::AppointmentCreated),
-        "appointment.updated" => Some(Event::AppointmentUpdated),
-        "appointment.canceled" => Some(Event::AppointmentCanceled),
+    let known = canonical(&raw_type);
+    let make: Option<fn(AppointmentData) -> Event> = match known {
+        Some("appointment.created") => Some(Event::AppointmentCreated),
+        Some("appointment.updated") => Some(Event::AppointmentUpdated),
+        Some("appointment.canceled") => Some(Event::AppointmentCanceled),
         _ => None,
     };
     let event = match make {
         Some(make) => match payload::<AppointmentData>(envelope.data, "data")? {
             Ok(data) => make(data),
             Err((data, error)) => Event::Other {
-                event_type: raw_type.clone(),
+                event_type: known.unwrap_or(&raw_type).to_owned(),
                 data,
                 error: Some(error),
             },
@@ -327,6 +341,22 @@ mod tests {
         }
         assert_eq!(delivery.kind(), Kind::Cancelled);
         assert_eq!(delivery.appointment(), None);
+    }
+
+    #[test]
+    fn both_spellings_of_canceled_are_one_event() {
+        let one_l = r#"{"event":"appointment.canceled","data":{"appointment_key":"a"}}"#;
+        let two_l = one_l.replace("canceled", "cancelled");
+        let a = parse(one_l).unwrap();
+        let b = parse(&two_l).unwrap();
+        assert_eq!(a.event(), b.event());
+        assert_eq!(b.kind(), Kind::Cancelled);
+        assert_eq!(b.raw_event_type(), "appointment.cancelled");
+        let bad = r#"{"event":"appointment.cancelled","data":{}}"#;
+        assert!(
+            matches!(eagenda(&parse(bad).unwrap()), Event::Other { event_type, .. } if event_type == "appointment.canceled")
+        );
+        assert_eq!(parse(bad).unwrap().kind(), Kind::Cancelled);
     }
 
     #[test]

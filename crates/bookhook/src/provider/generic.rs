@@ -4,8 +4,9 @@
 //! The default [`GenericEnvelope`] reads the type from the first of `/type`,
 //! `/event`, `/eventType`, `/event_type`; the id from `/id`; the time from the
 //! first of `/timestamp`, `/created`, `/createdAt`, `/occurred_at`. The dedup
-//! key is the id, or else the hex SHA-256 of the body (a retry resends the
-//! same bytes).
+//! key is the id, else the value of a configured id header
+//! ([`GenericEnvelopeBuilder::id_header`], none by default), else the hex
+//! SHA-256 of the body (a retry resends the same bytes).
 //!
 //! [RFC 6901]: https://www.rfc-editor.org/rfc/rfc6901
 
@@ -13,6 +14,7 @@ use serde_json::Value;
 
 use super::{Parsed, from_unix, id_of, read_value, sha256_hex};
 use crate::error::{ConfigError, ParseError};
+use crate::headers::Headers;
 use crate::kind::Kind;
 use crate::time::Timestamp;
 
@@ -53,6 +55,7 @@ pub struct GenericEnvelope {
     type_pointers: Vec<String>,
     id_pointers: Vec<String>,
     time_pointers: Vec<String>,
+    id_headers: Vec<String>,
     kinds: Vec<(String, Kind)>,
 }
 
@@ -62,6 +65,7 @@ impl Default for GenericEnvelope {
             type_pointers: DEFAULT_TYPE.map(str::to_owned).to_vec(),
             id_pointers: DEFAULT_ID.map(str::to_owned).to_vec(),
             time_pointers: DEFAULT_TIME.map(str::to_owned).to_vec(),
+            id_headers: Vec::new(),
             kinds: Vec::new(),
         }
     }
@@ -88,6 +92,11 @@ impl GenericEnvelope {
         &self.time_pointers
     }
 
+    /// The headers tried for the event id when the body has none, in order.
+    pub fn id_headers(&self) -> &[String] {
+        &self.id_headers
+    }
+
     /// The normalized kind of an event type: as mapped, else [`Kind::Other`].
     pub fn kind_of(&self, event_type: &str) -> Kind {
         self.kinds
@@ -104,6 +113,7 @@ pub struct GenericEnvelopeBuilder {
     type_pointers: Vec<String>,
     id_pointers: Vec<String>,
     time_pointers: Vec<String>,
+    id_headers: Vec<String>,
     kinds: Vec<(String, Kind)>,
 }
 
@@ -127,6 +137,13 @@ impl GenericEnvelopeBuilder {
         self
     }
 
+    /// Adds a header to read the event id from when the body has none at
+    /// the id pointers (for example `x-request-id`).
+    pub fn id_header(mut self, name: impl Into<String>) -> Self {
+        self.id_headers.push(name.into().to_ascii_lowercase());
+        self
+    }
+
     /// Maps an event type to a normalized kind (unmapped types are [`Kind::Other`]).
     pub fn map_kind(mut self, event_type: impl Into<String>, kind: Kind) -> Self {
         self.kinds.push((event_type.into(), kind));
@@ -137,7 +154,8 @@ impl GenericEnvelopeBuilder {
     ///
     /// # Errors
     /// [`ConfigError::InvalidSetting`] when a pointer does not start with `/`,
-    /// or when one event type is mapped to two kinds.
+    /// or when one event type is mapped to two kinds;
+    /// [`ConfigError::InvalidName`] when an id header name is not a valid token.
     pub fn build(self) -> Result<GenericEnvelope, ConfigError> {
         let defaults = GenericEnvelope::default();
         let pick = |given: Vec<String>, default: Vec<String>, setting: &'static str| {
@@ -151,6 +169,12 @@ impl GenericEnvelopeBuilder {
             }
             Ok(if given.is_empty() { default } else { given })
         };
+        for name in &self.id_headers {
+            let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+            if name.is_empty() || !name.bytes().all(token) {
+                return Err(ConfigError::InvalidName { name: name.clone() });
+            }
+        }
         for (i, (name, kind)) in self.kinds.iter().enumerate() {
             if self.kinds[..i].iter().any(|(n, k)| n == name && k != kind) {
                 return Err(ConfigError::InvalidSetting {
@@ -163,19 +187,35 @@ impl GenericEnvelopeBuilder {
             type_pointers: pick(self.type_pointers, defaults.type_pointers, "type_pointer")?,
             id_pointers: pick(self.id_pointers, defaults.id_pointers, "id_pointer")?,
             time_pointers: pick(self.time_pointers, defaults.time_pointers, "time_pointer")?,
+            id_headers: self.id_headers,
             kinds: self.kinds,
         })
     }
 }
 
+/// The first value at `pointers` that is neither `null` nor an empty string.
 fn first<'v>(payload: &'v Value, pointers: &[String]) -> Option<&'v Value> {
     pointers
         .iter()
         .filter_map(|p| payload.pointer(p))
-        .find(|v| !v.is_null())
+        .find(|v| !v.is_null() && v.as_str().is_none_or(|s| !s.trim().is_empty()))
 }
 
-pub(crate) fn parse(envelope: &GenericEnvelope, body: &[u8]) -> Result<Parsed, ParseError> {
+fn header_id(headers: &dyn Headers, names: &[String]) -> Option<String> {
+    names
+        .iter()
+        .filter_map(|name| headers.get_one(name))
+        .filter_map(|value| std::str::from_utf8(value).ok())
+        .map(str::trim)
+        .find(|value| !value.is_empty())
+        .map(str::to_owned)
+}
+
+pub(crate) fn parse(
+    envelope: &GenericEnvelope,
+    headers: &dyn Headers,
+    body: &[u8],
+) -> Result<Parsed, ParseError> {
     let payload = read_value(body)?;
     let event_type = match first(&payload, &envelope.type_pointers) {
         Some(found) => id_of(found).ok_or(ParseError::InvalidField {
@@ -188,7 +228,9 @@ pub(crate) fn parse(envelope: &GenericEnvelope, body: &[u8]) -> Result<Parsed, P
             });
         }
     };
-    let id = first(&payload, &envelope.id_pointers).and_then(id_of);
+    let id = first(&payload, &envelope.id_pointers)
+        .and_then(id_of)
+        .or_else(|| header_id(headers, &envelope.id_headers));
     // Lenient: a field named like a time that holds something else is not an error.
     let occurred_at = first(&payload, &envelope.time_pointers).and_then(|v| match v {
         Value::String(s) => Timestamp::parse(s),
@@ -297,7 +339,32 @@ mod tests {
     }
 
     #[test]
+    fn id_header_is_a_fallback_and_empty_ids_do_not_count() {
+        let envelope = GenericEnvelope::builder()
+            .id_header("X-Delivery-Id")
+            .build()
+            .unwrap();
+        let headers = [("x-delivery-id", "d-7")];
+        let with_body_id = r#"{"type":"a","id":"b-1"}"#;
+        let delivery = Delivery::parse_generic(&envelope, &headers, with_body_id.into()).unwrap();
+        assert_eq!(delivery.idempotency_key(), "b-1");
+        let empty_body_id = r#"{"type":"a","id":""}"#;
+        let delivery = Delivery::parse_generic(&envelope, &headers, empty_body_id.into()).unwrap();
+        assert_eq!(delivery.idempotency_key(), "d-7");
+        let delivery =
+            Delivery::parse_generic(&envelope, &NoHeaders, empty_body_id.into()).unwrap();
+        assert_eq!(
+            delivery.idempotency_key(),
+            sha256_hex(empty_body_id.as_bytes())
+        );
+    }
+
+    #[test]
     fn bad_configuration_fails_at_build() {
+        assert!(matches!(
+            GenericEnvelope::builder().id_header("bad header").build(),
+            Err(ConfigError::InvalidName { .. })
+        ));
         assert!(
             GenericEnvelope::builder()
                 .type_pointer("type")

@@ -90,11 +90,27 @@ fn check_depth(body: &[u8]) -> Result<(), ParseError> {
     Ok(())
 }
 
-/// Reads a provider's envelope struct from the raw body.
+/// Whether raw JSON is an object. serde's derived structs also accept arrays,
+/// field by field in order; envelopes and payloads must be objects.
+pub(crate) fn is_object(raw: &RawValue) -> bool {
+    raw.get().trim_start().starts_with('{')
+}
+
+/// Reads a provider's envelope struct from the raw body, which must be a
+/// JSON object.
 pub(crate) fn read_envelope<'a, T: serde::Deserialize<'a>>(
     body: &'a [u8],
 ) -> Result<T, ParseError> {
     check_depth(body)?;
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        // Not an object: report bad JSON as such, and good JSON as the wrong shape.
+        serde_json::from_slice::<&RawValue>(body).map_err(|e| ParseError::from_json(&e))?;
+        return Err(ParseError::InvalidField {
+            field: "$",
+            reason: "expected a json object",
+        });
+    }
     serde_json::from_slice(body).map_err(|e| ParseError::from_json(&e))
 }
 
@@ -122,6 +138,8 @@ pub(crate) fn triple_key(
     time: Option<&str>,
     body: &[u8],
 ) -> String {
+    let id = id.filter(|p| !p.trim().is_empty());
+    let time = time.filter(|p| !p.trim().is_empty());
     match (id, time) {
         (Some(id), Some(time)) => composite_key(&[event_type, id, time]),
         _ => composite_key(&[event_type, &format!("sha256:{}", sha256_hex(body))]),
@@ -136,33 +154,38 @@ pub(crate) fn required_string(
     optional_string(raw, field)?.ok_or(ParseError::MissingField { field })
 }
 
-/// A string envelope field that may be absent or null.
+/// A string envelope field that may be absent, null or empty (all read as absent).
 pub(crate) fn optional_string(
     raw: Option<&RawValue>,
     field: &'static str,
 ) -> Result<Option<String>, ParseError> {
-    raw.map(|raw| {
-        serde_json::from_str::<String>(raw.get()).map_err(|_| ParseError::InvalidField {
-            field,
-            reason: "expected a string",
+    let text = raw
+        .map(|raw| {
+            serde_json::from_str::<String>(raw.get()).map_err(|_| ParseError::InvalidField {
+                field,
+                reason: "expected a string",
+            })
         })
-    })
-    .transpose()
+        .transpose()?;
+    Ok(text.filter(|t| !t.trim().is_empty()))
 }
 
-/// An identifier envelope field: a string, or a number kept as its decimal text.
+/// An identifier envelope field: a string, or a number kept as its decimal
+/// text. An empty string is read as absent: it would make every event collide.
 pub(crate) fn optional_id(
     raw: Option<&RawValue>,
     field: &'static str,
 ) -> Result<Option<String>, ParseError> {
-    raw.map(|raw| match serde_json::from_str::<Value>(raw.get()) {
-        Ok(value) => id_of(&value).ok_or(ParseError::InvalidField {
-            field,
-            reason: "expected a string or a number",
-        }),
-        Err(e) => Err(ParseError::from_json(&e)),
-    })
-    .transpose()
+    let id = raw
+        .map(|raw| match serde_json::from_str::<Value>(raw.get()) {
+            Ok(value) => id_of(&value).ok_or(ParseError::InvalidField {
+                field,
+                reason: "expected a string or a number",
+            }),
+            Err(e) => Err(ParseError::from_json(&e)),
+        })
+        .transpose()?;
+    Ok(id.filter(|id| !id.trim().is_empty()))
 }
 
 /// A date-time envelope field, kept as sent (for keys) and parsed.
@@ -202,6 +225,11 @@ pub(crate) fn payload<T: DeserializeOwned>(
     let Some(raw) = raw else {
         return Ok(Err((Value::Null, format!("missing field `{field}`"))));
     };
+    if !is_object(raw) {
+        let value =
+            serde_json::from_str::<Value>(raw.get()).map_err(|e| ParseError::from_json(&e))?;
+        return Ok(Err((value, format!("`{field}` is not a json object"))));
+    }
     match serde_json::from_str::<T>(raw.get()) {
         Ok(typed) => Ok(Ok(typed)),
         Err(typed_err) => {

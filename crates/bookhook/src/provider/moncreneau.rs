@@ -52,7 +52,7 @@ pub enum Event {
     Created(AppointmentObject),
     /// `appointment.updated`, with [`AppointmentObject::changes`].
     Updated(AppointmentObject),
-    /// `appointment.cancelled`
+    /// `appointment.cancelled` (`appointment.canceled` is read the same way).
     Cancelled(AppointmentObject),
     /// `appointment.validated`: staff confirmed the attendee is present.
     Validated(AppointmentObject),
@@ -67,7 +67,8 @@ pub enum Event {
         event_type: String,
         /// The `data` object as sent, `object` included (`null` if absent).
         data: Value,
-        /// Why the data did not fit, for a known type; `None` for an unknown type.
+        /// Why the data did not fit, for a known type (serde's message, which may
+        /// quote the offending value); `None` for an unknown type.
         error: Option<String>,
     },
 }
@@ -249,13 +250,19 @@ struct Data<T> {
 }
 
 /// The dotted lower-case form of a type: `APPOINTMENT_CREATED` becomes
-/// `appointment.created`; dotted types only lose their case.
+/// `appointment.created`; dotted types only lose their case. The one-"l"
+/// `canceled` is read as `cancelled`.
 fn canonical(raw: &str) -> String {
     let lower = raw.trim().to_ascii_lowercase();
-    if lower.contains('.') {
+    let dotted = if lower.contains('.') {
         lower
     } else {
         lower.replacen('_', ".", 1)
+    };
+    if dotted == "appointment.canceled" {
+        "appointment.cancelled".to_owned()
+    } else {
+        dotted
     }
 }
 

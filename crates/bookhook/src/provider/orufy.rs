@@ -65,7 +65,8 @@ pub enum Event {
         event_type: String,
         /// `meetData` as sent.
         data: Value,
-        /// Why the data did not fit, for a known type; `None` for an unknown type.
+        /// Why the data did not fit, for a known type (serde's message, which may
+        /// quote the offending value); `None` for an unknown type.
         error: Option<String>,
     },
 }
@@ -391,6 +392,12 @@ pub(crate) fn parse(body: &[u8]) -> Result<Parsed, ParseError> {
     let meet_raw = envelope
         .meet_data
         .ok_or(ParseError::MissingField { field: "meetData" })?;
+    if !super::is_object(meet_raw) {
+        return Err(ParseError::InvalidField {
+            field: "meetData",
+            reason: "expected an object",
+        });
+    }
     let meet_key: MeetKey<'_> =
         serde_json::from_str(meet_raw.get()).map_err(|_| ParseError::InvalidField {
             field: "meetData",
@@ -559,6 +566,17 @@ mod tests {
             meet.first_attendee().email.as_deref(),
             Some("ann@example.com")
         );
+    }
+
+    #[test]
+    fn meet_data_must_be_an_object() {
+        assert!(matches!(
+            parse(r#"{"eventType":"BOOK","meetData":["m1"]}"#),
+            Err(ParseError::InvalidField {
+                field: "meetData",
+                ..
+            })
+        ));
     }
 
     #[test]
