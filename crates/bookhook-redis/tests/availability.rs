@@ -213,3 +213,68 @@ async fn handled_delivery_costs_two_round_trips() {
     ];
     assert_eq!(calls, [2, 0, 0], "evalsha, eval, script load");
 }
+
+/// The dispatcher on Redis: an outage answers 503 and runs no handler (fail
+/// closed); once Redis is back, the sender's retry is handled once.
+#[tokio::test]
+async fn dispatcher_fails_closed_while_redis_is_down_then_recovers() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use bookhook::testing::signed_request;
+    use bookhook::{Context, DispatcherBuilder, Endpoint, HandlerError, Provider, Request};
+
+    let Some(mut server) = support::private_server("this test stops its own redis-server") else {
+        return;
+    };
+    let store = RedisStore::connect(&server.url()).await.unwrap();
+    let endpoint = Endpoint::builder(Provider::Calendence)
+        .secret("redis-dispatch-secret")
+        .namespace(unique("calendence"))
+        .store(store)
+        .build()
+        .unwrap();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let dispatcher = DispatcherBuilder::new(endpoint.clone(), runs.clone())
+        .fallback(|ctx: Context<Arc<AtomicUsize>>| async move {
+            ctx.state().fetch_add(1, Ordering::SeqCst);
+            Ok::<_, HandlerError>(())
+        })
+        .build()
+        .unwrap();
+    let send = |body: &'static [u8]| {
+        let dispatcher = dispatcher.clone();
+        async move {
+            let (headers, _) = signed_request(dispatcher.endpoint(), body);
+            let finished = dispatcher
+                .dispatch(Request::post(&headers, body.into()))
+                .await;
+            (finished.status(), finished.outcome().as_str())
+        }
+    };
+    let first: &[u8] = br#"{"event":"booking.created","timestamp":"2026-03-24T14:30:00+00:00","data":{"id":"r-1"}}"#;
+    let during: &[u8] = br#"{"event":"booking.created","timestamp":"2026-03-24T14:31:00+00:00","data":{"id":"r-2"}}"#;
+
+    assert_eq!(send(first).await, (200, "handled"));
+    server.kill();
+    assert_eq!(send(during).await, (503, "unavailable"));
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        1,
+        "no handler ran without deduplication"
+    );
+
+    server.restart();
+    let restarted = Instant::now();
+    loop {
+        match send(during).await {
+            (200, "handled") => break,
+            (503, _) if restarted.elapsed() < FAIL_FAST => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            other => panic!("no recovery after {:?}: {other:?}", restarted.elapsed()),
+        }
+    }
+    assert_eq!(send(during).await, (200, "duplicate"));
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+}

@@ -26,6 +26,31 @@ fn claimed(claim: Claim) -> ClaimToken {
     }
 }
 
+/// Runs the store contract that every `IdempotencyStore` meets (the same
+/// checks `MemoryStore` passes), in real time: Redis keeps its own clock.
+struct RealTime(RedisStore);
+
+impl bookhook::testing::store::StoreHarness for RealTime {
+    type Store = RedisStore;
+
+    fn store(&self) -> &RedisStore {
+        &self.0
+    }
+
+    fn advance(&self, by: Duration) -> bookhook::BoxFuture<'_, ()> {
+        Box::pin(tokio::time::sleep(by))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_store_contract_holds_on_redis() {
+    let Some(redis) = support::redis() else {
+        return;
+    };
+    let harness = RealTime(store(&redis.url).await);
+    bookhook::testing::store::run_all(&harness).await;
+}
+
 fn obs(appointment: &str, occurred_at_ms: i64) -> Option<Observation<'_>> {
     Some(Observation {
         appointment,
