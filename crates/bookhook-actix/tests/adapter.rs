@@ -4,6 +4,7 @@
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use actix_web::dev::Payload;
 use actix_web::error::PayloadError;
@@ -14,8 +15,9 @@ use bookhook_actix::provider::calendence;
 use bookhook_actix::testing::conformance::{Case, Conformance, MAX_BODY};
 use bookhook_actix::testing::signed_request;
 use bookhook_actix::{
-    Context, Dispatcher, DispatcherBuilder, Endpoint, Event, HandlerError, Outcome, Provider,
-    Rejection, VerifiedEvent, VerifyError,
+    BoxFuture, Claim, ClaimToken, Context, Dispatcher, DispatcherBuilder, Endpoint, Event,
+    Freshness, HandlerError, IdempotencyStore, Outcome, Provider, Rejection, StoreError,
+    VerifiedEvent, VerifyError,
 };
 use bytes::Bytes;
 use futures_util::Stream;
@@ -382,4 +384,123 @@ async fn repeated_signature_header_is_refused() {
             .contains("more than once"),
         "{body:?}"
     );
+}
+
+/// A body stream that fails: the client hung up half-way.
+fn broken_stream(first: &'static [u8]) -> Payload {
+    let chunks: Vec<Result<Bytes, PayloadError>> = vec![
+        Ok(Bytes::from_static(first)),
+        Err(PayloadError::Incomplete(None)),
+    ];
+    let stream: Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>> =
+        Box::pin(futures_util::stream::iter(chunks));
+    Payload::from(stream)
+}
+
+#[actix_web::test]
+async fn body_cut_off_half_way_is_refused_as_incomplete() {
+    let dispatcher = Dispatcher::builder(calendence_endpoint())
+        .build()
+        .expect("valid dispatcher");
+    let app =
+        test::init_service(App::new().service(bookhook_actix::resource(PATH, dispatcher))).await;
+    let (request, _) = TestRequest::post()
+        .uri(PATH)
+        .to_request()
+        .replace_payload(broken_stream(b"{\"event\":"));
+    let response = test::call_service(&app, request).await;
+    assert_eq!(response.status(), 400);
+    let expected = Outcome::Rejected(Rejection::IncompleteBody).response();
+    assert_eq!(test::read_body(response).await, expected.body);
+}
+
+#[actix_web::test]
+async fn declared_length_over_the_limit_is_refused_before_reading() {
+    let endpoint = Endpoint::builder(Provider::Calendence)
+        .secret(SECRET)
+        .max_body(MAX_BODY)
+        .build()
+        .expect("valid endpoint");
+    let dispatcher = Dispatcher::builder(endpoint)
+        .build()
+        .expect("valid dispatcher");
+    let app =
+        test::init_service(App::new().service(bookhook_actix::resource(PATH, dispatcher))).await;
+    // Reading this body would fail; a 413 shows that it was never read.
+    let (request, _) = TestRequest::post()
+        .uri(PATH)
+        .insert_header(("content-length", (MAX_BODY + 1).to_string()))
+        .to_request()
+        .replace_payload(broken_stream(b" "));
+    let response = test::call_service(&app, request).await;
+    assert_eq!(response.status(), 413);
+    let expected = Outcome::Rejected(Rejection::PayloadTooLarge { limit: MAX_BODY }).response();
+    assert_eq!(test::read_body(response).await, expected.body);
+}
+
+/// A store with a bug: it panics when asked for a claim.
+#[derive(Debug)]
+struct PanickingStore;
+
+impl IdempotencyStore for PanickingStore {
+    fn claim<'a>(
+        &'a self,
+        _key: &'a str,
+        _lease: Duration,
+    ) -> BoxFuture<'a, Result<Claim, StoreError>> {
+        Box::pin(async { panic!("this store panics on purpose") })
+    }
+
+    fn complete<'a>(
+        &'a self,
+        _key: &'a str,
+        _token: ClaimToken,
+        _ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn release<'a>(
+        &'a self,
+        _key: &'a str,
+        _token: ClaimToken,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn observe<'a>(
+        &'a self,
+        _appointment: &'a str,
+        _occurred_at_ms: i64,
+        _ttl: Duration,
+    ) -> BoxFuture<'a, Result<Freshness, StoreError>> {
+        Box::pin(async { Ok(Freshness::Latest) })
+    }
+}
+
+#[actix_web::test]
+async fn a_panic_outside_the_handler_answers_the_cores_500() {
+    let endpoint = Endpoint::builder(Provider::Calendence)
+        .secret(SECRET)
+        .store(PanickingStore)
+        .build()
+        .expect("valid endpoint");
+    let dispatcher = Dispatcher::builder(endpoint.clone())
+        .build()
+        .expect("valid dispatcher");
+    let app =
+        test::init_service(App::new().service(bookhook_actix::resource(PATH, dispatcher))).await;
+    let body = body("booking.created", "p-1");
+    let (headers, _) = signed_request(&endpoint, &body);
+    let mut request = TestRequest::post().uri(PATH).set_payload(body);
+    for header in headers {
+        request = request.insert_header(header);
+    }
+    let response = test::call_service(&app, request.to_request()).await;
+    assert_eq!(response.status(), 500);
+    let expected = Outcome::Failed(HandlerError::Panicked {
+        message: String::new(),
+    })
+    .response();
+    assert_eq!(test::read_body(response).await, expected.body);
 }
