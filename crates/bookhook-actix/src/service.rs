@@ -220,3 +220,66 @@ pub(crate) fn to_http_response(response: &Response) -> HttpResponse {
     }
     builder.body(response.body.clone())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    #[test]
+    fn repeated_header_is_reported() {
+        let request = TestRequest::default()
+            .append_header(("X-Sig", "a"))
+            .append_header(("x-sig", "b"))
+            .to_http_request();
+        let headers = ActixHeaders(request.headers());
+        assert_eq!(headers.lookup("x-sig"), HeaderLookup::Repeated);
+        assert_eq!(headers.get_one("x-sig"), None);
+    }
+
+    #[test]
+    fn invalid_header_name_is_missing() {
+        let request = TestRequest::default().to_http_request();
+        let headers = ActixHeaders(request.headers());
+        assert_eq!(headers.lookup("not a header name"), HeaderLookup::Missing);
+    }
+
+    #[test]
+    fn declared_length_needs_one_numeric_value() {
+        let one = TestRequest::default()
+            .insert_header(("content-length", "42"))
+            .to_http_request();
+        assert_eq!(declared_length(one.headers()), Some(42));
+        let junk = TestRequest::default()
+            .insert_header(("content-length", "lots"))
+            .to_http_request();
+        assert_eq!(declared_length(junk.headers()), None);
+    }
+
+    #[test]
+    fn response_copies_status_body_and_retry_after() {
+        let response = to_http_response(
+            &Outcome::InFlight {
+                retry_after: Duration::from_secs(7),
+            }
+            .response(),
+        );
+        assert_eq!(response.status(), StatusCode::CONFLICT);
+        let headers = response.headers();
+        assert_eq!(
+            headers.get(header::CONTENT_TYPE).map(HeaderValue::as_bytes),
+            Some(&b"application/json"[..])
+        );
+        assert_eq!(
+            headers.get(header::RETRY_AFTER).map(HeaderValue::as_bytes),
+            Some(&b"7"[..])
+        );
+
+        let ok = to_http_response(&Outcome::Handled.response());
+        assert_eq!(ok.status(), StatusCode::OK);
+        assert!(ok.headers().get(header::RETRY_AFTER).is_none());
+    }
+}
