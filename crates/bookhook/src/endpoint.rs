@@ -27,7 +27,9 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
 
 /// An HTTP request as the core sees it: method, headers, query and raw body.
 ///
-/// Adapters build one per request; tests can too.
+/// Adapters build one per request; tests can too. The headers must be `Sync`
+/// so that the future of [`Dispatcher::dispatch`](crate::Dispatcher::dispatch)
+/// is `Send` and can be spawned on a multi-threaded runtime.
 ///
 /// ```
 /// use bookhook::Request;
@@ -39,7 +41,7 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
 #[derive(Clone)]
 pub struct Request<'a> {
     method: &'a str,
-    headers: &'a dyn Headers,
+    headers: &'a (dyn Headers + Sync),
     query: Option<&'a str>,
     body: Bytes,
 }
@@ -48,7 +50,7 @@ impl<'a> Request<'a> {
     /// A request with any method.
     pub fn new(
         method: &'a str,
-        headers: &'a dyn Headers,
+        headers: &'a (dyn Headers + Sync),
         query: Option<&'a str>,
         body: Bytes,
     ) -> Self {
@@ -61,7 +63,7 @@ impl<'a> Request<'a> {
     }
 
     /// A POST request with no query string.
-    pub fn post(headers: &'a dyn Headers, body: Bytes) -> Self {
+    pub fn post(headers: &'a (dyn Headers + Sync), body: Bytes) -> Self {
         Self::new("POST", headers, None, body)
     }
 
