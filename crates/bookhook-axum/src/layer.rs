@@ -1,12 +1,15 @@
 //! A tower `Layer` that verifies and claims deliveries for a handler of your own.
 
+use std::any::Any;
 use std::fmt;
+use std::panic::AssertUnwindSafe;
 use std::task::{Context, Poll};
 
 use axum::body::{Body, HttpBody};
 use axum::response::Response as AxumResponse;
 use bookhook::{Endpoint, HandlerError, Outcome, Request};
 use bytes::Bytes;
+use futures_util::FutureExt;
 use tower::{Layer, Service, ServiceExt};
 
 use crate::body::{into_axum, read_limited};
@@ -24,6 +27,8 @@ use crate::service::{ResponseFuture, lost_task};
 ///   [`VerifiedEvent`] in the request's extensions. A 2xx answer marks the
 ///   delivery done; any other answer releases the claim so that the sender's
 ///   retry runs again. The inner response is passed through unchanged.
+/// - A panic in the inner service is caught: the claim is released and the
+///   layer answers the core's 500.
 ///
 /// ```
 /// use axum::{Router, routing::post};
@@ -131,8 +136,18 @@ where
                     accepted.freshness(),
                 ));
                 let request = http::Request::from_parts(parts, Body::from(bytes));
-                match inner.oneshot(request).await {
-                    Ok(response) => {
+                let called = AssertUnwindSafe(inner.oneshot(request))
+                    .catch_unwind()
+                    .await;
+                match called {
+                    Err(panic) => {
+                        // Release now rather than leave the claim to its lease.
+                        let outcome = Outcome::Failed(HandlerError::Panicked {
+                            message: panic_message(&*panic),
+                        });
+                        Ok(into_axum(accepted.release(outcome).await.response()))
+                    }
+                    Ok(Ok(response)) => {
                         let status = response.status();
                         if status.is_success() {
                             let _finished = accepted.complete().await;
@@ -145,7 +160,7 @@ where
                         }
                         Ok(response.map(Body::new))
                     }
-                    Err(err) => {
+                    Ok(Err(err)) => {
                         let _finished = accepted
                             .release(Outcome::Failed(HandlerError::new(
                                 "the inner service returned an error",
@@ -160,5 +175,15 @@ where
                 Err(err) => Ok(into_axum(lost_task(&err).response())),
             }
         })
+    }
+}
+
+fn panic_message(panic: &(dyn Any + Send)) -> String {
+    if let Some(text) = panic.downcast_ref::<&str>() {
+        (*text).to_owned()
+    } else if let Some(text) = panic.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "non-string panic payload".to_owned()
     }
 }

@@ -34,6 +34,9 @@ async fn handler(State(seen): State<Seen>, event: VerifiedEvent) -> (StatusCode,
         id.clone(),
         event.freshness() == Freshness::Latest,
     ));
+    if id == "panics-first" && call == 1 {
+        panic!("inner handler panics on purpose");
+    }
     if id == "fails-first" && call == 1 {
         return (StatusCode::INTERNAL_SERVER_ERROR, "not now");
     }
@@ -139,6 +142,24 @@ async fn failed_inner_handler_releases_the_claim() {
     assert_eq!(seen.calls.load(Ordering::SeqCst), 2);
     let (status, _) = send(&app, signed(&endpoint, &body)).await;
     assert_eq!(status, StatusCode::OK, "then it is a duplicate");
+    assert_eq!(seen.calls.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn panicking_inner_handler_releases_the_claim() {
+    let endpoint = endpoint();
+    let seen = Seen::default();
+    let app = app(&endpoint, &seen);
+    let body = booking("booking.created", "panics-first");
+    let (status, text) = send(&app, signed(&endpoint, &body)).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(text.contains(r#""error":"handler_failed""#), "{text}");
+    let (status, _) = send(&app, signed(&endpoint, &body)).await;
+    assert_eq!(
+        status,
+        StatusCode::ACCEPTED,
+        "the retry ran the handler again"
+    );
     assert_eq!(seen.calls.load(Ordering::SeqCst), 2);
 }
 
