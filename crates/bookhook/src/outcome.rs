@@ -52,7 +52,7 @@ impl Rejection {
 /// |---|---|
 /// | [`Handled`](Outcome::Handled), [`Duplicate`](Outcome::Duplicate), [`Unrouted`](Outcome::Unrouted) | 200 |
 /// | [`InFlight`](Outcome::InFlight) | 409 with `Retry-After` |
-/// | [`Rejected`](Outcome::Rejected) | 401, 400, 405 or 413 |
+/// | [`Rejected`](Outcome::Rejected) | 401, 400, 405 or 413 (see [`Rejection`]) |
 /// | [`Failed`](Outcome::Failed) | 500, claim released |
 /// | [`StoreUnavailable`](Outcome::StoreUnavailable) | 503 |
 ///
