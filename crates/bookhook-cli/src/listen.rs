@@ -1,0 +1,373 @@
+//! `bookhook listen`: a local receiver that prints one JSON line per delivery.
+//!
+//! The route reads the body up to the limit, hands the request to the core's
+//! [`Dispatcher`] and prints the line from its [`Finished`] report, so that
+//! every request is seen, rejections included.
+
+use std::io::Write;
+use std::process::{ExitCode, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use bookhook::{
+    Context, DEFAULT_MAX_BODY, Delivery, Dispatcher, Finished, HandlerError, HeaderLookup, Headers,
+    Outcome, Rejection, Request,
+};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde_json::{Value, json};
+use tokio::io::AsyncWriteExt;
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::cli::ListenArgs;
+use crate::endpoint;
+use crate::error::CliError;
+
+/// How long `--exec` may run before it is killed and the event counted failed.
+const EXEC_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub(crate) async fn run(args: ListenArgs) -> Result<ExitCode, CliError> {
+    check_path(&args.path)?;
+    let max_body = match args.max_body {
+        Some(bytes) => usize::try_from(bytes)
+            .map_err(|_| CliError::usage("--max-body is larger than this machine can hold"))?,
+        None => DEFAULT_MAX_BODY,
+    };
+    let mut builder = args.provider.builder()?.max_body(max_body);
+    if let Some(url) = &args.redis {
+        let store = bookhook_redis::RedisStore::connect(url)
+            .await
+            .map_err(|err| CliError::failure(format!("cannot use redis at {url}: {err}")))?;
+        builder = builder.store(store);
+    }
+    let endpoint = endpoint::build(builder)?;
+    let dispatcher = match args.exec.clone() {
+        Some(command) => {
+            let command = Arc::new(command);
+            Dispatcher::builder(endpoint).fallback(move |ctx: Context| {
+                let command = Arc::clone(&command);
+                async move { exec(&command, ctx.delivery()).await }
+            })
+        }
+        None => Dispatcher::builder(endpoint)
+            .fallback(|_ctx: Context| async { Ok::<_, HandlerError>(()) }),
+    }
+    .build()
+    .map_err(|err| CliError::usage(format!("invalid configuration: {err}")))?;
+
+    // Signals are taken over before the address is announced, so that a
+    // SIGTERM sent right after `listening on` stops the server gracefully.
+    let mut terminate = signal(SignalKind::terminate())
+        .map_err(|err| CliError::failure(format!("cannot handle SIGTERM: {err}")))?;
+    let mut interrupt = signal(SignalKind::interrupt())
+        .map_err(|err| CliError::failure(format!("cannot handle SIGINT: {err}")))?;
+
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .map_err(|err| CliError::failure(format!("cannot listen on {}: {err}", args.addr)))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|err| CliError::failure(format!("cannot read the bound address: {err}")))?;
+
+    let app = Router::new()
+        .route(&args.path, any(receive))
+        .with_state(Arc::new(App {
+            dispatcher,
+            max_body,
+        }));
+    eprintln!("listening on http://{bound}{}", args.path);
+
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = interrupt.recv() => {}
+            }
+            eprintln!("shutting down: finishing the requests in progress");
+        })
+        .await
+        .map_err(|err| CliError::failure(format!("the server stopped: {err}")))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A path axum can route as it is: it starts with `/` and has no captures.
+fn check_path(path: &str) -> Result<(), CliError> {
+    let ok = path.starts_with('/')
+        && !path
+            .bytes()
+            .any(|b| b.is_ascii_control() || b" {}*?#%".contains(&b) || b >= 0x80);
+    if ok {
+        Ok(())
+    } else {
+        Err(CliError::usage(format!(
+            "invalid --path `{path}`: it must start with `/` and hold no spaces, `{{`, `}}`, `*`, `?`, `#` or `%`"
+        )))
+    }
+}
+
+struct App {
+    dispatcher: Dispatcher,
+    max_body: usize,
+}
+
+async fn receive(
+    State(app): State<Arc<App>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let provider = app.dispatcher_provider();
+    let body = match Limited::new(body, app.max_body).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => {
+            let finished = app
+                .dispatcher
+                .endpoint()
+                .reject(Rejection::PayloadTooLarge {
+                    limit: app.max_body,
+                });
+            print_line(&line(provider, &finished));
+            return respond(&finished);
+        }
+        Err(err) => {
+            // The sender went away or broke the framing: nothing was verified.
+            let message = format!("cannot read the body: {err}");
+            print_line(&json!({
+                "provider": provider.as_str(),
+                "event": null,
+                "kind": null,
+                "key": null,
+                "appointment_id": null,
+                "starts_at": null,
+                "outcome": "rejected",
+                "status": 400,
+                "error": message,
+            }));
+            let body = json!({"error": "unreadable_body", "message": message}).to_string();
+            return (
+                StatusCode::BAD_REQUEST,
+                [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+                body,
+            )
+                .into_response();
+        }
+    };
+    let view = HttpHeaders(&headers);
+    let request = Request::new(method.as_str(), &view, uri.query(), body);
+    let finished = app.dispatcher.dispatch(request).await;
+    print_line(&line(provider, &finished));
+    respond(&finished)
+}
+
+impl App {
+    fn dispatcher_provider(&self) -> bookhook::Provider {
+        self.dispatcher.endpoint().provider()
+    }
+}
+
+/// The JSON line printed for one request.
+fn line(provider: bookhook::Provider, finished: &Finished) -> Value {
+    let delivery = finished.delivery().map(|d| d.as_ref());
+    let outcome = finished.outcome();
+    json!({
+        "provider": provider.as_str(),
+        "event": delivery.map(Delivery::event_type),
+        "kind": delivery.map(|d| d.kind().as_str()),
+        "key": delivery.map(Delivery::idempotency_key),
+        "appointment_id": delivery.and_then(Delivery::appointment_id),
+        "starts_at": delivery
+            .and_then(Delivery::appointment)
+            .and_then(|a| a.starts_at)
+            .map(|t| t.to_string()),
+        "outcome": outcome_name(outcome),
+        "status": finished.status(),
+        "error": error_of(outcome),
+    })
+}
+
+/// The outcome as printed: the core's name, with `unavailable` shown as `failed`.
+fn outcome_name(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::StoreUnavailable(_) => "failed",
+        other => other.as_str(),
+    }
+}
+
+/// Why a request was refused or failed, if it was.
+fn error_of(outcome: &Outcome) -> Option<String> {
+    match outcome {
+        Outcome::Rejected(rejection) => Some(rejection.to_string()),
+        Outcome::Failed(err) => Some(err.to_string()),
+        Outcome::StoreUnavailable(err) => Some(err.to_string()),
+        _ => None,
+    }
+}
+
+/// Writes one line to stdout and flushes it at once.
+fn print_line(value: &Value) {
+    let mut out = std::io::stdout().lock();
+    let written = writeln!(out, "{value}").and_then(|()| out.flush());
+    drop(out);
+    if let Err(err) = written {
+        eprintln!("error: cannot write to standard output: {err}");
+    }
+}
+
+/// The core's response, as axum's.
+fn respond(finished: &Finished) -> Response {
+    let response = finished.response();
+    let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut out = (
+        status,
+        [(
+            CONTENT_TYPE,
+            HeaderValue::from_static(bookhook::Response::CONTENT_TYPE),
+        )],
+        response.body,
+    )
+        .into_response();
+    if let Some(secs) = response.retry_after {
+        out.headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(secs));
+    }
+    out
+}
+
+/// axum's header map as the core reads headers.
+struct HttpHeaders<'a>(&'a HeaderMap);
+
+impl Headers for HttpHeaders<'_> {
+    fn lookup(&self, name: &str) -> HeaderLookup<'_> {
+        let mut values = self.0.get_all(name).iter();
+        match (values.next(), values.next()) {
+            (None, _) => HeaderLookup::Missing,
+            (Some(value), None) => HeaderLookup::One(value.as_bytes()),
+            (Some(_), Some(_)) => HeaderLookup::Repeated,
+        }
+    }
+}
+
+/// Runs the `--exec` command for one new event.
+async fn exec(command: &str, delivery: &Delivery) -> Result<(), HandlerError> {
+    let stdout = stderr_for_child()
+        .map_err(|err| HandlerError::new(format!("cannot pass stderr to the command: {err}")))?;
+    let mut child = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .env("BOOKHOOK_PROVIDER", delivery.provider().as_str())
+        .env("BOOKHOOK_EVENT", delivery.event_type())
+        .env("BOOKHOOK_KIND", delivery.kind().as_str())
+        .env("BOOKHOOK_KEY", delivery.idempotency_key())
+        .env(
+            "BOOKHOOK_APPOINTMENT_ID",
+            delivery.appointment_id().unwrap_or_default(),
+        )
+        .stdin(Stdio::piped())
+        .stdout(stdout)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|err| HandlerError::new(format!("cannot run the command: {err}")))?;
+    let stdin = child.stdin.take();
+    let body = delivery.body().clone();
+    let finished = tokio::time::timeout(EXEC_TIMEOUT, async {
+        if let Some(mut stdin) = stdin {
+            // A command that does not read its input is fine: ignore a closed pipe.
+            let _ = stdin.write_all(&body).await;
+            drop(stdin);
+        }
+        child.wait().await
+    })
+    .await;
+    match finished {
+        Ok(Ok(status)) if status.success() => Ok(()),
+        Ok(Ok(status)) => Err(HandlerError::new(format!("the command failed: {status}"))),
+        Ok(Err(err)) => Err(HandlerError::new(format!(
+            "cannot wait for the command: {err}"
+        ))),
+        Err(_) => {
+            let _ = child.kill().await;
+            Err(HandlerError::new(format!(
+                "the command ran longer than {} s and was killed",
+                EXEC_TIMEOUT.as_secs()
+            )))
+        }
+    }
+}
+
+/// A duplicate of standard error, given to a child process as its stdout so
+/// that what it prints never mixes with the JSON lines.
+fn stderr_for_child() -> std::io::Result<Stdio> {
+    use std::os::fd::AsFd;
+    Ok(Stdio::from(std::io::stderr().as_fd().try_clone_to_owned()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_must_be_plain() {
+        for ok in ["/", "/webhook", "/hooks/calendence-1"] {
+            assert!(check_path(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "webhook", "/{id}", "/a b", "/*rest", "/a?b", "/é"] {
+            assert!(check_path(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn headers_repeat_and_miss() {
+        let mut map = HeaderMap::new();
+        map.append("x-sig", HeaderValue::from_static("a"));
+        map.append("x-two", HeaderValue::from_static("1"));
+        map.append("x-two", HeaderValue::from_static("2"));
+        let view = HttpHeaders(&map);
+        assert_eq!(view.lookup("x-sig"), HeaderLookup::One(b"a"));
+        assert_eq!(view.lookup("x-two"), HeaderLookup::Repeated);
+        assert_eq!(view.lookup("x-none"), HeaderLookup::Missing);
+        assert_eq!(view.lookup("not a header name"), HeaderLookup::Missing);
+    }
+
+    #[test]
+    fn unavailable_is_printed_as_failed() {
+        let unavailable = Outcome::StoreUnavailable(bookhook::StoreError::Unavailable {
+            reason: "connection refused".into(),
+        });
+        assert_eq!(outcome_name(&unavailable), "failed");
+        assert!(
+            error_of(&unavailable)
+                .unwrap()
+                .contains("connection refused")
+        );
+        assert_eq!(outcome_name(&Outcome::Duplicate), "duplicate");
+        assert_eq!(error_of(&Outcome::Handled), None);
+    }
+
+    #[test]
+    fn rejections_are_printed_with_their_reason() {
+        let endpoint = bookhook::Endpoint::builder(bookhook::Provider::Calendence)
+            .secret("s")
+            .build()
+            .unwrap();
+        let value = line(
+            bookhook::Provider::Calendence,
+            &endpoint.reject(Rejection::MethodNotAllowed),
+        );
+        assert_eq!(value["outcome"], "rejected");
+        assert_eq!(value["status"], 405);
+        assert_eq!(value["event"], Value::Null);
+        assert!(
+            value["error"]
+                .as_str()
+                .unwrap()
+                .contains("method not allowed")
+        );
+    }
+}
