@@ -41,9 +41,18 @@ pub(crate) async fn run(args: ListenArgs) -> Result<ExitCode, CliError> {
     };
     let mut builder = args.provider.builder()?.max_body(max_body);
     if let Some(url) = &args.redis {
+        let known = ["redis://", "rediss://", "redis+unix://", "unix://"];
+        if !known.iter().any(|scheme| {
+            url.get(..scheme.len())
+                .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
+        }) {
+            return Err(CliError::usage(
+                "--redis needs a redis:// (or rediss://, unix://) url",
+            ));
+        }
         let store = bookhook_redis::RedisStore::connect(url)
             .await
-            .map_err(|err| CliError::failure(format!("cannot use redis at {url}: {err}")))?;
+            .map_err(|err| CliError::failure(format!("cannot use redis: {err}")))?;
         builder = builder.store(store);
     }
     let endpoint = endpoint::build(builder)?;
@@ -256,6 +265,17 @@ impl Headers for HttpHeaders<'_> {
 
 /// Runs the `--exec` command for one new event.
 async fn exec(command: &str, delivery: &Delivery) -> Result<(), HandlerError> {
+    exec_with(command, delivery, EXEC_TIMEOUT).await
+}
+
+/// Runs `command` with `sh -c`, the body on its stdin and the event's names in
+/// its environment. It runs in a process group of its own, so that a timeout
+/// kills whatever it started, and a Ctrl-C meant for `listen` lets it finish.
+async fn exec_with(
+    command: &str,
+    delivery: &Delivery,
+    timeout: Duration,
+) -> Result<(), HandlerError> {
     let stdout = stderr_for_child()
         .map_err(|err| HandlerError::new(format!("cannot pass stderr to the command: {err}")))?;
     let mut child = tokio::process::Command::new("sh")
@@ -271,12 +291,14 @@ async fn exec(command: &str, delivery: &Delivery) -> Result<(), HandlerError> {
         )
         .stdin(Stdio::piped())
         .stdout(stdout)
+        .process_group(0)
         .kill_on_drop(true)
         .spawn()
         .map_err(|err| HandlerError::new(format!("cannot run the command: {err}")))?;
+    let group = child.id();
     let stdin = child.stdin.take();
     let body = delivery.body().clone();
-    let finished = tokio::time::timeout(EXEC_TIMEOUT, async {
+    let finished = tokio::time::timeout(timeout, async {
         if let Some(mut stdin) = stdin {
             // A command that does not read its input is fine: ignore a closed pipe.
             let _ = stdin.write_all(&body).await;
@@ -292,10 +314,18 @@ async fn exec(command: &str, delivery: &Delivery) -> Result<(), HandlerError> {
             "cannot wait for the command: {err}"
         ))),
         Err(_) => {
+            if let Some(group) = group {
+                // Every process the command started, not only the shell.
+                let _ = tokio::process::Command::new("sh")
+                    .arg("-c")
+                    .arg(format!("kill -9 -{group} 2>/dev/null"))
+                    .status()
+                    .await;
+            }
             let _ = child.kill().await;
             Err(HandlerError::new(format!(
-                "the command ran longer than {} s and was killed",
-                EXEC_TIMEOUT.as_secs()
+                "the command ran longer than {} ms and was killed",
+                timeout.as_millis()
             )))
         }
     }
@@ -369,5 +399,64 @@ mod tests {
                 .unwrap()
                 .contains("method not allowed")
         );
+    }
+
+    fn delivery() -> Delivery {
+        let body = br#"{"event":"booking.created","timestamp":"2026-03-24T14:30:00+00:00","data":{"id":"b-1"}}"#;
+        Delivery::parse(
+            bookhook::Provider::Calendence,
+            &bookhook::NoHeaders,
+            body.as_slice().into(),
+        )
+        .unwrap()
+    }
+
+    fn temp(name: &str) -> std::path::PathBuf {
+        std::env::temp_dir().join(format!(
+            "bookhook-cli-unit-{name}-{}-{}",
+            std::process::id(),
+            crate::fixture::fresh_hex()
+        ))
+    }
+
+    #[tokio::test]
+    async fn exec_gets_the_body_and_the_names() {
+        let out = temp("exec-out");
+        let command = format!(
+            "cat > '{0}'; echo \"$BOOKHOOK_PROVIDER $BOOKHOOK_EVENT $BOOKHOOK_KIND $BOOKHOOK_APPOINTMENT_ID\" >> '{0}'",
+            out.display()
+        );
+        exec_with(&command, &delivery(), Duration::from_secs(20))
+            .await
+            .unwrap();
+        let written = std::fs::read_to_string(&out).unwrap();
+        let _ = std::fs::remove_file(&out);
+        let body = String::from_utf8(delivery().body().to_vec()).unwrap();
+        assert_eq!(
+            written,
+            format!("{body}calendence booking.created created b-1\n")
+        );
+    }
+
+    #[tokio::test]
+    async fn exec_fails_on_a_non_zero_exit() {
+        let err = exec_with("exit 3", &delivery(), Duration::from_secs(20))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("exit status: 3"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn exec_is_killed_after_the_timeout_with_what_it_started() {
+        let marker = temp("exec-late");
+        let command = format!("(sleep 2; touch '{}') & sleep 20", marker.display());
+        let started = std::time::Instant::now();
+        let err = exec_with(&command, &delivery(), Duration::from_millis(300))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("was killed"), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        assert!(!marker.exists(), "a process the command started lived on");
     }
 }

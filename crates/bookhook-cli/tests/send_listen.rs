@@ -309,3 +309,134 @@ fn listen_refuses_bad_arguments() {
         );
     }
 }
+
+/// Each provider: its listen arguments and a built-in event type to send.
+fn providers() -> Vec<(Vec<&'static str>, &'static str, &'static str)> {
+    vec![
+        (
+            vec!["--provider", "eagenda", "--secret", "eagenda-token"],
+            "appointment.created",
+            "created",
+        ),
+        (
+            vec!["--provider", "moncreneau", "--secret", "whsec_abc123"],
+            "appointment.cancelled",
+            "cancelled",
+        ),
+        (
+            vec!["--provider", "orufy", "--secret", "orufy-token"],
+            "RESCHEDULE",
+            "rescheduled",
+        ),
+        (
+            vec!["--provider", "calendence", "--secret", SECRET],
+            "booking.created",
+            "created",
+        ),
+        (
+            vec!["--provider", "decoda", "--secret", "decoda-secret"],
+            "APPOINTMENT_CANCELLED",
+            "cancelled",
+        ),
+        (
+            vec![
+                "--provider",
+                "standard",
+                "--secret",
+                "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            ],
+            "invoice.paid",
+            "other",
+        ),
+        (
+            vec![
+                "--provider",
+                "hmac",
+                "--secret",
+                "k",
+                "--header",
+                "X-Hub-Signature-256",
+                "--prefix",
+                "sha256=",
+                "--encoding",
+                "base64",
+            ],
+            "visit.booked",
+            "other",
+        ),
+    ]
+}
+
+#[test]
+fn every_provider_sends_to_its_listener() {
+    for (args, event_type, kind) in providers() {
+        let listener = Listener::start(&args);
+        let send_event = |extra: &[&str]| {
+            let mut command = bookhook();
+            command
+                .arg("send")
+                .args(&args)
+                .args(["--url", &listener.url, "--event", event_type])
+                .args(extra);
+            let output = run(command, b"");
+            assert_eq!(
+                output.status.code(),
+                Some(0),
+                "{args:?}: {}",
+                stderr(&output)
+            );
+            stdout(&output).lines().map(fields).collect::<Vec<_>>()
+        };
+
+        let sent = send_event(&["--repeat", "2"]);
+        assert_eq!(sent.len(), 2, "{args:?}");
+        assert_eq!(sent[0], sent[1], "{args:?}: one signed request sent twice");
+        let first = listener.next_line();
+        let second = listener.next_line();
+        assert_eq!(first["outcome"], "handled", "{args:?}: {first}");
+        assert_eq!(first["event"], event_type, "{args:?}");
+        assert_eq!(first["kind"], kind, "{args:?}");
+        assert_eq!(first["key"], sent[0].2.as_str(), "{args:?}");
+        assert_eq!(second["outcome"], "duplicate", "{args:?}: {second}");
+
+        let again = send_event(&[]);
+        assert_ne!(again[0].2, sent[0].2, "{args:?}: a fresh identity per send");
+        assert_eq!(listener.next_line()["outcome"], "handled", "{args:?}");
+
+        let status = listener.terminate();
+        assert!(status.success(), "{args:?}: {status:?}");
+    }
+}
+
+#[test]
+fn shutdown_waits_for_requests_in_progress() {
+    let dir = TempDir::new("shutdown");
+    let started = dir.0.join("started");
+    let command = format!("touch '{}'; sleep 1", started.display());
+    let listener = Listener::start(&[
+        "--provider",
+        "calendence",
+        "--secret",
+        SECRET,
+        "--exec",
+        &command,
+    ]);
+    let url = listener.url.clone();
+    let sender = std::thread::spawn(move || send(&url, SECRET, &["--event", "booking.created"]));
+    let deadline = std::time::Instant::now() + support::COMMAND_TIMEOUT;
+    while !started.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the command never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    listener.sigterm();
+    let line = listener.next_line();
+    assert_eq!(line["outcome"], "handled", "{line}");
+    let (code, lines) = sender.join().expect("the sender thread");
+    assert_eq!(code, Some(0), "{lines:?}");
+    assert_eq!(fields(&lines[0]).0, "200");
+    let status = listener.wait();
+    assert!(status.success(), "listen exited with {status:?}");
+}

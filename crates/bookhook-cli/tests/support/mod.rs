@@ -178,13 +178,23 @@ impl Listener {
     }
 
     /// Sends SIGTERM and waits for the exit status.
-    pub fn terminate(mut self) -> std::process::ExitStatus {
+    pub fn terminate(self) -> std::process::ExitStatus {
+        self.sigterm();
+        self.wait()
+    }
+
+    /// Sends SIGTERM, with the `kill` command.
+    pub fn sigterm(&self) {
         let pid = self.child.id().to_string();
         let sent = Command::new("kill")
             .args(["-TERM", &pid])
             .status()
             .expect("the kill command runs");
         assert!(sent.success(), "kill -TERM {pid} failed");
+    }
+
+    /// Waits for the process to exit, within `COMMAND_TIMEOUT`.
+    pub fn wait(mut self) -> std::process::ExitStatus {
         wait_bounded(&mut self.child, COMMAND_TIMEOUT).expect("listen stops after SIGTERM")
     }
 }
