@@ -1,5 +1,6 @@
 //! `bookhook verify`: is this request authentic, and does its body parse?
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use bookhook::{ManualClock, Request};
@@ -22,16 +23,18 @@ pub(crate) fn run(args: &VerifyArgs) -> Result<ExitCode, CliError> {
     let endpoint = endpoint::build(builder)?;
     let body = read_body(args.file.as_deref())?;
     let request = Request::post(&headers, body);
-    match endpoint.verify_and_parse(&request) {
-        Ok(_) => {
-            println!("valid");
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(rejection) => {
-            println!("invalid: {rejection}");
-            Ok(ExitCode::from(EXIT_FAILURE))
-        }
-    }
+    let (line, code) = match endpoint.verify_and_parse(&request) {
+        Ok(_) => ("valid".to_owned(), ExitCode::SUCCESS),
+        Err(rejection) => (
+            format!("invalid: {rejection}"),
+            ExitCode::from(EXIT_FAILURE),
+        ),
+    };
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}")
+        .and_then(|()| out.flush())
+        .map_err(|err| CliError::failure(format!("cannot write the result: {err}")))?;
+    Ok(code)
 }
 
 /// Splits `Name: value` at the first colon; the value is trimmed as HTTP does.
