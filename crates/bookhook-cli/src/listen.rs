@@ -86,9 +86,11 @@ pub(crate) async fn run(args: ListenArgs) -> Result<ExitCode, CliError> {
 
     let app = Router::new()
         .route(&args.path, any(receive))
+        .fallback(elsewhere)
         .with_state(Arc::new(App {
             dispatcher,
             max_body,
+            path: args.path.clone(),
         }));
     eprintln!("listening on http://{bound}{}", args.path);
 
@@ -123,6 +125,7 @@ fn check_path(path: &str) -> Result<(), CliError> {
 struct App {
     dispatcher: Dispatcher,
     max_body: usize,
+    path: String,
 }
 
 async fn receive(
@@ -173,6 +176,23 @@ async fn receive(
     let finished = app.dispatcher.dispatch(request).await;
     print_line(&line(provider, &finished));
     respond(&finished)
+}
+
+/// A request to another path: not a delivery, so no JSON line; said on stderr.
+async fn elsewhere(State(app): State<Arc<App>>, method: Method, uri: Uri) -> Response {
+    eprintln!(
+        "warning: {method} {} is not the webhook path {}; answered 404",
+        uri.path(),
+        app.path
+    );
+    let body =
+        json!({"error": "not_found", "message": format!("webhooks are received at {}", app.path)});
+    (
+        StatusCode::NOT_FOUND,
+        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 impl App {

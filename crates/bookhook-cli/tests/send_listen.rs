@@ -217,6 +217,13 @@ fn listen_answers_every_request_with_one_line() {
         line["error"].as_str().is_some_and(|e| e.contains("64")),
         "{line}"
     );
+
+    // Another path is not a delivery: 404, and no line.
+    let other = listener.url.replace("/webhook", "/elsewhere");
+    let (code, lines) = send(&other, SECRET, &["--event", "booking.created"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(fields(&lines[0]).0, "404");
+    assert_eq!(listener.line_within(Duration::from_millis(300)), None);
     let status = listener.terminate();
     assert!(status.success());
 }
