@@ -383,3 +383,24 @@ impl<S: Clone + Send + Sync + 'static> DispatcherBuilder<S> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Provider;
+
+    fn assert_send<T: Send>(_: &T) {}
+
+    #[test]
+    fn dispatch_future_is_send_so_adapters_can_spawn_it() {
+        let endpoint = Endpoint::builder(Provider::Calendence)
+            .secret("s3cr3t")
+            .build()
+            .unwrap();
+        let dispatcher = Dispatcher::builder(endpoint).build().unwrap();
+        let headers = [("X-Calendence-Signature", "sha256=00")];
+        let future = dispatcher.dispatch(Request::post(&headers, b"{}".as_slice().into()));
+        assert_send(&future);
+        drop(future);
+    }
+}

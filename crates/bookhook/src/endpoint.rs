@@ -27,7 +27,9 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
 
 /// An HTTP request as the core sees it: method, headers, query and raw body.
 ///
-/// Adapters build one per request; tests can too.
+/// Adapters build one per request; tests can too. The headers must be `Sync`
+/// so that the future of [`Dispatcher::dispatch`](crate::Dispatcher::dispatch)
+/// is `Send` and can be spawned on a multi-threaded runtime.
 ///
 /// ```
 /// use bookhook::Request;

@@ -14,6 +14,10 @@ pub enum Rejection {
         /// The configured limit, in bytes.
         limit: usize,
     },
+    /// The body could not be read in full: the client hung up or sent a
+    /// broken transfer encoding. Answers 400.
+    #[error("incomplete body: the request body could not be read in full")]
+    IncompleteBody,
     /// The request used a method other than POST. Answers 405.
     #[error("method not allowed: webhooks are delivered with POST")]
     MethodNotAllowed,
@@ -30,6 +34,7 @@ impl Rejection {
     pub fn code(&self) -> &'static str {
         match self {
             Rejection::PayloadTooLarge { .. } => "payload_too_large",
+            Rejection::IncompleteBody => "incomplete_body",
             Rejection::MethodNotAllowed => "method_not_allowed",
             Rejection::Unauthorized(err) if err.is_stale() => "stale_timestamp",
             Rejection::Unauthorized(_) => "invalid_signature",
@@ -47,7 +52,7 @@ impl Rejection {
 /// |---|---|
 /// | [`Handled`](Outcome::Handled), [`Duplicate`](Outcome::Duplicate), [`Unrouted`](Outcome::Unrouted) | 200 |
 /// | [`InFlight`](Outcome::InFlight) | 409 with `Retry-After` |
-/// | [`Rejected`](Outcome::Rejected) | 401, 400, 405 or 413 |
+/// | [`Rejected`](Outcome::Rejected) | 401, 400, 405 or 413 (see [`Rejection`]) |
 /// | [`Failed`](Outcome::Failed) | 500, claim released |
 /// | [`StoreUnavailable`](Outcome::StoreUnavailable) | 503 |
 ///
@@ -88,7 +93,7 @@ impl Outcome {
             Outcome::Rejected(Rejection::PayloadTooLarge { .. }) => 413,
             Outcome::Rejected(Rejection::MethodNotAllowed) => 405,
             Outcome::Rejected(Rejection::Unauthorized(_)) => 401,
-            Outcome::Rejected(Rejection::Malformed(_)) => 400,
+            Outcome::Rejected(Rejection::Malformed(_) | Rejection::IncompleteBody) => 400,
             Outcome::Failed(_) => 500,
             Outcome::StoreUnavailable(_) => 503,
         }
@@ -186,6 +191,11 @@ mod tests {
             (
                 Outcome::Rejected(Rejection::PayloadTooLarge { limit: 10 }),
                 413,
+                "rejected",
+            ),
+            (
+                Outcome::Rejected(Rejection::IncompleteBody),
+                400,
                 "rejected",
             ),
             (

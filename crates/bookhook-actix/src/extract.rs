@@ -1,0 +1,185 @@
+//! The [`VerifiedEvent`] extractor, for handlers of your own.
+
+use std::fmt;
+use std::future::Future;
+use std::ops::Deref;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
+use bookhook::{Delivery, Endpoint, Finished, HandlerError, Outcome, Response};
+
+use crate::service::{ActixHeaders, read_body, to_http_response};
+
+/// A verified, parsed webhook, extracted in a handler of your own.
+///
+/// The extractor takes the [`Endpoint`] from the app data, reads the body up
+/// to [`Endpoint::max_body`], verifies the signature and parses the event
+/// ([`Endpoint::verify_and_parse`]). A request that fails any step gets the
+/// core's status and JSON body ([`VerifiedEventRejection`]) and your handler
+/// does not run.
+///
+/// **No deduplication.** An extractor cannot see whether your handler
+/// succeeded, so it cannot mark a delivery done or release it for a retry:
+/// a repeated delivery reaches your handler again. For exactly-once handling
+/// mount a [`Dispatcher`](bookhook::Dispatcher) with [`route`](crate::route)
+/// or [`resource`](crate::resource) instead, or use
+/// [`VerifiedEvent::delivery`]'s [`idempotency_key`](Delivery::idempotency_key)
+/// with a store of your own.
+///
+/// Register the endpoint as app data, either plain or in a
+/// [`web::Data`]. Register it on a [`web::resource`] or [`web::scope`] to
+/// serve several endpoints from one app; the innermost one wins.
+///
+/// ```
+/// use actix_web::{App, HttpResponse, web};
+/// use bookhook_actix::{Endpoint, Provider, VerifiedEvent};
+///
+/// async fn webhook(event: VerifiedEvent) -> HttpResponse {
+///     println!("{} {}", event.event_type(), event.idempotency_key());
+///     HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+/// }
+///
+/// let endpoint = Endpoint::builder(Provider::Calendence).secret("s3cr3t").build().unwrap();
+/// let app = App::new().service(
+///     web::resource("/webhook/calendence")
+///         .app_data(endpoint)
+///         .route(web::post().to(webhook)),
+/// );
+/// # let _ = app;
+/// ```
+#[derive(Debug, Clone)]
+pub struct VerifiedEvent {
+    delivery: Delivery,
+}
+
+impl VerifiedEvent {
+    /// The verified delivery.
+    pub fn delivery(&self) -> &Delivery {
+        &self.delivery
+    }
+
+    /// Takes the delivery out.
+    pub fn into_inner(self) -> Delivery {
+        self.delivery
+    }
+}
+
+impl Deref for VerifiedEvent {
+    type Target = Delivery;
+
+    fn deref(&self) -> &Delivery {
+        &self.delivery
+    }
+}
+
+impl FromRequest for VerifiedEvent {
+    type Error = VerifiedEventRejection;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let endpoint = find_endpoint(request);
+        let request = request.clone();
+        let payload = payload.take();
+        Box::pin(async move {
+            let Some(endpoint) = endpoint else {
+                tracing::error!(
+                    path = request.path(),
+                    "no bookhook Endpoint in the app data; register one with `App::app_data(endpoint)`"
+                );
+                return Err(VerifiedEventRejection::unconfigured());
+            };
+            let body = read_body(&endpoint, request.headers(), payload)
+                .await
+                .map_err(VerifiedEventRejection::from)?;
+            let headers = ActixHeaders(request.headers());
+            let incoming = bookhook::Request::new(
+                request.method().as_str(),
+                &headers,
+                request.uri().query(),
+                body,
+            );
+            match endpoint.verify_and_parse(&incoming) {
+                Ok(delivery) => Ok(VerifiedEvent { delivery }),
+                Err(rejection) => Err(endpoint.reject(rejection).into()),
+            }
+        })
+    }
+}
+
+fn find_endpoint(request: &HttpRequest) -> Option<Endpoint> {
+    request.app_data::<Endpoint>().cloned().or_else(|| {
+        request
+            .app_data::<web::Data<Endpoint>>()
+            .map(|data| (***data).clone())
+    })
+}
+
+/// Why [`VerifiedEvent`] refused a request. Its response is the core's
+/// status and JSON body, the same as a mounted dispatcher would send.
+#[derive(Debug)]
+pub struct VerifiedEventRejection {
+    reason: Reason,
+}
+
+#[derive(Debug)]
+enum Reason {
+    /// Refused by the endpoint, and logged by the core.
+    Finished(Finished),
+    /// No endpoint to ask.
+    Unconfigured(Outcome),
+}
+
+impl VerifiedEventRejection {
+    fn unconfigured() -> Self {
+        Self {
+            reason: Reason::Unconfigured(Outcome::Failed(HandlerError::new(
+                "no bookhook endpoint is registered for this route",
+            ))),
+        }
+    }
+
+    /// What went wrong.
+    pub fn outcome(&self) -> &Outcome {
+        match &self.reason {
+            Reason::Finished(finished) => finished.outcome(),
+            Reason::Unconfigured(outcome) => outcome,
+        }
+    }
+
+    /// The response to send, framework-neutral.
+    pub fn response(&self) -> Response {
+        self.outcome().response()
+    }
+}
+
+impl From<Finished> for VerifiedEventRejection {
+    fn from(finished: Finished) -> Self {
+        Self {
+            reason: Reason::Finished(finished),
+        }
+    }
+}
+
+impl fmt::Display for VerifiedEventRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.outcome() {
+            Outcome::Rejected(rejection) => fmt::Display::fmt(rejection, f),
+            Outcome::Failed(err) => fmt::Display::fmt(err, f),
+            other => f.write_str(other.as_str()),
+        }
+    }
+}
+
+impl std::error::Error for VerifiedEventRejection {}
+
+impl ResponseError for VerifiedEventRejection {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.outcome().status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        to_http_response(&self.response())
+    }
+}

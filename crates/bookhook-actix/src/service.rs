@@ -1,0 +1,285 @@
+//! Serving a [`Dispatcher`] from an actix-web route.
+
+use actix_web::dev::Payload;
+use actix_web::error::PayloadError;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderMap, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, Resource, Route, web};
+use bookhook::{
+    Dispatcher, Endpoint, Finished, HandlerError, HeaderLookup, Headers, Outcome, Rejection,
+    Request, Response,
+};
+use bytes::{Bytes, BytesMut};
+use futures_util::{Stream, StreamExt};
+
+/// actix-web's request headers, seen through bookhook's [`Headers`] trait.
+///
+/// The adapter uses it for you; it is public for code that calls
+/// [`Endpoint::verify_and_parse`] or [`Dispatcher::dispatch`] by hand.
+///
+/// ```
+/// use bookhook_actix::{ActixHeaders, HeaderLookup, Headers};
+/// use actix_web::test::TestRequest;
+///
+/// let request = TestRequest::default()
+///     .insert_header(("X-Signature", "abc"))
+///     .to_http_request();
+/// let headers = ActixHeaders(request.headers());
+/// assert_eq!(headers.lookup("x-signature"), HeaderLookup::One(b"abc"));
+/// assert_eq!(headers.lookup("x-missing"), HeaderLookup::Missing);
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct ActixHeaders<'a>(pub &'a HeaderMap);
+
+impl Headers for ActixHeaders<'_> {
+    fn lookup(&self, name: &str) -> HeaderLookup<'_> {
+        let mut values = self.0.get_all(name);
+        match (values.next(), values.next()) {
+            (None, _) => HeaderLookup::Missing,
+            (Some(value), None) => HeaderLookup::One(value.as_bytes()),
+            (Some(_), Some(_)) => HeaderLookup::Repeated,
+        }
+    }
+}
+
+/// A route that serves `dispatcher` for every HTTP method.
+///
+/// Mount it under a [`web::resource`]; the core answers 405 to anything but
+/// POST, so the route does not need a method guard.
+///
+/// ```no_run
+/// use actix_web::{App, HttpServer, web};
+/// use bookhook_actix::{Dispatcher, Endpoint, Provider};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let endpoint = Endpoint::builder(Provider::Calendence).secret("s3cr3t").build()?;
+/// let dispatcher = Dispatcher::builder(endpoint).build()?;
+/// HttpServer::new(move || {
+///     App::new().service(
+///         web::resource("/webhook/calendence").route(bookhook_actix::route(dispatcher.clone())),
+///     )
+/// })
+/// .bind(("127.0.0.1", 8080))?
+/// .run()
+/// .await?;
+/// # Ok(())
+/// # }
+/// ```
+pub fn route<S>(dispatcher: Dispatcher<S>) -> Route
+where
+    S: Clone + Send + Sync + 'static,
+{
+    web::route().to(move |request: HttpRequest, payload: web::Payload| {
+        let dispatcher = dispatcher.clone();
+        async move { handle(&dispatcher, &request, payload.into_inner()).await }
+    })
+}
+
+/// A resource at `path` that serves `dispatcher` for every HTTP method: the
+/// shortest way to mount a webhook endpoint.
+///
+/// ```no_run
+/// use actix_web::{App, HttpServer};
+/// use bookhook_actix::{Dispatcher, Endpoint, Provider};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let endpoint = Endpoint::builder(Provider::Calendence).secret("s3cr3t").build()?;
+/// let dispatcher = Dispatcher::builder(endpoint).build()?;
+/// HttpServer::new(move || {
+///     App::new().service(bookhook_actix::resource("/webhook/calendence", dispatcher.clone()))
+/// })
+/// .bind(("127.0.0.1", 8080))?
+/// .run()
+/// .await?;
+/// # Ok(())
+/// # }
+/// ```
+pub fn resource<S>(path: &str, dispatcher: Dispatcher<S>) -> Resource
+where
+    S: Clone + Send + Sync + 'static,
+{
+    web::resource(path).route(route(dispatcher))
+}
+
+/// Runs one request through `dispatcher` and returns the response to send.
+///
+/// This is what [`route`] does; call it from a handler of your own when you
+/// need other extractors around it. The body is read up to
+/// [`Endpoint::max_body`] (a larger `Content-Length` is refused before
+/// reading), and the delivery runs on a spawned task, so a client that hangs
+/// up does not cut a handler off half-way.
+///
+/// ```
+/// use actix_web::{HttpRequest, HttpResponse, web};
+/// use bookhook_actix::Dispatcher;
+///
+/// async fn webhook(
+///     dispatcher: web::Data<Dispatcher>,
+///     request: HttpRequest,
+///     payload: web::Payload,
+/// ) -> HttpResponse {
+///     bookhook_actix::handle(&dispatcher, &request, payload.into_inner()).await
+/// }
+/// ```
+pub async fn handle<S>(
+    dispatcher: &Dispatcher<S>,
+    request: &HttpRequest,
+    payload: Payload,
+) -> HttpResponse
+where
+    S: Clone + Send + Sync + 'static,
+{
+    let body = match read_body(dispatcher.endpoint(), request.headers(), payload).await {
+        Ok(body) => body,
+        Err(refused) => return to_http_response(&refused.response()),
+    };
+    let task_dispatcher = dispatcher.clone();
+    let method = request.method().as_str().to_owned();
+    let headers = request.headers().clone();
+    let query = request.uri().query().map(str::to_owned);
+    let task = actix_web::rt::spawn(async move {
+        let headers = ActixHeaders(&headers);
+        let request = Request::new(&method, &headers, query.as_deref(), body);
+        task_dispatcher.dispatch(request).await.response()
+    });
+    match task.await {
+        Ok(response) => to_http_response(&response),
+        Err(err) => {
+            let message = if err.is_panic() {
+                panic_message(err.into_panic())
+            } else {
+                "the delivery task was cancelled".to_owned()
+            };
+            tracing::error!(
+                provider = dispatcher.endpoint().provider().as_str(),
+                error = %message,
+                "webhook delivery task failed"
+            );
+            to_http_response(&Outcome::Failed(HandlerError::Panicked { message }).response())
+        }
+    }
+}
+
+fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
+    if let Some(text) = panic.downcast_ref::<&str>() {
+        (*text).to_owned()
+    } else if let Some(text) = panic.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "non-string panic payload".to_owned()
+    }
+}
+
+/// Reads the body up to the endpoint's limit. A refusal has been logged by
+/// the core, which also decided its status.
+pub(crate) async fn read_body<P>(
+    endpoint: &Endpoint,
+    headers: &HeaderMap,
+    mut payload: P,
+) -> Result<Bytes, Finished>
+where
+    P: Stream<Item = Result<Bytes, PayloadError>> + Unpin,
+{
+    let limit = endpoint.max_body();
+    let too_large = || endpoint.reject(Rejection::PayloadTooLarge { limit });
+    let declared = declared_length(headers);
+    if declared.is_some_and(|length| length > limit) {
+        return Err(too_large());
+    }
+    let mut body = BytesMut::with_capacity(declared.unwrap_or(0).min(limit));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|err| {
+            tracing::debug!(error = %err, "webhook body could not be read");
+            endpoint.reject(Rejection::IncompleteBody)
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// The `Content-Length`, when it is present once and is a number.
+fn declared_length(headers: &HeaderMap) -> Option<usize> {
+    let headers = ActixHeaders(headers);
+    let value = headers.lookup("content-length").one()?;
+    std::str::from_utf8(value).ok()?.trim().parse().ok()
+}
+
+/// Copies the core's response into an actix-web response.
+pub(crate) fn to_http_response(response: &Response) -> HttpResponse {
+    let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut builder = HttpResponse::build(status);
+    builder.insert_header((
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(Response::CONTENT_TYPE),
+    ));
+    if let Some(seconds) = response.retry_after {
+        builder.insert_header((header::RETRY_AFTER, HeaderValue::from(seconds)));
+    }
+    builder.body(response.body.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    #[test]
+    fn repeated_header_is_reported() {
+        let request = TestRequest::default()
+            .append_header(("X-Sig", "a"))
+            .append_header(("x-sig", "b"))
+            .to_http_request();
+        let headers = ActixHeaders(request.headers());
+        assert_eq!(headers.lookup("x-sig"), HeaderLookup::Repeated);
+        assert_eq!(headers.get_one("x-sig"), None);
+    }
+
+    #[test]
+    fn invalid_header_name_is_missing() {
+        let request = TestRequest::default().to_http_request();
+        let headers = ActixHeaders(request.headers());
+        assert_eq!(headers.lookup("not a header name"), HeaderLookup::Missing);
+    }
+
+    #[test]
+    fn declared_length_needs_one_numeric_value() {
+        let one = TestRequest::default()
+            .insert_header(("content-length", "42"))
+            .to_http_request();
+        assert_eq!(declared_length(one.headers()), Some(42));
+        let junk = TestRequest::default()
+            .insert_header(("content-length", "lots"))
+            .to_http_request();
+        assert_eq!(declared_length(junk.headers()), None);
+    }
+
+    #[test]
+    fn response_copies_status_body_and_retry_after() {
+        let response = to_http_response(
+            &Outcome::InFlight {
+                retry_after: Duration::from_secs(7),
+            }
+            .response(),
+        );
+        assert_eq!(response.status(), StatusCode::CONFLICT);
+        let headers = response.headers();
+        assert_eq!(
+            headers.get(header::CONTENT_TYPE).map(HeaderValue::as_bytes),
+            Some(&b"application/json"[..])
+        );
+        assert_eq!(
+            headers.get(header::RETRY_AFTER).map(HeaderValue::as_bytes),
+            Some(&b"7"[..])
+        );
+
+        let ok = to_http_response(&Outcome::Handled.response());
+        assert_eq!(ok.status(), StatusCode::OK);
+        assert!(ok.headers().get(header::RETRY_AFTER).is_none());
+    }
+}

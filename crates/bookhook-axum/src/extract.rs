@@ -1,0 +1,191 @@
+//! The [`VerifiedEvent`] extractor.
+
+use std::fmt;
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
+use axum::response::{IntoResponse, Response as AxumResponse};
+use bookhook::{Appointment, Delivery, Event, Freshness, Kind};
+use http::StatusCode;
+use http::header::{CONTENT_TYPE, HeaderValue};
+use http::request::Parts;
+
+/// A delivery verified and claimed by [`WebhookLayer`](crate::WebhookLayer),
+/// for a handler of your own.
+///
+/// **This extractor only works under a [`WebhookLayer`](crate::WebhookLayer).**
+/// The layer puts the event into the request's extensions; without it the
+/// extractor rejects the request with a 500 ([`MissingWebhookLayer`]), since
+/// that is a mistake in the server's set-up, not in the request. Use
+/// `Option<VerifiedEvent>` to accept requests without one.
+///
+/// Answer with a 2xx status when the work is done: the layer then marks the
+/// delivery done. Any other status releases the claim so the sender's retry
+/// runs the handler again.
+///
+/// ```
+/// use axum::Json;
+/// use bookhook_axum::VerifiedEvent;
+///
+/// async fn on_webhook(event: VerifiedEvent) -> Json<serde_json::Value> {
+///     println!("{} ({:?})", event.delivery().event_type(), event.freshness());
+///     Json(serde_json::json!({"status": "ok"}))
+/// }
+/// ```
+#[derive(Clone)]
+pub struct VerifiedEvent {
+    delivery: Arc<Delivery>,
+    freshness: Freshness,
+}
+
+impl VerifiedEvent {
+    pub(crate) fn new(delivery: Arc<Delivery>, freshness: Freshness) -> Self {
+        Self {
+            delivery,
+            freshness,
+        }
+    }
+
+    /// The verified delivery.
+    pub fn delivery(&self) -> &Arc<Delivery> {
+        &self.delivery
+    }
+
+    /// The typed event.
+    pub fn event(&self) -> &Event {
+        self.delivery.event()
+    }
+
+    /// The normalized appointment view, for appointment events.
+    pub fn appointment(&self) -> Option<&Appointment> {
+        self.delivery.appointment()
+    }
+
+    /// The normalized kind.
+    pub fn kind(&self) -> Kind {
+        self.delivery.kind()
+    }
+
+    /// Whether a newer event for the same appointment was handled already.
+    pub fn freshness(&self) -> Freshness {
+        self.freshness
+    }
+}
+
+impl fmt::Debug for VerifiedEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifiedEvent")
+            .field("delivery", &self.delivery)
+            .field("freshness", &self.freshness)
+            .finish()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for VerifiedEvent {
+    type Rejection = VerifiedEventRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<VerifiedEvent>().cloned().ok_or(
+            VerifiedEventRejection::MissingWebhookLayer(MissingWebhookLayer),
+        )
+    }
+}
+
+impl<S: Send + Sync> OptionalFromRequestParts<S> for VerifiedEvent {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        Ok(parts.extensions.get::<VerifiedEvent>().cloned())
+    }
+}
+
+/// The request reached a [`VerifiedEvent`] extractor without passing through
+/// a [`WebhookLayer`](crate::WebhookLayer). Answers 500.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MissingWebhookLayer;
+
+impl MissingWebhookLayer {
+    /// 500: the server is set up wrongly.
+    pub fn status(&self) -> StatusCode {
+        StatusCode::INTERNAL_SERVER_ERROR
+    }
+
+    /// The JSON body.
+    pub fn body_text(&self) -> String {
+        serde_json::json!({
+            "error": "missing_webhook_layer",
+            "message": "no verified event: this route is not behind a WebhookLayer",
+        })
+        .to_string()
+    }
+}
+
+impl fmt::Display for MissingWebhookLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("no verified event: this route is not behind a WebhookLayer")
+    }
+}
+
+impl std::error::Error for MissingWebhookLayer {}
+
+/// Why [`VerifiedEvent`] could not be extracted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum VerifiedEventRejection {
+    /// The route is not behind a [`WebhookLayer`](crate::WebhookLayer).
+    MissingWebhookLayer(MissingWebhookLayer),
+}
+
+impl VerifiedEventRejection {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::MissingWebhookLayer(inner) => inner.status(),
+        }
+    }
+
+    /// The JSON body.
+    pub fn body_text(&self) -> String {
+        match self {
+            Self::MissingWebhookLayer(inner) => inner.body_text(),
+        }
+    }
+}
+
+impl fmt::Display for VerifiedEventRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::MissingWebhookLayer(inner) => inner.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for VerifiedEventRejection {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::MissingWebhookLayer(inner) => Some(inner),
+        }
+    }
+}
+
+impl From<MissingWebhookLayer> for VerifiedEventRejection {
+    fn from(inner: MissingWebhookLayer) -> Self {
+        Self::MissingWebhookLayer(inner)
+    }
+}
+
+impl IntoResponse for VerifiedEventRejection {
+    fn into_response(self) -> AxumResponse {
+        tracing::error!("{self}");
+        let mut response = (self.status(), self.body_text()).into_response();
+        response.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static(bookhook::Response::CONTENT_TYPE),
+        );
+        response
+    }
+}

@@ -1,0 +1,189 @@
+//! A tower `Layer` that verifies and claims deliveries for a handler of your own.
+
+use std::any::Any;
+use std::fmt;
+use std::panic::AssertUnwindSafe;
+use std::task::{Context, Poll};
+
+use axum::body::{Body, HttpBody};
+use axum::response::Response as AxumResponse;
+use bookhook::{Endpoint, HandlerError, Outcome, Request};
+use bytes::Bytes;
+use futures_util::FutureExt;
+use tower::{Layer, Service, ServiceExt};
+
+use crate::body::{into_axum, read_limited};
+use crate::extract::VerifiedEvent;
+use crate::headers::HttpHeaders;
+use crate::service::{ResponseFuture, lost_task};
+
+/// Runs steps 1 to 5 of a delivery (size, verify, parse, replay window,
+/// claim) in front of a handler of your own, which reads the event with the
+/// [`VerifiedEvent`] extractor.
+///
+/// - A refused, duplicate or in-flight delivery is answered by the layer with
+///   the core's status and body; the inner service is not called.
+/// - Otherwise the inner service runs with the body as it was received and a
+///   [`VerifiedEvent`] in the request's extensions. A 2xx answer marks the
+///   delivery done; any other answer releases the claim so that the sender's
+///   retry runs again. The inner response is passed through unchanged.
+/// - A panic in the inner service is caught: the claim is released and the
+///   layer answers the core's 500.
+///
+/// ```
+/// use axum::{Router, routing::post};
+/// use bookhook_axum::{Endpoint, Provider, VerifiedEvent, WebhookLayer};
+///
+/// async fn on_webhook(event: VerifiedEvent) -> &'static str {
+///     println!("received {}", event.delivery().event_type());
+///     "ok"
+/// }
+///
+/// let endpoint = Endpoint::builder(Provider::Orufy).secret("t0ken").build()?;
+/// let app: Router = Router::new()
+///     .route("/webhook/orufy", post(on_webhook))
+///     .layer(WebhookLayer::new(endpoint));
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct WebhookLayer {
+    endpoint: Endpoint,
+}
+
+impl WebhookLayer {
+    /// Verifies and claims deliveries for `endpoint`.
+    pub fn new(endpoint: Endpoint) -> Self {
+        Self { endpoint }
+    }
+
+    /// The endpoint.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+}
+
+impl<I> Layer<I> for WebhookLayer {
+    type Service = WebhookMiddleware<I>;
+
+    fn layer(&self, inner: I) -> Self::Service {
+        WebhookMiddleware {
+            endpoint: self.endpoint.clone(),
+            inner,
+        }
+    }
+}
+
+/// The service made by [`WebhookLayer`].
+#[derive(Clone)]
+pub struct WebhookMiddleware<I> {
+    endpoint: Endpoint,
+    inner: I,
+}
+
+impl<I> fmt::Debug for WebhookMiddleware<I> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookMiddleware")
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<I, B> Service<http::Request<Body>> for WebhookMiddleware<I>
+where
+    I: Service<http::Request<Body>, Response = http::Response<B>> + Clone + Send + 'static,
+    I::Future: Send + 'static,
+    I::Error: Send + 'static,
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    type Response = AxumResponse;
+    type Error = I::Error;
+    type Future = ResponseFuture<I::Error>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // The inner service is driven to readiness when (and if) it is called.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        let endpoint = self.endpoint.clone();
+        let inner = self.inner.clone();
+        ResponseFuture::new(async move {
+            let (mut parts, body) = request.into_parts();
+            let bytes = match read_limited(&endpoint, &parts.headers, body).await {
+                Ok(bytes) => bytes,
+                Err(refused) => return Ok(into_axum(refused.response())),
+            };
+            // On its own task, so that a sender that hangs up does not leave
+            // the claim held until its lease runs out.
+            let task = tokio::spawn(async move {
+                let begun = {
+                    let headers = HttpHeaders::new(&parts.headers);
+                    let request = Request::new(
+                        parts.method.as_str(),
+                        &headers,
+                        parts.uri.query(),
+                        bytes.clone(),
+                    );
+                    endpoint.begin(&request).await
+                };
+                let accepted = match begun {
+                    Ok(accepted) => accepted,
+                    Err(finished) => return Ok(into_axum(finished.response())),
+                };
+                parts.extensions.insert(VerifiedEvent::new(
+                    accepted.delivery().clone(),
+                    accepted.freshness(),
+                ));
+                let request = http::Request::from_parts(parts, Body::from(bytes));
+                let called = AssertUnwindSafe(inner.oneshot(request))
+                    .catch_unwind()
+                    .await;
+                match called {
+                    Err(panic) => {
+                        // Release now rather than leave the claim to its lease.
+                        let outcome = Outcome::Failed(HandlerError::Panicked {
+                            message: panic_message(&*panic),
+                        });
+                        Ok(into_axum(accepted.release(outcome).await.response()))
+                    }
+                    Ok(Ok(response)) => {
+                        let status = response.status();
+                        if status.is_success() {
+                            let _finished = accepted.complete().await;
+                        } else {
+                            let _finished = accepted
+                                .release(Outcome::Failed(HandlerError::new(format!(
+                                    "handler answered {status}"
+                                ))))
+                                .await;
+                        }
+                        Ok(response.map(Body::new))
+                    }
+                    Ok(Err(err)) => {
+                        let _finished = accepted
+                            .release(Outcome::Failed(HandlerError::new(
+                                "the inner service returned an error",
+                            )))
+                            .await;
+                        Err(err)
+                    }
+                }
+            });
+            match task.await {
+                Ok(result) => result,
+                Err(err) => Ok(into_axum(lost_task(&err).response())),
+            }
+        })
+    }
+}
+
+fn panic_message(panic: &(dyn Any + Send)) -> String {
+    if let Some(text) = panic.downcast_ref::<&str>() {
+        (*text).to_owned()
+    } else if let Some(text) = panic.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "non-string panic payload".to_owned()
+    }
+}

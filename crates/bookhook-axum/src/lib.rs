@@ -1,0 +1,65 @@
+//! # bookhook-axum
+//!
+//! Receive webhooks from booking and appointment platforms in an axum 0.8
+//! server: verified, typed, deduplicated and routed to your handlers.
+//!
+//! This crate re-exports all of [`bookhook`], so it is the only dependency
+//! you add. It gives you three things:
+//!
+//! - [`WebhookService`]: a tower `Service` that serves one [`Dispatcher`].
+//!   Mount it with [`Router::route_service`](axum::Router::route_service).
+//! - [`WebhookLayer`]: verification, size limit and deduplication in front
+//!   of a handler of your own, which reads the event with
+//! - [`VerifiedEvent`]: an extractor that only works under a [`WebhookLayer`].
+//!
+//! Statuses and bodies come from the core ([`Outcome::status`]), so this
+//! adapter answers exactly like the actix-web one.
+//!
+//! ```no_run
+//! use axum::Router;
+//! use bookhook_axum::{Context, Dispatcher, Endpoint, HandlerError, Kind, Provider, WebhookService};
+//!
+//! async fn on_cancelled(ctx: Context) -> Result<(), HandlerError> {
+//!     if let Some(appointment) = ctx.appointment() {
+//!         println!("cancelled: {}", appointment.id);
+//!     }
+//!     Ok(())
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let endpoint = Endpoint::builder(Provider::Calendence)
+//!         .secret(std::env::var("CALENDENCE_SECRET")?)
+//!         .build()?;
+//!     let dispatcher = Dispatcher::builder(endpoint)
+//!         .on_kind(Kind::Cancelled, on_cancelled)
+//!         .build()?;
+//!     let app = Router::new()
+//!         .route_service("/webhook/calendence", WebhookService::new(dispatcher));
+//!     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//!     axum::serve(listener, app).await?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Deliveries run on their own tokio task, so a sender that hangs up never
+//! cuts a handler off half-way: its claim is always completed or released.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod body;
+mod extract;
+mod headers;
+mod layer;
+mod service;
+
+pub use bookhook::*;
+
+pub use extract::{MissingWebhookLayer, VerifiedEvent, VerifiedEventRejection};
+pub use headers::HttpHeaders;
+pub use layer::{WebhookLayer, WebhookMiddleware};
+pub use service::WebhookService;
+
+/// The futures returned by this crate's services.
+pub mod future {
+    pub use crate::service::ResponseFuture;
+}

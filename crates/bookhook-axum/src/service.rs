@@ -1,0 +1,146 @@
+//! A tower `Service` that serves one [`Dispatcher`].
+
+use std::convert::Infallible;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use axum::response::Response as AxumResponse;
+use bookhook::{Dispatcher, HandlerError, Outcome, Request};
+use tokio::task::JoinError;
+
+use crate::body::{into_axum, read_limited};
+use crate::headers::HttpHeaders;
+
+/// Serves one webhook endpoint: reads the body within the endpoint's limit,
+/// then verifies, deduplicates and routes the delivery with its
+/// [`Dispatcher`], and answers with the core's status and JSON body.
+///
+/// Mount it with [`Router::route_service`](axum::Router::route_service). It
+/// answers every method (anything but POST gets 405 from the core).
+///
+/// The delivery runs on its own task: a sender that hangs up does not cut a
+/// handler off half-way, and its claim is always completed or released.
+///
+/// ```
+/// use axum::Router;
+/// use bookhook_axum::{Context, Dispatcher, Endpoint, Kind, Provider, WebhookService};
+///
+/// let endpoint = Endpoint::builder(Provider::Calendence).secret("s3cr3t").build()?;
+/// let dispatcher = Dispatcher::builder(endpoint)
+///     .on_kind(Kind::Created, |ctx: Context| async move {
+///         println!("booked: {:?}", ctx.appointment().map(|a| &a.id));
+///         Ok::<_, std::convert::Infallible>(())
+///     })
+///     .build()?;
+/// let app: Router = Router::new().route_service("/webhook/calendence", WebhookService::new(dispatcher));
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// ```
+pub struct WebhookService<S = ()> {
+    dispatcher: Dispatcher<S>,
+}
+
+impl<S> Clone for WebhookService<S> {
+    fn clone(&self) -> Self {
+        Self {
+            dispatcher: self.dispatcher.clone(),
+        }
+    }
+}
+
+impl<S> fmt::Debug for WebhookService<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookService")
+            .field("dispatcher", &self.dispatcher)
+            .finish()
+    }
+}
+
+impl<S: Clone + Send + Sync + 'static> WebhookService<S> {
+    /// Serves `dispatcher`.
+    pub fn new(dispatcher: Dispatcher<S>) -> Self {
+        Self { dispatcher }
+    }
+
+    /// The dispatcher served.
+    pub fn dispatcher(&self) -> &Dispatcher<S> {
+        &self.dispatcher
+    }
+}
+
+impl<S: Clone + Send + Sync + 'static> tower::Service<http::Request<Body>> for WebhookService<S> {
+    type Response = AxumResponse;
+    type Error = Infallible;
+    type Future = ResponseFuture;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        let dispatcher = self.dispatcher.clone();
+        ResponseFuture::new(async move {
+            let (parts, body) = request.into_parts();
+            let bytes = match read_limited(dispatcher.endpoint(), &parts.headers, body).await {
+                Ok(bytes) => bytes,
+                Err(refused) => return Ok(into_axum(refused.response())),
+            };
+            let task = tokio::spawn(async move {
+                let headers = HttpHeaders::new(&parts.headers);
+                let request =
+                    Request::new(parts.method.as_str(), &headers, parts.uri.query(), bytes);
+                dispatcher.dispatch(request).await.response()
+            });
+            let response = match task.await {
+                Ok(response) => response,
+                Err(err) => lost_task(&err).response(),
+            };
+            Ok(into_axum(response))
+        })
+    }
+}
+
+/// The outcome of a delivery task that panicked outside the handler (whose
+/// own panics the core catches) or was cancelled by a runtime shutting down.
+pub(crate) fn lost_task(err: &JoinError) -> Outcome {
+    let message = if err.is_panic() {
+        "the delivery task panicked"
+    } else {
+        "the delivery task was cancelled"
+    };
+    tracing::error!(error = %err, "webhook delivery task lost");
+    Outcome::Failed(HandlerError::Panicked {
+        message: message.to_owned(),
+    })
+}
+
+/// The future returned by [`WebhookService`] and [`WebhookMiddleware`](crate::WebhookMiddleware).
+pub struct ResponseFuture<E = Infallible> {
+    inner: Pin<Box<dyn Future<Output = Result<AxumResponse, E>> + Send>>,
+}
+
+impl<E> ResponseFuture<E> {
+    pub(crate) fn new(
+        future: impl Future<Output = Result<AxumResponse, E>> + Send + 'static,
+    ) -> Self {
+        Self {
+            inner: Box::pin(future),
+        }
+    }
+}
+
+impl<E> Future for ResponseFuture<E> {
+    type Output = Result<AxumResponse, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.get_mut().inner.as_mut().poll(cx)
+    }
+}
+
+impl<E> fmt::Debug for ResponseFuture<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
