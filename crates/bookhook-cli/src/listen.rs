@@ -12,14 +12,16 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use bookhook::{
-    Context, DEFAULT_MAX_BODY, Delivery, Dispatcher, Finished, HandlerError, HeaderLookup, Headers,
-    Outcome, Rejection, Request,
+    Context, DEFAULT_MAX_BODY, Delivery, Dispatcher, Finished, HandlerError, Outcome, Rejection,
+    Request,
 };
+use bookhook_axum::HttpHeaders;
+use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
@@ -135,47 +137,49 @@ async fn receive(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let provider = app.dispatcher_provider();
-    let body = match Limited::new(body, app.max_body).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => {
-            let finished = app
-                .dispatcher
-                .endpoint()
-                .reject(Rejection::PayloadTooLarge {
-                    limit: app.max_body,
-                });
-            print_line(&line(provider, &finished));
-            return respond(&finished);
+    let provider = app.dispatcher.endpoint().provider();
+    let finished = match read_limited(&app, &headers, body).await {
+        Ok(body) => {
+            // The delivery runs on a task of its own: a sender that hangs up
+            // does not cut the command off, and the claim is always finished.
+            let task = tokio::spawn(async move {
+                let view = HttpHeaders::new(&headers);
+                let request = Request::new(method.as_str(), &view, uri.query(), body);
+                app.dispatcher.dispatch(request).await
+            });
+            match task.await {
+                Ok(finished) => finished,
+                Err(err) => {
+                    eprintln!("error: a delivery task stopped: {err}");
+                    return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+                }
+            }
         }
-        Err(err) => {
-            // The sender went away or broke the framing: nothing was verified.
-            let message = format!("cannot read the body: {err}");
-            print_line(&json!({
-                "provider": provider.as_str(),
-                "event": null,
-                "kind": null,
-                "key": null,
-                "appointment_id": null,
-                "starts_at": null,
-                "outcome": "rejected",
-                "status": 400,
-                "error": message,
-            }));
-            let body = json!({"error": "unreadable_body", "message": message}).to_string();
-            return (
-                StatusCode::BAD_REQUEST,
-                [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
-                body,
-            )
-                .into_response();
-        }
+        Err(finished) => finished,
     };
-    let view = HttpHeaders(&headers);
-    let request = Request::new(method.as_str(), &view, uri.query(), body);
-    let finished = app.dispatcher.dispatch(request).await;
     print_line(&line(provider, &finished));
     respond(&finished)
+}
+
+/// Reads the whole body, refusing it with 413 once it passes the limit (a
+/// declared `Content-Length` above it is refused before a byte is read).
+async fn read_limited(app: &App, headers: &HeaderMap, body: Body) -> Result<Bytes, Finished> {
+    let endpoint = app.dispatcher.endpoint();
+    let limit = app.max_body;
+    let too_large = || endpoint.reject(Rejection::PayloadTooLarge { limit });
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|text| text.trim().parse::<u64>().ok());
+    if declared.is_some_and(|length| length > u64::try_from(limit).unwrap_or(u64::MAX)) {
+        return Err(too_large());
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
+        // The sender went away or broke the framing: nothing was verified.
+        Err(_) => Err(endpoint.reject(Rejection::IncompleteBody)),
+    }
 }
 
 /// A request to another path: not a delivery, so no JSON line; said on stderr.
@@ -193,12 +197,6 @@ async fn elsewhere(State(app): State<Arc<App>>, method: Method, uri: Uri) -> Res
         body.to_string(),
     )
         .into_response()
-}
-
-impl App {
-    fn dispatcher_provider(&self) -> bookhook::Provider {
-        self.dispatcher.endpoint().provider()
-    }
 }
 
 /// The JSON line printed for one request.
@@ -267,20 +265,6 @@ fn respond(finished: &Finished) -> Response {
             .insert(RETRY_AFTER, HeaderValue::from(secs));
     }
     out
-}
-
-/// axum's header map as the core reads headers.
-struct HttpHeaders<'a>(&'a HeaderMap);
-
-impl Headers for HttpHeaders<'_> {
-    fn lookup(&self, name: &str) -> HeaderLookup<'_> {
-        let mut values = self.0.get_all(name).iter();
-        match (values.next(), values.next()) {
-            (None, _) => HeaderLookup::Missing,
-            (Some(value), None) => HeaderLookup::One(value.as_bytes()),
-            (Some(_), Some(_)) => HeaderLookup::Repeated,
-        }
-    }
 }
 
 /// Runs the `--exec` command for one new event.
@@ -370,19 +354,6 @@ mod tests {
         for bad in ["", "webhook", "/{id}", "/a b", "/*rest", "/a?b", "/é"] {
             assert!(check_path(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn headers_repeat_and_miss() {
-        let mut map = HeaderMap::new();
-        map.append("x-sig", HeaderValue::from_static("a"));
-        map.append("x-two", HeaderValue::from_static("1"));
-        map.append("x-two", HeaderValue::from_static("2"));
-        let view = HttpHeaders(&map);
-        assert_eq!(view.lookup("x-sig"), HeaderLookup::One(b"a"));
-        assert_eq!(view.lookup("x-two"), HeaderLookup::Repeated);
-        assert_eq!(view.lookup("x-none"), HeaderLookup::Missing);
-        assert_eq!(view.lookup("not a header name"), HeaderLookup::Missing);
     }
 
     #[test]

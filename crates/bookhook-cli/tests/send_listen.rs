@@ -218,6 +218,39 @@ fn listen_answers_every_request_with_one_line() {
         "{line}"
     );
 
+    // A body cut short by the sender, and a GET: each refused with its own line.
+    let addr = listener
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches("/webhook")
+        .to_owned();
+    let reply = raw_exchange(
+        &addr,
+        b"POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n{\"event\":",
+        true,
+    );
+    // hyper may drop a connection whose body broke before the 400 reaches it.
+    assert!(
+        reply.is_empty() || reply.starts_with("HTTP/1.1 400"),
+        "{reply}"
+    );
+    let line = listener.next_line();
+    assert_eq!(line["outcome"], "rejected", "{line}");
+    assert_eq!(line["status"], 400, "{line}");
+    assert!(
+        line["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("incomplete body")),
+        "{line}"
+    );
+    let reply = raw_exchange(
+        &addr,
+        b"GET /webhook HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        false,
+    );
+    assert!(reply.starts_with("HTTP/1.1 405"), "{reply}");
+    assert_eq!(listener.next_line()["status"], 405);
+
     // Another path is not a delivery: 404, and no line.
     let other = listener.url.replace("/webhook", "/elsewhere");
     let (code, lines) = send(&other, SECRET, &["--event", "booking.created"]);
@@ -446,4 +479,22 @@ fn shutdown_waits_for_requests_in_progress() {
     assert_eq!(fields(&lines[0]).0, "200");
     let status = listener.wait();
     assert!(status.success(), "listen exited with {status:?}");
+}
+
+/// Writes `request` as it is, closes the writing side if asked, and reads the reply.
+fn raw_exchange(addr: &str, request: &[u8], close_write: bool) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("listen accepts");
+    stream
+        .set_read_timeout(Some(support::COMMAND_TIMEOUT))
+        .expect("a read timeout");
+    stream.write_all(request).expect("the request is written");
+    if close_write {
+        stream
+            .shutdown(std::net::Shutdown::Write)
+            .expect("the writing side closes");
+    }
+    let mut reply = Vec::new();
+    let _ = stream.read_to_end(&mut reply);
+    String::from_utf8_lossy(&reply).into_owned()
 }
