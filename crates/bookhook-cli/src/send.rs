@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bookhook::{Delivery, SignRequest};
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::cli::SendArgs;
@@ -51,22 +50,21 @@ pub(crate) async fn run(args: SendArgs) -> Result<ExitCode, CliError> {
         body,
         label: format!("{event_type} {key}"),
     });
-    let limit = Arc::new(Semaphore::new(args.concurrency as usize));
+    // At most `concurrency` requests in flight, and no more tasks than that at once.
+    let concurrency = usize::try_from(args.concurrency).unwrap_or(usize::MAX);
+    let mut remaining = args.repeat;
     let mut tasks = JoinSet::new();
-    for _ in 0..args.repeat {
-        let request = Arc::clone(&request);
-        let limit = Arc::clone(&limit);
-        tasks.spawn(async move {
-            let _permit = limit.acquire_owned().await;
-            request.send().await
-        });
-    }
-    let mut failed = 0usize;
-    while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok(true) => {}
-            Ok(false) => failed += 1,
-            Err(err) => {
+    let mut failed = 0u64;
+    while remaining > 0 || !tasks.is_empty() {
+        while remaining > 0 && tasks.len() < concurrency {
+            let request = Arc::clone(&request);
+            tasks.spawn(async move { request.send().await });
+            remaining -= 1;
+        }
+        match tasks.join_next().await {
+            Some(Ok(true)) | None => {}
+            Some(Ok(false)) => failed += 1,
+            Some(Err(err)) => {
                 eprintln!("error: a request task stopped: {err}");
                 failed += 1;
             }
