@@ -84,8 +84,9 @@ UNIX (seconds since the epoch) instead of the current time.")]
     /// Sign and POST a built-in sample event or a body to a URL.
     #[command(long_about = "\
 Sign and POST deliveries to an http:// URL, and print one line per request:
-`<status> <event type> <idempotency key>`. Exits 1 if any response was not 2xx
-(or any request failed).
+`<status> <event type> <idempotency key>` (both `-` when the body does not
+parse as the provider's event). Exits 1 if any response was not 2xx (or any
+request failed).
 
 With --event TYPE, a built-in sample payload of that type is sent (see the
 list in the error for an unknown type); each `send` gives it a fresh
