@@ -419,3 +419,93 @@ fn help_documents_the_interface() {
         assert!(help.contains(word), "{word} missing from listen --help");
     }
 }
+
+/// The project's known-answer vectors (computed outside the project) that the
+/// command line can express: `sign` must print exactly their headers.
+#[test]
+fn sign_matches_the_known_answer_vectors() {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/signatures.json");
+    let text = std::fs::read_to_string(path).expect("the signature vectors");
+    let vectors: serde_json::Value = serde_json::from_str(&text).expect("json vectors");
+    let mut checked = Vec::new();
+    for vector in vectors["vectors"].as_array().expect("a list of vectors") {
+        let Some(sign) = vector.get("sign") else {
+            continue;
+        };
+        let scheme = &vector["scheme"];
+        let text_of = |value: &serde_json::Value| value.as_str().unwrap_or_default().to_owned();
+        let mut configs: Vec<Vec<String>> = Vec::new();
+        match scheme["type"].as_str() {
+            Some("hmac")
+                if scheme.get("signed_timestamp").is_none()
+                    && scheme["headers"].as_array().is_some_and(|h| h.len() == 1) =>
+            {
+                let mut args = vec![
+                    "--provider".to_owned(),
+                    "hmac".to_owned(),
+                    "--header".to_owned(),
+                    text_of(&scheme["headers"][0]),
+                    "--encoding".to_owned(),
+                    text_of(&scheme["encoding"]),
+                ];
+                if let Some(prefix) = scheme.get("prefix") {
+                    args.extend(["--prefix".to_owned(), text_of(prefix)]);
+                }
+                configs.push(args);
+                if text_of(&scheme["headers"][0]) == "X-Calendence-Signature" {
+                    configs.push(vec!["--provider".into(), "calendence".into()]);
+                }
+                if text_of(&scheme["headers"][0]) == "Decoda-Signature" {
+                    configs.push(vec!["--provider".into(), "decoda".into()]);
+                }
+            }
+            Some("standard") => configs.push(vec!["--provider".into(), "standard".into()]),
+            Some("token")
+                if scheme["sources"][0]["header"] == "Authorization"
+                    && scheme["sources"][0]["prefix"] == "Bearer " =>
+            {
+                configs.push(vec!["--provider".into(), "eagenda".into()]);
+                configs.push(vec!["--provider".into(), "orufy".into()]);
+            }
+            _ => continue,
+        }
+        let body = match vector.get("body_hex") {
+            Some(hex) => decode_hex(hex.as_str().expect("hex text")),
+            None => text_of(&vector["body"]).into_bytes(),
+        };
+        let expected: Vec<String> = vector["headers"]
+            .as_array()
+            .expect("headers")
+            .iter()
+            .map(|pair| format!("{}: {}", text_of(&pair[0]), text_of(&pair[1])))
+            .collect();
+        for config in configs {
+            let mut command = bookhook();
+            command.arg("sign").args(&config);
+            command.args(["--secret", &text_of(&vector["secrets"][0])]);
+            command.args(["--timestamp", &sign["timestamp"].to_string()]);
+            if let Some(id) = sign.get("id") {
+                command.args(["--id", &text_of(id)]);
+            }
+            let output = run(command, &body);
+            assert!(
+                output.status.success(),
+                "{}: {}",
+                vector["name"],
+                stderr(&output)
+            );
+            let lines: Vec<String> = stdout(&output).lines().map(str::to_owned).collect();
+            assert_eq!(lines, expected, "{} with {config:?}", vector["name"]);
+            checked.push(format!("{} {config:?}", vector["name"]));
+        }
+    }
+    assert!(checked.len() >= 6, "too few vectors checked: {checked:?}");
+}
+
+fn decode_hex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex digits"))
+        .collect()
+}
