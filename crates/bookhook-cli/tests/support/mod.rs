@@ -125,10 +125,21 @@ pub struct Listener {
 
 impl Listener {
     /// Starts `bookhook listen` with `args` on a free port of 127.0.0.1 and
-    /// waits for its `listening on` line.
+    /// waits for its `listening on` line. A port taken by someone else in the
+    /// meantime is retried with another.
     pub fn start(args: &[&str]) -> Self {
-        let port = free_port();
-        let addr = format!("127.0.0.1:{port}");
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            match Self::try_start(args) {
+                Ok(listener) => return listener,
+                Err(stderr) => seen.push(stderr),
+            }
+        }
+        panic!("bookhook listen did not start: {seen:?}");
+    }
+
+    fn try_start(args: &[&str]) -> Result<Self, Vec<String>> {
+        let addr = format!("127.0.0.1:{}", free_port());
         let mut child = bookhook()
             .arg("listen")
             .args(args)
@@ -148,18 +159,19 @@ impl Listener {
         };
         let expected = format!("listening on {}", listener.url);
         let deadline = Instant::now() + COMMAND_TIMEOUT;
+        let mut said = Vec::new();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match listener.stderr.recv_timeout(left) {
-                Ok(line) if line.contains(&expected) => break,
-                Ok(_) => continue,
+                Ok(line) if line.contains(&expected) => return Ok(listener),
+                Ok(line) => said.push(line),
                 Err(err) => {
                     let _ = listener.child.kill();
-                    panic!("no `{expected}` line on stderr: {err:?}");
+                    said.push(format!("no `{expected}` line on stderr: {err:?}"));
+                    return Err(said);
                 }
             }
         }
-        listener
     }
 
     /// The next JSON line on stdout, within `COMMAND_TIMEOUT`.
