@@ -498,3 +498,44 @@ fn raw_exchange(addr: &str, request: &[u8], close_write: bool) -> String {
     let _ = stream.read_to_end(&mut reply);
     String::from_utf8_lossy(&reply).into_owned()
 }
+
+#[test]
+fn a_copy_arriving_while_the_command_runs_is_in_flight() {
+    let listener = Listener::start(&[
+        "--provider",
+        "calendence",
+        "--secret",
+        SECRET,
+        "--exec",
+        "sleep 1",
+    ]);
+    let (code, lines) = send(
+        &listener.url,
+        SECRET,
+        &[
+            "--event",
+            "booking.created",
+            "--repeat",
+            "2",
+            "--concurrency",
+            "2",
+        ],
+    );
+    assert_eq!(code, Some(1), "a 409 is not a 2xx: {lines:?}");
+    let mut statuses: Vec<String> = lines.iter().map(|line| fields(line).0).collect();
+    statuses.sort();
+    assert_eq!(statuses, ["200", "409"], "{lines:?}");
+    let mut outcomes = vec![
+        listener.next_line()["outcome"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned(),
+        listener.next_line()["outcome"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned(),
+    ];
+    outcomes.sort();
+    assert_eq!(outcomes, ["handled", "in_flight"]);
+    assert!(listener.terminate().success());
+}
