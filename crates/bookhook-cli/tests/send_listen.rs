@@ -507,7 +507,7 @@ fn a_copy_arriving_while_the_command_runs_is_in_flight() {
         "--secret",
         SECRET,
         "--exec",
-        "sleep 1",
+        "sleep 2",
     ]);
     let (code, lines) = send(
         &listener.url,
