@@ -1,0 +1,324 @@
+//! The command line: subcommands, their arguments and their help.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const ABOUT: &str = "Receive, verify and test webhooks from booking platforms";
+
+const LONG_ABOUT: &str = "\
+Receive, verify and test webhooks from booking platforms.
+
+Providers: eagenda, moncreneau, orufy, calendence, decoda, standard (Standard
+Webhooks / Svix), and hmac (any platform signing the raw body with HMAC-SHA256,
+configured with --header, --prefix and --encoding).
+
+Secrets: --secret S, repeatable; any one of them verifies, signing uses the
+first. Without --secret, the secret is read from the BOOKHOOK_SECRET
+environment variable. For eagenda and orufy the secret is the token.
+
+Exit codes: 0 success; 1 failure (verify: the request is invalid; send: a
+response was not 2xx; unreadable input or network error); 2 usage error.";
+
+const AFTER_HELP: &str = "\
+Examples:
+  bookhook providers --json
+  bookhook sign --provider calendence --secret s3cr3t body.json
+  bookhook verify --provider calendence --secret s3cr3t \\
+      -H 'X-Calendence-Signature: sha256=...' body.json
+  bookhook send --provider calendence --secret s3cr3t \\
+      --url http://127.0.0.1:5000/webhook --event booking.created
+  bookhook listen --provider calendence --secret s3cr3t --exec './on-event.sh'";
+
+/// The `bookhook` command.
+#[derive(Debug, Parser)]
+#[command(
+    name = "bookhook",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_help = AFTER_HELP,
+    propagate_version = true
+)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// List the providers: scheme, headers, dedup key and event types.
+    #[command(long_about = "\
+List the providers, one row each: signature scheme, headers, idempotency
+(dedup) key and known event types.
+
+With --json, print a JSON array of objects with the fields `name`, `scheme`,
+`headers`, `dedup_key` and `event_types` (an empty `event_types` means the
+provider accepts any type without a typed payload).")]
+    Providers(ProvidersArgs),
+
+    /// Print the headers a sender adds to a body, one `Name: value` per line.
+    #[command(long_about = "\
+Sign a body as the provider would and print the headers a sender adds, one per
+line as `Name: value`, and nothing else. The body is read from FILE, or from
+standard input when FILE is `-` or absent.
+
+Signing uses the first --secret. --id and --timestamp apply where the scheme
+signs them (standard: webhook-id and webhook-timestamp); they default to a
+fresh id and the current time.")]
+    Sign(SignArgs),
+
+    /// Verify a request: print `valid` (exit 0) or `invalid: <reason>` (exit 1).
+    #[command(long_about = "\
+Verify a request's signature and parse its body as the provider's event.
+
+Prints `valid` and exits 0 when the signature is good and the body parses;
+prints `invalid: <reason>` and exits 1 otherwise. Usage errors exit 2.
+Headers are given as -H 'Name: value' (repeatable; the output lines of `sign`
+can be passed as they are). The body is read from FILE, or from standard input
+when FILE is `-` or absent. --now UNIX checks timestamps as if the time were
+UNIX (seconds since the epoch) instead of the current time.")]
+    Verify(VerifyArgs),
+
+    /// Sign and POST a built-in sample event or a body to a URL.
+    #[command(long_about = "\
+Sign and POST deliveries to an http:// URL, and print one line per request:
+`<status> <event type> <idempotency key>` (both `-` when the body does not
+parse as the provider's event). Exits 1 if any response was not 2xx (or any
+request failed).
+
+With --event TYPE, a built-in sample payload of that type is sent (see the
+list in the error for an unknown type); each `send` gives it a fresh
+idempotency identity, so two runs are two distinct events. For standard and
+hmac, any TYPE is accepted and a minimal envelope is built. Otherwise the body
+is read from FILE, or from standard input when FILE is `-` or absent.
+
+--repeat N sends the SAME signed request N times (duplicates of one delivery);
+--concurrency C runs up to C of them at once.")]
+    Send(SendArgs),
+
+    /// Run a local receiver that prints one JSON line per delivery.
+    #[command(long_about = "\
+Run a webhook receiver on ADDR at PATH. Once bound it writes
+`listening on http://ADDR/PATH` to standard error. For every request it prints
+exactly one JSON line to standard output, with the fields `provider`, `event`,
+`kind` (normalized kind), `key` (idempotency key), `appointment_id`,
+`starts_at`, `outcome` (handled, duplicate, in_flight, unrouted, rejected or
+failed), `status` (the HTTP status answered) and `error` (the reason of a
+rejection or failure, else null). Fields that are not known are null.
+
+With --exec CMD, CMD is run with `sh -c` for each new event, with the event's
+JSON body on standard input and BOOKHOOK_PROVIDER, BOOKHOOK_EVENT,
+BOOKHOOK_KIND, BOOKHOOK_KEY and BOOKHOOK_APPOINTMENT_ID in its environment; its
+standard output goes to standard error. Exit 0 marks the event handled (200);
+a non-zero exit, or running longer than 30 s (the command is then killed),
+marks it failed (500) and releases its claim so that the sender's retry runs it
+again. Without --exec every verified event is handled.
+
+Deliveries are deduplicated in memory, or in Redis with --redis URL (shared by
+every process using the same Redis). SIGINT or SIGTERM stop the receiver once
+the requests in progress have finished; it then exits 0.")]
+    Listen(ListenArgs),
+}
+
+/// A provider name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ProviderName {
+    /// eAgenda: `Authorization: Bearer <token>`.
+    Eagenda,
+    /// MonCréneau: HMAC-SHA256 in `X-Moncreneau-Signature`.
+    Moncreneau,
+    /// Orufy Bookings: `Authorization: Bearer <token>` (or `?token=`).
+    Orufy,
+    /// Calendence: HMAC-SHA256 in `X-Calendence-Signature`.
+    Calendence,
+    /// Decoda Health: HMAC-SHA256 in `Decoda-Signature`.
+    Decoda,
+    /// Standard Webhooks (and Svix): `webhook-*` headers, `whsec_` secrets.
+    Standard,
+    /// Any HMAC-SHA256 over the body: set --header, --prefix and --encoding.
+    Hmac,
+}
+
+impl ProviderName {
+    pub(crate) fn provider(self) -> bookhook::Provider {
+        use bookhook::Provider;
+        match self {
+            ProviderName::Eagenda => Provider::Eagenda,
+            ProviderName::Moncreneau => Provider::Moncreneau,
+            ProviderName::Orufy => Provider::Orufy,
+            ProviderName::Calendence => Provider::Calendence,
+            ProviderName::Decoda => Provider::Decoda,
+            ProviderName::Standard => Provider::Standard,
+            ProviderName::Hmac => Provider::Hmac,
+        }
+    }
+}
+
+/// How the `hmac` provider writes its MAC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum EncodingName {
+    /// Lower-case hexadecimal (64 characters).
+    Hex,
+    /// Standard base64 with padding (44 characters).
+    Base64,
+}
+
+/// The provider and its secrets, shared by every subcommand that signs or verifies.
+#[derive(Debug, Args)]
+pub(crate) struct ProviderArgs {
+    /// The platform (or scheme) the webhooks come from.
+    #[arg(long, value_enum, value_name = "P")]
+    pub(crate) provider: ProviderName,
+
+    /// A secret (for eagenda and orufy: the token). Repeatable: any one
+    /// verifies, signing uses the first.
+    #[arg(
+        long = "secret",
+        value_name = "S",
+        env = "BOOKHOOK_SECRET",
+        hide_env_values = true,
+        required = true
+    )]
+    pub(crate) secrets: Vec<String>,
+
+    /// hmac only: the header that carries the signature.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) header: Option<String>,
+
+    /// hmac only: a prefix before the MAC, such as `sha256=`.
+    #[arg(long, value_name = "P")]
+    pub(crate) prefix: Option<String>,
+
+    /// hmac only: how the MAC is written [default: hex].
+    #[arg(long, value_enum, value_name = "ENCODING")]
+    pub(crate) encoding: Option<EncodingName>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ProvidersArgs {
+    /// Print a JSON array instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SignArgs {
+    #[command(flatten)]
+    pub(crate) provider: ProviderArgs,
+
+    /// The message id to sign (standard) [default: a fresh id].
+    #[arg(long, value_name = "ID")]
+    pub(crate) id: Option<String>,
+
+    /// The signing time in Unix seconds [default: now].
+    #[arg(long, value_name = "UNIX")]
+    pub(crate) timestamp: Option<u64>,
+
+    /// The body to sign; `-` or absent reads standard input.
+    #[arg(value_name = "FILE")]
+    pub(crate) file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    #[command(flatten)]
+    pub(crate) provider: ProviderArgs,
+
+    /// A request header, as `Name: value`. Repeatable.
+    #[arg(
+        short = 'H',
+        long = "request-header",
+        value_name = "NAME: VALUE",
+        allow_hyphen_values = true
+    )]
+    pub(crate) headers: Vec<String>,
+
+    /// Check timestamps as if the time were UNIX (seconds) [default: now].
+    #[arg(long, value_name = "UNIX")]
+    pub(crate) now: Option<u64>,
+
+    /// The body to verify; `-` or absent reads standard input.
+    #[arg(value_name = "FILE")]
+    pub(crate) file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SendArgs {
+    #[command(flatten)]
+    pub(crate) provider: ProviderArgs,
+
+    /// Where to POST: an http:// URL.
+    #[arg(long, value_name = "URL")]
+    pub(crate) url: String,
+
+    /// Send the built-in sample payload of this event type.
+    #[arg(long, value_name = "TYPE", conflicts_with = "file")]
+    pub(crate) event: Option<String>,
+
+    /// Send the same signed request N times.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) repeat: u32,
+
+    /// Run up to C requests at once.
+    #[arg(long, value_name = "C", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) concurrency: u32,
+
+    /// The body to send; `-` or absent reads standard input.
+    #[arg(value_name = "FILE")]
+    pub(crate) file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ListenArgs {
+    #[command(flatten)]
+    pub(crate) provider: ProviderArgs,
+
+    /// The address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:5000")]
+    pub(crate) addr: SocketAddr,
+
+    /// The path that receives webhooks.
+    #[arg(long, value_name = "PATH", default_value = "/webhook")]
+    pub(crate) path: String,
+
+    /// The largest body accepted, in bytes; larger ones get 413 [default: 1048576].
+    #[arg(long, value_name = "BYTES",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) max_body: Option<u64>,
+
+    /// Deduplicate in Redis at this URL (redis://...) instead of in memory.
+    #[arg(long, value_name = "URL")]
+    pub(crate) redis: Option<String>,
+
+    /// Run CMD (with `sh -c`) for each new event; its exit status decides.
+    #[arg(long, value_name = "CMD")]
+    pub(crate) exec: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_provider_has_a_name_the_core_knows() {
+        for name in ProviderName::value_variants() {
+            let shown = name.to_possible_value().map(|v| v.get_name().to_owned());
+            assert_eq!(shown.as_deref(), Some(name.provider().as_str()));
+        }
+        assert_eq!(
+            ProviderName::value_variants().len(),
+            bookhook::Provider::ALL.len()
+        );
+    }
+}

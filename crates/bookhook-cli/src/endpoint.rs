@@ -1,0 +1,124 @@
+//! From `--provider` and `--secret` (and the hmac options) to a core
+//! [`Endpoint`]: the one place where the command line meets the core's
+//! configuration. Every subcommand signs, verifies and parses through it.
+
+use bookhook::{Encoding, Endpoint, EndpointBuilder, HmacScheme, Provider};
+
+use crate::cli::{EncodingName, ProviderArgs, ProviderName};
+use crate::error::CliError;
+
+impl ProviderArgs {
+    /// The core's provider.
+    pub(crate) fn provider(&self) -> Provider {
+        self.provider.provider()
+    }
+
+    /// A builder with the provider's scheme and the secrets, to which a
+    /// subcommand adds its own settings (clock, store, body limit).
+    pub(crate) fn builder(&self) -> Result<EndpointBuilder, CliError> {
+        let mut builder = Endpoint::builder(self.provider());
+        if self.provider == ProviderName::Hmac {
+            let header = self.header.as_deref().ok_or_else(|| {
+                CliError::usage("--provider hmac needs --header NAME (the signature header)")
+            })?;
+            let mut scheme = HmacScheme::new(header);
+            if let Some(prefix) = &self.prefix {
+                scheme = scheme.prefix(prefix.as_str());
+            }
+            if let Some(encoding) = self.encoding {
+                scheme = scheme.encoding(match encoding {
+                    EncodingName::Hex => Encoding::Hex,
+                    EncodingName::Base64 => Encoding::Base64,
+                });
+            }
+            builder = builder.scheme(scheme);
+        } else {
+            let given = [
+                ("--header", self.header.is_some()),
+                ("--prefix", self.prefix.is_some()),
+                ("--encoding", self.encoding.is_some()),
+            ];
+            if let Some((flag, _)) = given.iter().find(|(_, set)| *set) {
+                return Err(CliError::usage(format!(
+                    "{flag} only applies to --provider hmac; {} uses its own preset",
+                    self.provider().as_str()
+                )));
+            }
+        }
+        Ok(builder.secrets(self.secrets.iter().map(String::as_str)))
+    }
+
+    /// The endpoint with the defaults of the core.
+    pub(crate) fn endpoint(&self) -> Result<Endpoint, CliError> {
+        build(self.builder()?)
+    }
+}
+
+/// Builds an endpoint; a configuration the core refuses is a usage error.
+pub(crate) fn build(builder: EndpointBuilder) -> Result<Endpoint, CliError> {
+    builder
+        .build()
+        .map_err(|err| CliError::usage(format!("invalid configuration: {err}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(provider: ProviderName) -> ProviderArgs {
+        ProviderArgs {
+            provider,
+            secrets: vec!["s3cr3t".into()],
+            header: None,
+            prefix: None,
+            encoding: None,
+        }
+    }
+
+    #[test]
+    fn every_preset_builds_with_a_secret() {
+        for provider in [
+            ProviderName::Eagenda,
+            ProviderName::Moncreneau,
+            ProviderName::Orufy,
+            ProviderName::Calendence,
+            ProviderName::Decoda,
+            ProviderName::Standard,
+        ] {
+            let endpoint = args(provider).endpoint().unwrap();
+            assert_eq!(endpoint.provider(), provider.provider());
+        }
+    }
+
+    #[test]
+    fn hmac_needs_a_header() {
+        assert!(matches!(
+            args(ProviderName::Hmac).endpoint(),
+            Err(CliError::Usage(_))
+        ));
+        let mut hmac = args(ProviderName::Hmac);
+        hmac.header = Some("X-Sig".into());
+        hmac.prefix = Some("sha256=".into());
+        hmac.encoding = Some(EncodingName::Base64);
+        let endpoint = hmac.endpoint().unwrap();
+        let signed = endpoint.sign(b"{}", &bookhook::SignRequest::now());
+        assert!(signed.header("x-sig").unwrap().starts_with("sha256="));
+    }
+
+    #[test]
+    fn hmac_options_are_refused_for_presets() {
+        let mut calendence = args(ProviderName::Calendence);
+        calendence.prefix = Some("v1=".into());
+        assert!(matches!(calendence.endpoint(), Err(CliError::Usage(_))));
+    }
+
+    #[test]
+    fn bad_configuration_is_a_usage_error() {
+        let mut empty = args(ProviderName::Calendence);
+        empty.secrets = vec![String::new()];
+        assert!(matches!(empty.endpoint(), Err(CliError::Usage(_))));
+        let mut bad_header = args(ProviderName::Hmac);
+        bad_header.header = Some("bad header".into());
+        assert!(matches!(bad_header.endpoint(), Err(CliError::Usage(_))));
+    }
+}

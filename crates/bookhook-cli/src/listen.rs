@@ -1,0 +1,465 @@
+//! `bookhook listen`: a local receiver that prints one JSON line per delivery.
+//!
+//! The route reads the body up to the limit, hands the request to the core's
+//! [`Dispatcher`] and prints the line from its [`Finished`] report, so that
+//! every request is seen, rejections included.
+
+use std::io::Write;
+use std::process::{ExitCode, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use bookhook::{
+    Context, DEFAULT_MAX_BODY, Delivery, Dispatcher, Finished, HandlerError, Outcome, Rejection,
+    Request,
+};
+use bookhook_axum::HttpHeaders;
+use bytes::Bytes;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde_json::{Value, json};
+use tokio::io::AsyncWriteExt;
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::cli::ListenArgs;
+use crate::endpoint;
+use crate::error::CliError;
+
+/// How long `--exec` may run before it is killed and the event counted failed.
+const EXEC_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub(crate) async fn run(args: ListenArgs) -> Result<ExitCode, CliError> {
+    check_path(&args.path)?;
+    let max_body = match args.max_body {
+        Some(bytes) => usize::try_from(bytes)
+            .map_err(|_| CliError::usage("--max-body is larger than this machine can hold"))?,
+        None => DEFAULT_MAX_BODY,
+    };
+    // Configuration mistakes are usage errors, found before any connection.
+    endpoint::build(args.provider.builder()?.max_body(max_body))?;
+    let mut builder = args.provider.builder()?.max_body(max_body);
+    if let Some(url) = &args.redis {
+        let known = ["redis://", "rediss://", "redis+unix://", "unix://"];
+        if !known.iter().any(|scheme| {
+            url.get(..scheme.len())
+                .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
+        }) {
+            return Err(CliError::usage(
+                "--redis needs a redis:// (or rediss://, unix://) url",
+            ));
+        }
+        let store = bookhook_redis::RedisStore::connect(url)
+            .await
+            .map_err(|err| CliError::failure(format!("cannot use redis: {err}")))?;
+        builder = builder.store(store);
+    }
+    let endpoint = endpoint::build(builder)?;
+    let dispatcher = match args.exec.clone() {
+        Some(command) => {
+            let command = Arc::new(command);
+            Dispatcher::builder(endpoint).fallback(move |ctx: Context| {
+                let command = Arc::clone(&command);
+                async move { exec(&command, ctx.delivery()).await }
+            })
+        }
+        None => Dispatcher::builder(endpoint)
+            .fallback(|_ctx: Context| async { Ok::<_, HandlerError>(()) }),
+    }
+    .build()
+    .map_err(|err| CliError::usage(format!("invalid configuration: {err}")))?;
+
+    // Signals are taken over before the address is announced, so that a
+    // SIGTERM sent right after `listening on` stops the server gracefully.
+    let mut terminate = signal(SignalKind::terminate())
+        .map_err(|err| CliError::failure(format!("cannot handle SIGTERM: {err}")))?;
+    let mut interrupt = signal(SignalKind::interrupt())
+        .map_err(|err| CliError::failure(format!("cannot handle SIGINT: {err}")))?;
+
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .map_err(|err| CliError::failure(format!("cannot listen on {}: {err}", args.addr)))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|err| CliError::failure(format!("cannot read the bound address: {err}")))?;
+
+    let app = Router::new()
+        .route(&args.path, any(receive))
+        .fallback(elsewhere)
+        .with_state(Arc::new(App {
+            dispatcher,
+            max_body,
+            path: args.path.clone(),
+        }));
+    eprintln!("listening on http://{bound}{}", args.path);
+
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = interrupt.recv() => {}
+            }
+            eprintln!("shutting down: finishing the requests in progress");
+        })
+        .await
+        .map_err(|err| CliError::failure(format!("the server stopped: {err}")))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A path axum can route as it is: it starts with `/` and has no captures.
+fn check_path(path: &str) -> Result<(), CliError> {
+    let ok = path.starts_with('/')
+        && !path
+            .bytes()
+            .any(|b| b.is_ascii_control() || b" {}*:?#%".contains(&b) || b >= 0x80);
+    if ok {
+        Ok(())
+    } else {
+        Err(CliError::usage(format!(
+            "invalid --path `{path}`: it must start with `/` and hold no spaces, `{{`, `}}`, `*`, `:`, `?`, `#` or `%`"
+        )))
+    }
+}
+
+struct App {
+    dispatcher: Dispatcher,
+    max_body: usize,
+    path: String,
+}
+
+async fn receive(
+    State(app): State<Arc<App>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let provider = app.dispatcher.endpoint().provider();
+    let finished = match read_limited(&app, &headers, body).await {
+        Ok(body) => {
+            // The delivery runs on a task of its own: a sender that hangs up
+            // does not cut the command off, and the claim is always finished.
+            let task = tokio::spawn(async move {
+                let view = HttpHeaders::new(&headers);
+                let request = Request::new(method.as_str(), &view, uri.query(), body);
+                app.dispatcher.dispatch(request).await
+            });
+            match task.await {
+                Ok(finished) => finished,
+                Err(err) => {
+                    eprintln!("error: a delivery task stopped: {err}");
+                    return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+                }
+            }
+        }
+        Err(finished) => finished,
+    };
+    print_line(&line(provider, &finished));
+    respond(&finished)
+}
+
+/// Reads the whole body, refusing it with 413 once it passes the limit (a
+/// declared `Content-Length` above it is refused before a byte is read).
+async fn read_limited(app: &App, headers: &HeaderMap, body: Body) -> Result<Bytes, Finished> {
+    let endpoint = app.dispatcher.endpoint();
+    let limit = app.max_body;
+    let too_large = || endpoint.reject(Rejection::PayloadTooLarge { limit });
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|text| text.trim().parse::<u64>().ok());
+    if declared.is_some_and(|length| length > u64::try_from(limit).unwrap_or(u64::MAX)) {
+        return Err(too_large());
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
+        // The sender went away or broke the framing: nothing was verified.
+        Err(_) => Err(endpoint.reject(Rejection::IncompleteBody)),
+    }
+}
+
+/// A request to another path: not a delivery, so no JSON line; said on stderr.
+async fn elsewhere(State(app): State<Arc<App>>, method: Method, uri: Uri) -> Response {
+    eprintln!(
+        "warning: {method} {} is not the webhook path {}; answered 404",
+        uri.path(),
+        app.path
+    );
+    let body =
+        json!({"error": "not_found", "message": format!("webhooks are received at {}", app.path)});
+    (
+        StatusCode::NOT_FOUND,
+        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// The JSON line printed for one request.
+fn line(provider: bookhook::Provider, finished: &Finished) -> Value {
+    let delivery = finished.delivery().map(|d| d.as_ref());
+    let outcome = finished.outcome();
+    json!({
+        "provider": provider.as_str(),
+        "event": delivery.map(Delivery::event_type),
+        "kind": delivery.map(|d| d.kind().as_str()),
+        "key": delivery.map(Delivery::idempotency_key),
+        "appointment_id": delivery.and_then(Delivery::appointment_id),
+        "starts_at": delivery
+            .and_then(Delivery::appointment)
+            .and_then(|a| a.starts_at)
+            .map(|t| t.to_string()),
+        "outcome": outcome_name(outcome),
+        "status": finished.status(),
+        "error": error_of(outcome),
+    })
+}
+
+/// The outcome as printed: the core's name, with `unavailable` shown as `failed`.
+fn outcome_name(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::StoreUnavailable(_) => "failed",
+        other => other.as_str(),
+    }
+}
+
+/// Why a request was refused or failed, if it was.
+fn error_of(outcome: &Outcome) -> Option<String> {
+    match outcome {
+        Outcome::Rejected(rejection) => Some(rejection.to_string()),
+        Outcome::Failed(err) => Some(err.to_string()),
+        Outcome::StoreUnavailable(err) => Some(err.to_string()),
+        _ => None,
+    }
+}
+
+/// Writes one line to stdout and flushes it at once.
+fn print_line(value: &Value) {
+    let mut out = std::io::stdout().lock();
+    let written = writeln!(out, "{value}").and_then(|()| out.flush());
+    drop(out);
+    if let Err(err) = written {
+        eprintln!("error: cannot write to standard output: {err}");
+    }
+}
+
+/// The core's response, as axum's.
+fn respond(finished: &Finished) -> Response {
+    let response = finished.response();
+    let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut out = (
+        status,
+        [(
+            CONTENT_TYPE,
+            HeaderValue::from_static(bookhook::Response::CONTENT_TYPE),
+        )],
+        response.body,
+    )
+        .into_response();
+    if let Some(secs) = response.retry_after {
+        out.headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(secs));
+    }
+    out
+}
+
+/// Runs the `--exec` command for one new event.
+async fn exec(command: &str, delivery: &Delivery) -> Result<(), HandlerError> {
+    exec_with(command, delivery, EXEC_TIMEOUT).await
+}
+
+/// Runs `command` with `sh -c`, the body on its stdin and the event's names in
+/// its environment. It runs in a process group of its own, so that a timeout
+/// kills whatever it started, and a Ctrl-C meant for `listen` lets it finish.
+async fn exec_with(
+    command: &str,
+    delivery: &Delivery,
+    timeout: Duration,
+) -> Result<(), HandlerError> {
+    let stdout = stderr_for_child()
+        .map_err(|err| HandlerError::new(format!("cannot pass stderr to the command: {err}")))?;
+    let mut child = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .env("BOOKHOOK_PROVIDER", delivery.provider().as_str())
+        .env("BOOKHOOK_EVENT", delivery.event_type())
+        .env("BOOKHOOK_KIND", delivery.kind().as_str())
+        .env("BOOKHOOK_KEY", delivery.idempotency_key())
+        .env(
+            "BOOKHOOK_APPOINTMENT_ID",
+            delivery.appointment_id().unwrap_or_default(),
+        )
+        .stdin(Stdio::piped())
+        .stdout(stdout)
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|err| HandlerError::new(format!("cannot run the command: {err}")))?;
+    let group = child.id();
+    let stdin = child.stdin.take();
+    let body = delivery.body().clone();
+    let finished = tokio::time::timeout(timeout, async {
+        if let Some(mut stdin) = stdin {
+            // A command that does not read its input is fine: ignore a closed pipe.
+            let _ = stdin.write_all(&body).await;
+            drop(stdin);
+        }
+        child.wait().await
+    })
+    .await;
+    match finished {
+        Ok(Ok(status)) if status.success() => Ok(()),
+        Ok(Ok(status)) => Err(HandlerError::new(format!("the command failed: {status}"))),
+        Ok(Err(err)) => Err(HandlerError::new(format!(
+            "cannot wait for the command: {err}"
+        ))),
+        Err(_) => {
+            if let Some(group) = group {
+                // Every process the command started, not only the shell.
+                let _ = tokio::process::Command::new("sh")
+                    .arg("-c")
+                    .arg(format!("kill -9 -{group} 2>/dev/null"))
+                    .status()
+                    .await;
+            }
+            let _ = child.kill().await;
+            Err(HandlerError::new(format!(
+                "the command ran longer than {} ms and was killed",
+                timeout.as_millis()
+            )))
+        }
+    }
+}
+
+/// A duplicate of standard error, given to a child process as its stdout so
+/// that what it prints never mixes with the JSON lines.
+fn stderr_for_child() -> std::io::Result<Stdio> {
+    use std::os::fd::AsFd;
+    Ok(Stdio::from(std::io::stderr().as_fd().try_clone_to_owned()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_must_be_plain() {
+        for ok in [
+            "/",
+            "/webhook",
+            "/hooks/calendence-1",
+            "/a.b~c_d",
+            "/v1/x+y",
+        ] {
+            assert!(check_path(ok).is_ok(), "{ok}");
+            // What passes the check is a path axum takes without panicking.
+            let _ = Router::<()>::new().route(ok, any(|| async {}));
+        }
+        for bad in [
+            "", "webhook", "/{id}", "/:id", "/a b", "/*rest", "/a?b", "/é",
+        ] {
+            assert!(check_path(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn unavailable_is_printed_as_failed() {
+        let unavailable = Outcome::StoreUnavailable(bookhook::StoreError::Unavailable {
+            reason: "connection refused".into(),
+        });
+        assert_eq!(outcome_name(&unavailable), "failed");
+        assert!(
+            error_of(&unavailable)
+                .unwrap()
+                .contains("connection refused")
+        );
+        assert_eq!(outcome_name(&Outcome::Duplicate), "duplicate");
+        assert_eq!(error_of(&Outcome::Handled), None);
+    }
+
+    #[test]
+    fn rejections_are_printed_with_their_reason() {
+        let endpoint = bookhook::Endpoint::builder(bookhook::Provider::Calendence)
+            .secret("s")
+            .build()
+            .unwrap();
+        let value = line(
+            bookhook::Provider::Calendence,
+            &endpoint.reject(Rejection::MethodNotAllowed),
+        );
+        assert_eq!(value["outcome"], "rejected");
+        assert_eq!(value["status"], 405);
+        assert_eq!(value["event"], Value::Null);
+        assert!(
+            value["error"]
+                .as_str()
+                .unwrap()
+                .contains("method not allowed")
+        );
+    }
+
+    fn delivery() -> Delivery {
+        let body = br#"{"event":"booking.created","timestamp":"2026-03-24T14:30:00+00:00","data":{"id":"b-1"}}"#;
+        Delivery::parse(
+            bookhook::Provider::Calendence,
+            &bookhook::NoHeaders,
+            body.as_slice().into(),
+        )
+        .unwrap()
+    }
+
+    fn temp(name: &str) -> std::path::PathBuf {
+        std::env::temp_dir().join(format!(
+            "bookhook-cli-unit-{name}-{}-{}",
+            std::process::id(),
+            crate::fixture::fresh_hex()
+        ))
+    }
+
+    #[tokio::test]
+    async fn exec_gets_the_body_and_the_names() {
+        let out = temp("exec-out");
+        let command = format!(
+            "cat > '{0}'; echo \"$BOOKHOOK_PROVIDER $BOOKHOOK_EVENT $BOOKHOOK_KIND $BOOKHOOK_APPOINTMENT_ID\" >> '{0}'",
+            out.display()
+        );
+        exec_with(&command, &delivery(), Duration::from_secs(20))
+            .await
+            .unwrap();
+        let written = std::fs::read_to_string(&out).unwrap();
+        let _ = std::fs::remove_file(&out);
+        let body = String::from_utf8(delivery().body().to_vec()).unwrap();
+        assert_eq!(
+            written,
+            format!("{body}calendence booking.created created b-1\n")
+        );
+    }
+
+    #[tokio::test]
+    async fn exec_fails_on_a_non_zero_exit() {
+        let err = exec_with("exit 3", &delivery(), Duration::from_secs(20))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("exit status: 3"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn exec_is_killed_after_the_timeout_with_what_it_started() {
+        let marker = temp("exec-late");
+        let command = format!("(sleep 2; touch '{}') & sleep 20", marker.display());
+        let started = std::time::Instant::now();
+        let err = exec_with(&command, &delivery(), Duration::from_millis(300))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("was killed"), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        assert!(!marker.exists(), "a process the command started lived on");
+    }
+}
