@@ -4,11 +4,12 @@ use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::response::Response as AxumResponse;
-use bookhook::{Dispatcher, HandlerError, Outcome, Request};
+use bookhook::{Dispatcher, Finished, HandlerError, Outcome, Request};
 use tokio::task::JoinError;
 
 use crate::body::{into_axum, read_limited};
@@ -40,12 +41,16 @@ use crate::headers::HttpHeaders;
 /// ```
 pub struct WebhookService<S = ()> {
     dispatcher: Dispatcher<S>,
+    observer: Option<Observer>,
 }
+
+type Observer = Arc<dyn Fn(&Finished) + Send + Sync>;
 
 impl<S> Clone for WebhookService<S> {
     fn clone(&self) -> Self {
         Self {
             dispatcher: self.dispatcher.clone(),
+            observer: self.observer.clone(),
         }
     }
 }
@@ -54,6 +59,7 @@ impl<S> fmt::Debug for WebhookService<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WebhookService")
             .field("dispatcher", &self.dispatcher)
+            .field("observer", &self.observer.is_some())
             .finish()
     }
 }
@@ -61,7 +67,29 @@ impl<S> fmt::Debug for WebhookService<S> {
 impl<S: Clone + Send + Sync + 'static> WebhookService<S> {
     /// Serves `dispatcher`.
     pub fn new(dispatcher: Dispatcher<S>) -> Self {
-        Self { dispatcher }
+        Self {
+            dispatcher,
+            observer: None,
+        }
+    }
+
+    /// Calls `observer` with the report of every request, rejections
+    /// included, before the response is sent: for metrics, audit lines or a
+    /// console. It runs on the delivery's task, so keep it quick.
+    ///
+    /// ```
+    /// use bookhook_axum::{Dispatcher, Endpoint, Provider, WebhookService};
+    ///
+    /// let endpoint = Endpoint::builder(Provider::Decoda).secret("s3cr3t").build()?;
+    /// let service = WebhookService::new(Dispatcher::builder(endpoint).build()?)
+    ///     .on_finished(|finished| eprintln!("{} {}", finished.status(), finished.outcome().as_str()));
+    /// # let _ = service;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn on_finished(mut self, observer: impl Fn(&Finished) + Send + Sync + 'static) -> Self {
+        self.observer = Some(Arc::new(observer));
+        self
     }
 
     /// The dispatcher served.
@@ -81,17 +109,27 @@ impl<S: Clone + Send + Sync + 'static> tower::Service<http::Request<Body>> for W
 
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
         let dispatcher = self.dispatcher.clone();
+        let observer = self.observer.clone();
         ResponseFuture::new(async move {
             let (parts, body) = request.into_parts();
             let bytes = match read_limited(dispatcher.endpoint(), &parts.headers, body).await {
                 Ok(bytes) => bytes,
-                Err(refused) => return Ok(into_axum(refused.response())),
+                Err(refused) => {
+                    if let Some(observer) = &observer {
+                        observer(&refused);
+                    }
+                    return Ok(into_axum(refused.response()));
+                }
             };
             let task = tokio::spawn(async move {
                 let headers = HttpHeaders::new(&parts.headers);
                 let request =
                     Request::new(parts.method.as_str(), &headers, parts.uri.query(), bytes);
-                dispatcher.dispatch(request).await.response()
+                let finished = dispatcher.dispatch(request).await;
+                if let Some(observer) = &observer {
+                    observer(&finished);
+                }
+                finished.response()
             });
             let response = match task.await {
                 Ok(response) => response,

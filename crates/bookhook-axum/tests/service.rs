@@ -151,3 +151,46 @@ async fn a_sender_that_hangs_up_does_not_cut_the_handler_off() {
     assert_eq!(status, 200);
     assert_eq!(signals.runs.load(Ordering::SeqCst), 1);
 }
+
+#[tokio::test]
+async fn observer_sees_every_request_including_refused_ones() {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let endpoint = Endpoint::builder(Provider::Calendence)
+        .secret("observer-secret")
+        .max_body(256)
+        .build()
+        .unwrap();
+    let dispatcher = Dispatcher::builder(endpoint.clone())
+        .fallback(|_ctx: Context| async { Ok::<_, HandlerError>(()) })
+        .build()
+        .unwrap();
+    let log = seen.clone();
+    let app = Router::new().route_service(
+        "/hook",
+        WebhookService::new(dispatcher).on_finished(move |finished| {
+            log.lock()
+                .unwrap()
+                .push((finished.status(), finished.outcome().as_str()));
+        }),
+    );
+    let body = br#"{"event":"booking.created","timestamp":"2026-03-24T14:30:00+00:00","data":{"id":"o-1"}}"#;
+    let (headers, _) = signed_request(&endpoint, body);
+    let signed = |body: Vec<u8>| {
+        let mut request = http::Request::post("/hook");
+        for (name, value) in &headers {
+            request = request.header(name, value);
+        }
+        request.body(Body::from(body)).unwrap()
+    };
+    for request in [
+        signed(body.to_vec()),
+        signed(body.to_vec()),
+        signed(vec![b' '; 300]),
+    ] {
+        app.clone().oneshot(request).await.unwrap();
+    }
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![(200, "handled"), (200, "duplicate"), (413, "rejected")]
+    );
+}

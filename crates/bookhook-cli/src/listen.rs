@@ -1,8 +1,8 @@
 //! `bookhook listen`: a local receiver that prints one JSON line per delivery.
 //!
-//! The route reads the body up to the limit, hands the request to the core's
-//! [`Dispatcher`] and prints the line from its [`Finished`] report, so that
-//! every request is seen, rejections included.
+//! The path is served by `bookhook-axum`'s `WebhookService`, whose observer
+//! prints the line from each [`Finished`] report, so that every request is
+//! seen, rejections included.
 
 use std::io::Write;
 use std::process::{ExitCode, Stdio};
@@ -10,19 +10,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::any;
-use bookhook::{
-    Context, DEFAULT_MAX_BODY, Delivery, Dispatcher, Finished, HandlerError, Outcome, Rejection,
-    Request,
-};
-use bookhook_axum::HttpHeaders;
-use bytes::Bytes;
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use bookhook::{Context, DEFAULT_MAX_BODY, Delivery, Dispatcher, Finished, HandlerError, Outcome};
+use bookhook_axum::WebhookService;
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 use tokio::signal::unix::{SignalKind, signal};
@@ -88,12 +81,13 @@ pub(crate) async fn run(args: ListenArgs) -> Result<ExitCode, CliError> {
         .local_addr()
         .map_err(|err| CliError::failure(format!("cannot read the bound address: {err}")))?;
 
+    let provider = dispatcher.endpoint().provider();
+    let service = WebhookService::new(dispatcher)
+        .on_finished(move |finished| print_line(&line(provider, finished)));
     let app = Router::new()
-        .route(&args.path, any(receive))
+        .route_service(&args.path, service)
         .fallback(elsewhere)
         .with_state(Arc::new(App {
-            dispatcher,
-            max_body,
             path: args.path.clone(),
         }));
     eprintln!("listening on http://{bound}{}", args.path);
@@ -127,61 +121,7 @@ fn check_path(path: &str) -> Result<(), CliError> {
 }
 
 struct App {
-    dispatcher: Dispatcher,
-    max_body: usize,
     path: String,
-}
-
-async fn receive(
-    State(app): State<Arc<App>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let provider = app.dispatcher.endpoint().provider();
-    let finished = match read_limited(&app, &headers, body).await {
-        Ok(body) => {
-            // The delivery runs on a task of its own: a sender that hangs up
-            // does not cut the command off, and the claim is always finished.
-            let task = tokio::spawn(async move {
-                let view = HttpHeaders::new(&headers);
-                let request = Request::new(method.as_str(), &view, uri.query(), body);
-                app.dispatcher.dispatch(request).await
-            });
-            match task.await {
-                Ok(finished) => finished,
-                Err(err) => {
-                    eprintln!("error: a delivery task stopped: {err}");
-                    return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-                }
-            }
-        }
-        Err(finished) => finished,
-    };
-    print_line(&line(provider, &finished));
-    respond(&finished)
-}
-
-/// Reads the whole body, refusing it with 413 once it passes the limit (a
-/// declared `Content-Length` above it is refused before a byte is read).
-async fn read_limited(app: &App, headers: &HeaderMap, body: Body) -> Result<Bytes, Finished> {
-    let endpoint = app.dispatcher.endpoint();
-    let limit = app.max_body;
-    let too_large = || endpoint.reject(Rejection::PayloadTooLarge { limit });
-    let declared = headers
-        .get(CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|text| text.trim().parse::<u64>().ok());
-    if declared.is_some_and(|length| length > u64::try_from(limit).unwrap_or(u64::MAX)) {
-        return Err(too_large());
-    }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
-        // The sender went away or broke the framing: nothing was verified.
-        Err(_) => Err(endpoint.reject(Rejection::IncompleteBody)),
-    }
 }
 
 /// A request to another path: not a delivery, so no JSON line; said on stderr.
@@ -247,26 +187,6 @@ fn print_line(value: &Value) {
     if let Err(err) = written {
         eprintln!("error: cannot write to standard output: {err}");
     }
-}
-
-/// The core's response, as axum's.
-fn respond(finished: &Finished) -> Response {
-    let response = finished.response();
-    let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut out = (
-        status,
-        [(
-            CONTENT_TYPE,
-            HeaderValue::from_static(bookhook::Response::CONTENT_TYPE),
-        )],
-        response.body,
-    )
-        .into_response();
-    if let Some(secs) = response.retry_after {
-        out.headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from(secs));
-    }
-    out
 }
 
 /// Runs the `--exec` command for one new event.
@@ -347,6 +267,7 @@ fn stderr_for_child() -> std::io::Result<Stdio> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bookhook::Rejection;
 
     #[test]
     fn paths_must_be_plain() {
@@ -359,7 +280,7 @@ mod tests {
         ] {
             assert!(check_path(ok).is_ok(), "{ok}");
             // What passes the check is a path axum takes without panicking.
-            let _ = Router::<()>::new().route(ok, any(|| async {}));
+            let _ = Router::<()>::new().route(ok, axum::routing::any(|| async {}));
         }
         for bad in [
             "", "webhook", "/{id}", "/:id", "/a b", "/*rest", "/a?b", "/é",
