@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::{Parsed, optional_time, payload, required_string, triple_key, value};
+use super::{Parsed, optional_time, required_string, triple_key, typed_or_other};
 use crate::appointment::{Appointment, Attendee};
 use crate::error::ParseError;
 use crate::kind::{Kind, Provider};
@@ -193,21 +193,17 @@ pub(crate) fn parse(body: &[u8]) -> Result<Parsed, ParseError> {
         Some("appointment.canceled") => Some(Event::AppointmentCanceled),
         _ => None,
     };
-    let event = match make {
-        Some(make) => match payload::<AppointmentData>(envelope.data, "data")? {
-            Ok(data) => make(data),
-            Err((data, error)) => Event::Other {
-                event_type: known.unwrap_or(&raw_type).to_owned(),
-                data,
-                error: Some(error),
-            },
+    let event = typed_or_other::<AppointmentData, _>(
+        envelope.data,
+        "data",
+        make.map(|make| (known.unwrap_or(&raw_type).to_owned(), make)),
+        &raw_type,
+        |event_type, data, error| Event::Other {
+            event_type,
+            data,
+            error,
         },
-        None => Event::Other {
-            event_type: raw_type.clone(),
-            data: value(envelope.data)?,
-            error: None,
-        },
-    };
+    )?;
     let kind = event.kind();
     let appointment = event
         .data()

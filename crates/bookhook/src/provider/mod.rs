@@ -243,6 +243,25 @@ pub(crate) fn payload<T: DeserializeOwned>(
     }
 }
 
+/// Builds a provider's event: the typed variant `make` for a known type
+/// whose payload fits, otherwise `other(event_type, data, error)` with the
+/// raw JSON kept (and, for a known type that does not fit, the reason).
+pub(crate) fn typed_or_other<T: DeserializeOwned, E>(
+    raw: Option<&RawValue>,
+    field: &'static str,
+    known: Option<(String, impl FnOnce(T) -> E)>,
+    raw_type: &str,
+    other: fn(String, Value, Option<String>) -> E,
+) -> Result<E, ParseError> {
+    match known {
+        Some((event_type, make)) => Ok(match payload::<T>(raw, field)? {
+            Ok(typed) => make(typed),
+            Err((data, error)) => other(event_type, data, Some(error)),
+        }),
+        None => Ok(other(raw_type.to_owned(), value(raw)?, None)),
+    }
+}
+
 /// Reads `raw` as a plain JSON value (`null` when absent).
 pub(crate) fn value(raw: Option<&RawValue>) -> Result<Value, ParseError> {
     match raw {

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::{Parsed, de, optional_time, payload, value};
+use super::{Parsed, de, optional_time, typed_or_other};
 use crate::appointment::{Appointment, Attendee};
 use crate::error::ParseError;
 use crate::headers::{HeaderLookup, Headers};
@@ -318,21 +318,21 @@ pub(crate) fn parse(headers: &dyn Headers, body: &[u8]) -> Result<Parsed, ParseE
         "appointment.confirmed" => Some(Event::Confirmed),
         _ => None,
     };
-    let event = match make {
-        Some(make) => match payload::<Data<AppointmentObject>>(envelope.data, "data")? {
-            Ok(data) => make(data.object),
-            Err((data, error)) => Event::Other {
-                event_type: canonical,
-                data,
-                error: Some(error),
-            },
+    let event = typed_or_other::<Data<AppointmentObject>, _>(
+        envelope.data,
+        "data",
+        make.map(|make| {
+            (canonical, move |data: Data<AppointmentObject>| {
+                make(data.object)
+            })
+        }),
+        &raw_type,
+        |event_type, data, error| Event::Other {
+            event_type,
+            data,
+            error,
         },
-        None => Event::Other {
-            event_type: raw_type.clone(),
-            data: value(envelope.data)?,
-            error: None,
-        },
-    };
+    )?;
     let kind = event.kind();
     let appointment = event
         .object()

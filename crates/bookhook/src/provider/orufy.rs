@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::{Parsed, composite_key, de, payload, required_string, value};
+use super::{Parsed, composite_key, de, required_string, typed_or_other};
 use crate::appointment::{Appointment, Attendee, join_name};
 use crate::error::ParseError;
 use crate::kind::{Kind, Provider};
@@ -416,21 +416,18 @@ pub(crate) fn parse(body: &[u8]) -> Result<Parsed, ParseError> {
         Some("NO_SHOW") => Some(Event::NoShow),
         _ => None,
     };
-    let event = match (make, canonical) {
-        (Some(make), Some(name)) => match payload::<Meet>(Some(meet_raw), "meetData")? {
-            Ok(meet) => make(meet),
-            Err((data, error)) => Event::Other {
-                event_type: name.to_owned(),
-                data,
-                error: Some(error),
-            },
+    let event = typed_or_other::<Meet, _>(
+        Some(meet_raw),
+        "meetData",
+        make.zip(canonical)
+            .map(|(make, name)| (name.to_owned(), make)),
+        &raw_type,
+        |event_type, data, error| Event::Other {
+            event_type,
+            data,
+            error,
         },
-        _ => Event::Other {
-            event_type: raw_type.clone(),
-            data: value(Some(meet_raw))?,
-            error: None,
-        },
-    };
+    )?;
 
     let change = match canonical {
         Some("CANCEL") => stamp_of(meet_key.cancellation),
