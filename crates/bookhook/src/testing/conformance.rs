@@ -25,8 +25,13 @@ use crate::signature::{Encoding, HmacScheme, SignRequest, StandardScheme};
 
 use super::sign::{signed_request, signed_request_with};
 
-/// The secret of every conformance endpoint.
+/// The secret of every conformance endpoint but the Standard Webhooks one.
 pub const SECRET: &str = "conformance-secret";
+/// The secret of the Standard Webhooks endpoint (`conformance-secret-key`).
+pub const STANDARD_SECRET: &str = "whsec_Y29uZm9ybWFuY2Utc2VjcmV0LWtleQ==";
+/// The attendee's e-mail address in the table's bookings: personal data that
+/// no response or log line may show.
+pub const ATTENDEE_EMAIL: &str = "jane.conformance@example.com";
 /// The body limit of every conformance endpoint.
 pub const MAX_BODY: usize = 64 * 1024;
 /// The path of the Calendence endpoint.
@@ -135,7 +140,7 @@ impl Conformance {
             .unwrap_or_else(|err| panic!("conformance endpoint: {err}"));
         let standard = Endpoint::builder(Provider::Standard)
             .scheme(StandardScheme::new())
-            .secret("whsec_Y29uZm9ybWFuY2Utc2VjcmV0LWtleQ==")
+            .secret(STANDARD_SECRET)
             .clock(clock.clone())
             .shared_store(store.clone())
             .max_body(MAX_BODY)
@@ -279,7 +284,7 @@ fn booking(event: &str, id: &str) -> Vec<u8> {
         "data": {
             "id": id,
             "status": "confirmed",
-            "client": {"first_name": "Jane", "last_name": "Doe", "email": "jane@example.com"},
+            "client": {"first_name": "Jane", "last_name": "Doe", "email": ATTENDEE_EMAIL},
             "starts_at": "2026-03-25T14:00:00+00:00",
             "ends_at": "2026-03-25T14:30:00+00:00"
         }
