@@ -156,16 +156,17 @@ impl Forbidden {
     /// prefixes, in both cases of hex), `v1,` signatures and tokens.
     fn add_signed(&mut self, what: &str, headers: &[(String, String)], query: Option<&str>) {
         for (name, value) in headers {
-            if name.eq_ignore_ascii_case("content-type")
-                || name.to_ascii_lowercase().contains("-id")
-            {
+            let name = name.to_ascii_lowercase();
+            if !name.contains("signature") && name != "authorization" {
                 continue;
             }
             for piece in value.split([',', ' ']) {
                 let piece = piece
                     .trim_start_matches("sha256=")
-                    .trim_start_matches("SHA256=");
-                // Timestamps and scheme words are public; MACs and tokens are long.
+                    .trim_start_matches("SHA256=")
+                    .trim_start_matches("v1,");
+                // Scheme words (`v1`, `Bearer`) are short and public; MACs
+                // and tokens are long. Hex may be shown in either case.
                 if piece.len() >= 16 {
                     self.add(what, piece);
                     self.add(what, &piece.to_ascii_uppercase());
