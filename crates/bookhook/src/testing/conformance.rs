@@ -5,6 +5,15 @@
 //! [`Case`] in order and hands what came back to [`Conformance::check`].
 //! Both `bookhook-axum` and `bookhook-actix` run this same table, so they
 //! answer every request with the same status and body.
+//!
+//! The table ends with adversarial requests, each named for what it checks:
+//! empty and 3 MiB bodies (with and without `Content-Length`), 1,000
+//! signatures in one header, 64 KiB header values, invalid UTF-8, JSON nested
+//! 10,000 deep, repeated signature headers, odd-length and upper-case hex,
+//! base64 with and without padding, negative, huge and non-numeric
+//! timestamps, odd or missing `Content-Type`, and methods other than POST.
+//! Each gets a clean status from [`Outcome::response`], and none reaches a
+//! handler unless it is authentic.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -575,7 +584,7 @@ const ACCEPTED_ADVERSARIAL: [&str; 5] = [
     "base64-padded",
     "base64-unpadded",
 ];
-/// Three mebibytes: far above the conformance limit, below nothing.
+/// Three mebibytes: far above the conformance endpoints' 64 KiB limit.
 const THREE_MIB: usize = 3 * 1024 * 1024;
 /// A 64 KiB header value.
 const LONG_HEADER: usize = 64 * 1024;
