@@ -29,7 +29,13 @@ fn request(case: &Case) -> http::Request<Body> {
             .collect();
         Body::from_stream(futures_util::stream::iter(chunks))
     };
-    builder.body(body).expect("a valid request")
+    let request = builder.body(body).expect("a valid request");
+    if !case.declare_length {
+        use axum::body::HttpBody as _;
+        assert!(!request.headers().contains_key(http::header::CONTENT_LENGTH));
+        assert_eq!(request.body().size_hint().exact(), None, "{}", case.name);
+    }
+    request
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

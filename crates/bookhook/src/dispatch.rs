@@ -143,8 +143,7 @@ impl<S> Routes<S> {
 /// acknowledged with 200 and logged.
 ///
 /// ```
-/// use bookhook::testing::signed_request;
-/// use bookhook::{Context, Dispatcher, Endpoint, Kind, Provider, Request};
+/// use bookhook::{Context, Dispatcher, Endpoint, Kind, Provider, Request, SignRequest};
 ///
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let endpoint = Endpoint::builder(Provider::Calendence).secret("s3cr3t").build()?;
@@ -156,8 +155,9 @@ impl<S> Routes<S> {
 ///     .build()?;
 ///
 /// let body = br#"{"event":"booking.cancelled","timestamp":"2026-03-24T14:30:00+00:00","data":{"id":"b-1"}}"#;
-/// let (headers, query) = signed_request(&endpoint, body);
-/// let report = dispatcher.dispatch(Request::post(&headers, body.as_slice().into()).with_query(query.as_deref())).await;
+/// // Sign as Calendence would (the `testing` feature's `signed_request` does the same).
+/// let signed = endpoint.sign(body, &SignRequest::now());
+/// let report = dispatcher.dispatch(Request::post(&signed.headers, body.as_slice().into())).await;
 /// assert_eq!(report.status(), 200);
 /// assert_eq!(report.outcome().as_str(), "handled");
 /// # Ok::<_, Box<dyn std::error::Error>>(())

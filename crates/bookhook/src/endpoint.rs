@@ -187,7 +187,8 @@ impl Endpoint {
 
     /// Verifies and parses a request without claiming it (no deduplication).
     pub fn verify_and_parse(&self, request: &Request<'_>) -> Result<Delivery, Rejection> {
-        if !request.method.eq_ignore_ascii_case("POST") {
+        // Methods are case-sensitive (RFC 9110, section 9.1): `post` is not POST.
+        if request.method != "POST" {
             return Err(Rejection::MethodNotAllowed);
         }
         if request.body.len() > self.inner.max_body {

@@ -2,10 +2,14 @@
 
 use std::fmt;
 
+use subtle::ConstantTimeEq;
+
 /// A shared secret: an HMAC key, a Standard Webhooks `whsec_` key or a token.
 ///
 /// Its `Debug` output is `Secret(***)`, so it can sit in configuration structs
 /// that are logged without leaking the value. There is no `Display`.
+/// Equality is constant time in the bytes compared (`subtle`); only the
+/// lengths may show.
 ///
 /// ```
 /// use bookhook::Secret;
@@ -14,8 +18,16 @@ use std::fmt;
 /// assert_eq!(format!("{secret:?}"), "Secret(***)");
 /// assert_eq!(secret.expose(), b"whsec_c2VjcmV0");
 /// ```
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Secret(Box<[u8]>);
+
+impl PartialEq for Secret {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+}
+
+impl Eq for Secret {}
 
 impl Secret {
     /// Wraps the bytes of a secret, used exactly as given.
@@ -67,6 +79,13 @@ impl From<Vec<u8>> for Secret {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn equality_compares_the_bytes() {
+        assert_eq!(Secret::new("same-value"), Secret::new("same-value"));
+        assert_ne!(Secret::new("same-value"), Secret::new("same-valuf"));
+        assert_ne!(Secret::new("same-value"), Secret::new("same-value-longer"));
+    }
 
     #[test]
     fn debug_hides_the_value() {

@@ -178,11 +178,7 @@ impl HmacScheme {
                 HeaderLookup::One(value) => value,
             };
             match self.decode(value) {
-                Ok(mac) => {
-                    if !found.contains(&mac) {
-                        found.push(mac);
-                    }
-                }
+                Ok(mac) => found.push(mac),
                 Err(err) => {
                     first_error.get_or_insert(err);
                 }

@@ -233,7 +233,7 @@ pub(crate) fn digest(token: &[u8]) -> [u8; 32] {
 
 /// Printable ASCII, inner spaces allowed, no leading or trailing space.
 fn header_safe(token: &[u8]) -> bool {
-    token.iter().all(|b| (0x20..0x7f).contains(b)) && token.trim_ascii() == token
+    token.iter().all(|b| (0x20..0x7f).contains(b)) && token.trim_ascii().len() == token.len()
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters.
