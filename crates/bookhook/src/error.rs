@@ -65,6 +65,12 @@ pub enum VerifyError {
         /// The header's name.
         name: String,
     },
+    /// A query parameter that carries a token appears more than once.
+    #[error("query parameter `{name}` appears more than once")]
+    RepeatedParameter {
+        /// The parameter's name.
+        name: String,
+    },
     /// The signature header is present but cannot be decoded.
     #[error("malformed signature: {reason}")]
     MalformedSignature {

@@ -140,14 +140,22 @@ impl<'a> Incoming<'a> {
         self.body
     }
 
-    /// The value of query parameter `name`, percent-decoded.
+    /// The value of query parameter `name`, percent-decoded (the first, if
+    /// it appears more than once).
     pub fn query_param(&self, name: &str) -> Option<Vec<u8>> {
-        let query = self.query?;
-        query.split('&').find_map(|pair| {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(key.as_bytes()) == name.as_bytes())
-                .then(|| percent_decode(value.as_bytes()))
-        })
+        self.query_params(name).next()
+    }
+
+    /// Every value of query parameter `name`, percent-decoded, in order.
+    pub fn query_params<'n>(&self, name: &'n str) -> impl Iterator<Item = Vec<u8>> + use<'a, 'n> {
+        self.query
+            .into_iter()
+            .flat_map(|query| query.split('&'))
+            .filter_map(move |pair| {
+                let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+                (percent_decode(key.as_bytes()) == name.as_bytes())
+                    .then(|| percent_decode(value.as_bytes()))
+            })
     }
 }
 
@@ -211,6 +219,14 @@ mod tests {
         );
         assert_eq!(incoming.query_param("y").as_deref(), Some(&b""[..]));
         assert_eq!(incoming.query_param("z"), None);
+    }
+
+    #[test]
+    fn repeated_query_param_yields_every_value() {
+        let incoming = Incoming::new(&NoHeaders, b"").with_query(Some("token=a&x=1&token=b"));
+        let values: Vec<Vec<u8>> = incoming.query_params("token").collect();
+        assert_eq!(values, vec![b"a".to_vec(), b"b".to_vec()]);
+        assert_eq!(incoming.query_param("token").as_deref(), Some(&b"a"[..]));
     }
 
     #[test]

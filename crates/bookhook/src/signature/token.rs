@@ -158,7 +158,14 @@ impl TokenScheme {
                     candidates.push(token.to_vec());
                 }
                 Source::Query { param } => {
-                    if let Some(token) = req.query_param(param) {
+                    let mut values = req.query_params(param);
+                    if let Some(token) = values.next() {
+                        // Like a repeated header: ambiguous, so refused.
+                        if values.next().is_some() {
+                            return Err(VerifyError::RepeatedParameter {
+                                name: param.clone(),
+                            });
+                        }
                         candidates.push(token);
                     }
                 }
@@ -332,6 +339,19 @@ mod tests {
         assert!(verifier.verify(&req).is_ok());
         let req = Incoming::new(&NoHeaders, b"").with_query(Some("secret=nope"));
         assert_eq!(verifier.verify(&req), Err(VerifyError::InvalidToken));
+    }
+
+    #[test]
+    fn rejects_repeated_token_parameter() {
+        let verifier = Verifier::new(TokenScheme::query("token"), ["t0ken"]).expect("valid");
+        // Even when one copy is right: two values are ambiguous, as with headers.
+        let req = Incoming::new(&NoHeaders, b"").with_query(Some("token=t0ken&token=other"));
+        assert_eq!(
+            verifier.verify(&req),
+            Err(VerifyError::RepeatedParameter {
+                name: "token".into()
+            })
+        );
     }
 
     #[test]
