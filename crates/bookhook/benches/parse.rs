@@ -1,6 +1,7 @@
 //! Envelope + typed parse per provider, for every seed payload under
-//! `tests/fixtures/payloads`, each next to a plain `serde_json::Value` parse
-//! of the same bytes (untyped, no envelope checks) in the same group.
+//! `tests/fixtures/payloads`, each next to a reference in the same group
+//! (`ref_serde_json_value`): a plain `serde_json::Value` parse of the same
+//! bytes, untyped and with no envelope checks.
 //!
 //! ```text
 //! cargo bench -p bookhook --bench parse
@@ -60,7 +61,7 @@ fn parse(c: &mut Criterion) {
                 b.iter(|| Delivery::parse(provider, &NoHeaders, black_box(body.clone())))
             });
             group.bench_with_input(
-                BenchmarkId::new("serde_json_value", &name),
+                BenchmarkId::new("ref_serde_json_value", &name),
                 &body,
                 |b, body| b.iter(|| serde_json::from_slice::<serde_json::Value>(black_box(body))),
             );
