@@ -50,6 +50,22 @@ const MAX_DEPTH: usize = 127;
 /// recursion. serde_json enforces the same limit on what it builds, but skips
 /// ignored fields without counting: this keeps the rule uniform.
 fn check_depth(body: &[u8]) -> Result<(), ParseError> {
+    // Nesting deeper than MAX_DEPTH takes more than MAX_DEPTH opening
+    // brackets. Counting them all, even inside strings, is one branch-free pass
+    // that the compiler vectorizes; the exact scan runs only when it cannot
+    // rule the limit out (a webhook body rarely has more than a few dozen).
+    let openings: usize = body
+        .iter()
+        .map(|&byte| usize::from((byte == b'[') | (byte == b'{')))
+        .sum();
+    if openings <= MAX_DEPTH {
+        return Ok(());
+    }
+    check_depth_exactly(body)
+}
+
+/// The exact scan of [`check_depth`]: tracks strings, escapes and positions.
+fn check_depth_exactly(body: &[u8]) -> Result<(), ParseError> {
     let mut depth = 0usize;
     let mut in_string = false;
     let mut escaped = false;
@@ -386,6 +402,22 @@ mod tests {
                 reason: "recursion limit exceeded",
                 ..
             })
+        ));
+    }
+
+    #[test]
+    fn few_brackets_skip_the_exact_scan_and_many_take_it() {
+        // At most MAX_DEPTH opening brackets: accepted without the exact scan.
+        let shallow = format!("{{\"a\":\"{}\"}}", "[".repeat(MAX_DEPTH - 1));
+        assert!(check_depth(shallow.as_bytes()).is_ok());
+        // More brackets, but inside a string: the exact scan accepts them.
+        let in_string = format!("{{\"a\":\"{}\"}}", "{".repeat(MAX_DEPTH + 1));
+        assert!(check_depth(in_string.as_bytes()).is_ok());
+        // Exactly one level too deep is refused, with its position.
+        let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
+        assert!(matches!(
+            check_depth(deep.as_bytes()),
+            Err(ParseError::InvalidJson { line: 1, column, .. }) if column == MAX_DEPTH + 1
         ));
     }
 
