@@ -27,6 +27,18 @@ pub(crate) fn calendence_body(id: u64, len: usize) -> Vec<u8> {
     out
 }
 
+/// A small JSON event of exactly `len` bytes (at least 64), padded with a
+/// `notes` field: verification reads bytes only.
+pub(crate) fn json_body(len: usize) -> Vec<u8> {
+    let head = br#"{"event":"booking.created","data":{"id":"b-1","notes":""#;
+    let tail = br#""}}"#;
+    let mut out = head.to_vec();
+    assert!(out.len() + tail.len() <= len, "{len} bytes is too short");
+    out.resize(len - tail.len(), b'x');
+    out.extend_from_slice(tail);
+    out
+}
+
 /// The floor of every verification: a keyed HMAC-SHA256 state prepared once,
 /// cloned per request, fed `parts`, and compared in constant time with a hex
 /// signature (after an optional `sha256=`).
