@@ -32,6 +32,7 @@ function init(args)
     pos = stop + 1
   end
   data = nil
+  collectgarbage("collect")
   available = #requests
   issued = 0
 end
