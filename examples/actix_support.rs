@@ -2,6 +2,7 @@
 //! environment, a ready-to-paste `curl` command, and a record of what the
 //! handlers printed (so each example's test can check it).
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use bookhook_actix::Endpoint;
@@ -51,21 +52,32 @@ fn shell_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
 }
 
-/// What the handlers printed: each line goes to standard output and is kept,
-/// so tests can check what a handler did.
+/// What the handlers printed: each line goes to standard output (unless
+/// `BOOKHOOK_QUIET` is set) and the last [`Printed::KEEP`] lines are kept, so
+/// tests can check what a handler did.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Printed(Arc<Mutex<Vec<String>>>);
+pub(crate) struct Printed(Arc<Mutex<VecDeque<String>>>);
 
 impl Printed {
+    /// How many lines are kept.
+    pub(crate) const KEEP: usize = 100;
+
     /// Prints `line` and keeps it.
     pub(crate) fn say(&self, line: String) {
-        println!("{line}");
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+        if !bookhook_examples::quiet() {
+            println!("{line}");
+        }
+        let mut lines = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if lines.len() == Self::KEEP {
+            lines.pop_front();
+        }
+        lines.push_back(line);
     }
 
-    /// Every line printed so far.
+    /// The lines kept, oldest first.
     pub(crate) fn lines(&self) -> Vec<String> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        let lines = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        lines.iter().cloned().collect()
     }
 }
 

@@ -16,6 +16,19 @@ use tower::ServiceExt;
 /// The variable that overrides an example's listening address.
 pub const ADDR_VAR: &str = "BOOKHOOK_ADDR";
 
+/// The variable that, set to anything but empty or `0`, stops handlers from
+/// printing each delivery (the load harness sets it: printing every request
+/// to a terminal would be what it measures).
+pub const QUIET_VAR: &str = "BOOKHOOK_QUIET";
+
+/// Whether [`QUIET_VAR`] is set, read once.
+pub fn quiet() -> bool {
+    static QUIET: std::sync::LazyLock<bool> = std::sync::LazyLock::new(|| {
+        std::env::var(QUIET_VAR).is_ok_and(|value| !value.is_empty() && value != "0")
+    });
+    *QUIET
+}
+
 /// The secret in `var`, or `development` when it is unset or empty.
 ///
 /// The fallback is announced on standard error, so that nobody runs a
@@ -101,10 +114,12 @@ impl Sink {
         Self::default()
     }
 
-    /// Prints `line` and keeps it.
+    /// Prints `line` (unless [`quiet`]) and keeps it.
     pub fn say(&self, line: impl Into<String>) {
         let line = line.into();
-        println!("{line}");
+        if !quiet() {
+            println!("{line}");
+        }
         let mut lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
         if lines.len() == Self::KEEP {
             lines.pop_front();

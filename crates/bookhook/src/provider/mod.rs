@@ -50,6 +50,22 @@ const MAX_DEPTH: usize = 127;
 /// recursion. serde_json enforces the same limit on what it builds, but skips
 /// ignored fields without counting: this keeps the rule uniform.
 fn check_depth(body: &[u8]) -> Result<(), ParseError> {
+    // Nesting deeper than MAX_DEPTH takes more than MAX_DEPTH opening
+    // brackets. Counting them all, even inside strings, is one branch-free pass
+    // that the compiler vectorizes; the exact scan runs only when it cannot
+    // rule the limit out (a webhook body rarely has more than a few dozen).
+    let openings: usize = body
+        .iter()
+        .map(|&byte| usize::from((byte == b'[') | (byte == b'{')))
+        .sum();
+    if openings <= MAX_DEPTH {
+        return Ok(());
+    }
+    check_depth_exactly(body)
+}
+
+/// The exact scan of [`check_depth`]: tracks strings, escapes and positions.
+fn check_depth_exactly(body: &[u8]) -> Result<(), ParseError> {
     let mut depth = 0usize;
     let mut in_string = false;
     let mut escaped = false;
@@ -296,20 +312,86 @@ pub(crate) mod de {
 
     use crate::time::Timestamp;
 
+    const NOT_AN_ID: &str = "expected a string or a number as identifier";
+
     /// A required identifier: a string, or a number kept as text.
     pub(crate) fn id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-        let value = Value::deserialize(d)?;
-        super::id_of(&value)
-            .ok_or_else(|| serde::de::Error::custom("expected a string or a number as identifier"))
+        d.deserialize_any(IdVisitor)?
+            .ok_or_else(|| serde::de::Error::custom(NOT_AN_ID))
     }
 
     /// An optional identifier: a string or a number; `null` is none.
     pub(crate) fn opt_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-        match Value::deserialize(d)? {
-            Value::Null => Ok(None),
-            value => super::id_of(&value).map(Some).ok_or_else(|| {
-                serde::de::Error::custom("expected a string or a number as identifier")
-            }),
+        d.deserialize_any(IdVisitor)
+    }
+
+    /// Reads an identifier straight from the parser, as [`super::id_of`] reads
+    /// it from a `Value` (numbers written as `serde_json` writes them), without
+    /// building the `Value`: `null` is `None`, anything else but a string or a
+    /// number is consumed whole and then refused, as reading the `Value` first did.
+    struct IdVisitor;
+
+    impl<'de> serde::de::Visitor<'de> for IdVisitor {
+        type Value = Option<String>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a string or a number as identifier")
+        }
+
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(v.to_owned()))
+        }
+
+        fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            // A JSON number is always finite; `Value` would have held `null` otherwise.
+            Ok(serde_json::Number::from_f64(v).map(|n| n.to_string()))
+        }
+
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+
+        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Err(E::custom(NOT_AN_ID))
+        }
+
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+            Err(serde::de::Error::custom(NOT_AN_ID))
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            while map
+                .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                .is_some()
+            {}
+            Err(serde::de::Error::custom(NOT_AN_ID))
         }
     }
 
@@ -409,9 +491,62 @@ mod tests {
     }
 
     #[test]
+    fn few_brackets_skip_the_exact_scan_and_many_take_it() {
+        // At most MAX_DEPTH opening brackets: accepted without the exact scan.
+        let shallow = format!("{{\"a\":\"{}\"}}", "[".repeat(MAX_DEPTH - 1));
+        assert!(check_depth(shallow.as_bytes()).is_ok());
+        // More brackets, but inside a string: the exact scan accepts them.
+        let in_string = format!("{{\"a\":\"{}\"}}", "{".repeat(MAX_DEPTH + 1));
+        assert!(check_depth(in_string.as_bytes()).is_ok());
+        // Exactly one level too deep is refused, with its position.
+        let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
+        assert!(matches!(
+            check_depth(deep.as_bytes()),
+            Err(ParseError::InvalidJson { line: 1, column, .. }) if column == MAX_DEPTH + 1
+        ));
+    }
+
+    #[test]
     fn brackets_inside_strings_do_not_count() {
         let text = format!("{{\"a\":\"{}\\\"{}\"}}", "[".repeat(500), "{".repeat(500));
         assert!(read_value(text.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn identifiers_read_as_the_value_they_are() {
+        #[derive(serde::Deserialize)]
+        struct Ids {
+            #[serde(deserialize_with = "de::id")]
+            id: String,
+            #[serde(default, deserialize_with = "de::opt_id")]
+            other: Option<String>,
+        }
+        let cases = [
+            r#"{"id":"a-1","other":null}"#,
+            r#"{"id":12345,"other":-7}"#,
+            r#"{"id":1.5e3,"other":"x"}"#,
+            r#"{"id":18446744073709551615,"other":0.1}"#,
+            r#"{"id":"\u00e9t\u00e9"}"#,
+        ];
+        for text in cases {
+            let ids: Ids = serde_json::from_str(text).unwrap();
+            let value: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(Some(ids.id), id_of(&value["id"]), "{text}");
+            assert_eq!(ids.other, id_of(&value["other"]), "{text}");
+        }
+        for text in [
+            r#"{"id":null}"#,
+            r#"{"id":true}"#,
+            r#"{"id":{"a":[1]}}"#,
+            r#"{"id":[1,2]}"#,
+            r#"{"id":"a","other":{}}"#,
+        ] {
+            let err = serde_json::from_str::<Ids>(text).err().unwrap().to_string();
+            assert!(
+                err.starts_with("expected a string or a number as identifier"),
+                "{text}: {err}"
+            );
+        }
     }
 
     #[test]

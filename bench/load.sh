@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# Load harness: requests/s and p99 latency of five receivers of the same
+# eAgenda deliveries, one after the other, on 127.0.0.1 only, each for a
+# bounded time, in one run:
+#
+#   a  bare axum route: read the body, answer 200 (the framework floor)
+#   b  bookhook's eagenda_axum example (verify, parse, deduplicate, route)
+#   c  bookhook's eagenda_actix example
+#   d  eAgenda's Express sample (seed 000) on Node: no verification, no dedup
+#   e  Express verifying with @octokit/webhooks (HMAC-SHA256), no dedup
+#
+# Every request is a new delivery (its own appointment key), precomputed and
+# signed before the run; the wrk script reports whether any was sent twice.
+#
+#   bash bench/load.sh                 # DURATION=10s CONNECTIONS=32 THREADS=2
+#   DURATION=5s TARGETS="a b" bash bench/load.sh
+#
+# Needs cargo, and installs wrk (Debian) and the Node packages when missing.
+# Prints a Markdown table; raw wrk outputs stay in $BOOKHOOK_LOAD_DIR (a
+# temporary directory by default).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION="${DURATION:-10s}"
+CONNECTIONS="${CONNECTIONS:-32}"
+THREADS="${THREADS:-2}"
+COUNT="${COUNT:-1500000}"
+TARGETS="${TARGETS:-a b c d e}"
+TOKEN="load-eagenda-token"
+HUB_SECRET="load-hub-secret"
+OUT="${BOOKHOOK_LOAD_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/bookhook-load.XXXXXX")}"
+mkdir -p "$OUT"
+
+log() { echo "load.sh: $*" >&2; }
+
+pids=()
+cleanup() {
+  for pid in "${pids[@]:-}"; do
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+  done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+if ! command -v wrk >/dev/null 2>&1; then
+  log "installing wrk"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update >&2
+  apt-get install -y wrk >&2
+fi
+for tool in node npm curl; do
+  command -v "$tool" >/dev/null 2>&1 || { log "$tool is needed for the Node targets"; exit 1; }
+done
+if [ ! -d bench/express/node_modules/express ] || [ ! -d bench/express/node_modules/@octokit/webhooks ]; then
+  log "installing the Node packages"
+  (cd bench/express && npm install --no-audit --no-fund --loglevel=error >&2)
+fi
+
+log "building release binaries"
+cargo build --release -p bookhook-examples --example eagenda_axum --example eagenda_actix >&2
+cargo build --release --manifest-path bench/peers/Cargo.toml --bins >&2
+PEERS=bench/peers/target/release
+
+log "precomputing $COUNT unique signed requests in $OUT"
+"$PEERS/make_requests" "$OUT" "$COUNT" "$TOKEN" "$HUB_SECRET"
+
+# Whether something accepts connections on 127.0.0.1:$1.
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_for() {
+  local port=$1 pid=$2
+  for _ in $(seq 1 200); do
+    listening "$port" && return 0
+    kill -0 "$pid" 2>/dev/null || { log "server on port $port exited"; return 1; }
+    sleep 0.05
+  done
+  log "nothing listens on port $port"
+  return 1
+}
+
+# POSTs the probe with header file $2 to port $1, prints "status body".
+probe() {
+  curl -sS -o "$OUT/probe.out" -w '%{http_code}' -X POST "http://127.0.0.1:$1/webhook/eagenda" \
+    -H "@$OUT/$2" --data-binary "@$OUT/probe.json" | tr -d '\n'
+  printf ' %s' "$(cat "$OUT/probe.out")"
+}
+
+# Checks that the answers to the probes are the expected ones, then forgets
+# nothing: the probe uses an appointment key that the load never sends.
+check() {
+  local name=$1 port=$2 expect_ok=$3 expect_again=$4 expect_bad=$5 got
+  got="$(probe "$port" probe.headers)"
+  [[ "$got" == $expect_ok ]] || { log "$name: probe answered '$got', expected '$expect_ok'"; return 1; }
+  got="$(probe "$port" probe.headers)"
+  [[ "$got" == $expect_again ]] || { log "$name: second probe answered '$got', expected '$expect_again'"; return 1; }
+  got="$(probe "$port" probe-bad.headers)"
+  [[ "$got" == $expect_bad ]] || { log "$name: forged probe answered '$got', expected '$expect_bad'"; return 1; }
+}
+
+# Converts a wrk latency (123.45us, 1.2ms, 2.00s) to milliseconds.
+to_ms() {
+  awk -v v="$1" 'BEGIN {
+    n = v + 0
+    if (v ~ /us$/) n = n / 1000; else if (v ~ /ms$/) n = n; else if (v ~ /m$/) n = n * 60000; else if (v ~ /s$/) n = n * 1000
+    printf "%.2f", n }'
+}
+
+declare -A RPS P99 NOTE
+run_target() {
+  local key=$1 name=$2 port=$3 ok=$4 again=$5 bad=$6
+  shift 6
+  log "[$key] $name on 127.0.0.1:$port"
+  BOOKHOOK_QUIET=1 BOOKHOOK_ADDR="127.0.0.1:$port" PORT="$port" \
+    EAGENDA_TOKEN="$TOKEN" HUB_SECRET="$HUB_SECRET" "$@" >"$OUT/$key.server.log" 2>&1 &
+  local pid=$!
+  pids+=("$pid")
+  wait_for "$port" "$pid"
+  check "$name" "$port" "$ok" "$again" "$bad"
+  local load
+  load="$(uptime | sed 's/.*load average: //')"
+  BOOKHOOK_REQUESTS="$OUT/requests.bin" BOOKHOOK_WRK_THREADS="$THREADS" \
+    timeout 120 wrk -t "$THREADS" -c "$CONNECTIONS" -d "$DURATION" --latency \
+    -s bench/requests.lua "http://127.0.0.1:$port/webhook/eagenda" >"$OUT/$key.wrk.txt"
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  RPS[$key]="$(awk '/^Requests\/sec:/ {print $2}' "$OUT/$key.wrk.txt")"
+  P99[$key]="$(to_ms "$(awk '$1 == "99%" {print $2}' "$OUT/$key.wrk.txt")")"
+  local errors repeats
+  errors="$(awk '/Non-2xx or 3xx responses:/ {print $NF} /Socket errors:/ {print}' "$OUT/$key.wrk.txt" | tr '\n' ' ')"
+  repeats="$(awk -F'repeats: ' '/repeats:/ {print $2}' "$OUT/$key.wrk.txt")"
+  NOTE[$key]="load before: $load; repeats: ${repeats:-?}${errors:+; errors: $errors}"
+  log "[$key] ${RPS[$key]} requests/s, p99 ${P99[$key]} ms (${NOTE[$key]})"
+  sleep 1
+}
+
+for key in $TARGETS; do
+  case "$key" in
+    a) run_target a "bare axum POST -> 200" 18081 '200 {"status":"ok"}' '200 {"status":"ok"}' '200 {"status":"ok"}' \
+         "$PEERS/bare_axum" ;;
+    b) run_target b "bookhook eagenda_axum" 18082 '200 {"status":"ok"}' '200 {"status":"duplicate"}' '401 *' \
+         target/release/examples/eagenda_axum ;;
+    c) run_target c "bookhook eagenda_actix" 18083 '200 {"status":"ok"}' '200 {"status":"duplicate"}' '401 *' \
+         target/release/examples/eagenda_actix ;;
+    d) run_target d "Express sample (seed 000)" 18084 '200 {"status":"ok"}' '200 {"status":"ok"}' '200 {"status":"ok"}' \
+         node bench/express/server.js ;;
+    e) run_target e "Express + @octokit/webhooks verify" 18085 '200 {"status":"ok"}' '200 {"status":"ok"}' '401 *' \
+         node bench/express/octokit.mjs ;;
+    *) log "unknown target $key"; exit 2 ;;
+  esac
+done
+
+ratio() {
+  if [ -n "${RPS[$1]:-}" ] && [ -n "${RPS[$2]:-}" ]; then
+    awk -v x="${RPS[$1]}" -v y="${RPS[$2]}" 'BEGIN { printf "%.2f", x / y }'
+  else
+    printf 'n/a'
+  fi
+}
+
+echo
+echo "wrk -t $THREADS -c $CONNECTIONS -d $DURATION --latency -s bench/requests.lua; $(nproc) cores; $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo
+echo "| target | requests/s | p99 (ms) | notes |"
+echo "|---|---:|---:|---|"
+for key in $TARGETS; do
+  echo "| $key | ${RPS[$key]:-} | ${P99[$key]:-} | ${NOTE[$key]:-} |"
+done
+echo
+echo "| ratio | value |"
+echo "|---|---:|"
+echo "| b/a (axum receiver / bare axum) | $(ratio b a) |"
+echo "| c/a (actix receiver / bare axum) | $(ratio c a) |"
+echo "| b/d (axum receiver / Express sample) | $(ratio b d) |"
+echo "| b/e (axum receiver / Express + octokit) | $(ratio b e) |"
+echo
+log "raw outputs in $OUT"
+rm -f "$OUT/requests.bin"

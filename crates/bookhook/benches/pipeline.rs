@@ -1,0 +1,210 @@
+//! The full core pipeline at 1 KiB: verify → parse → claim → no-op handler →
+//! complete, through `Dispatcher::dispatch` with the default `MemoryStore`.
+//! Every iteration gets a new delivery (its own booking id), so each one is
+//! handled, never a duplicate. Signing the inputs is not timed.
+//!
+//! Each routine drops what it produced before the clock stops, as a server
+//! does: criterion would otherwise keep a batch of outputs alive, and glibc's
+//! trimming and refaulting of that memory would be measured instead.
+//!
+//! In the same group: the floor (raw HMAC verify + typed serde parse of the
+//! same bytes), `Endpoint::verify_and_parse` (no claim, no handler), and the
+//! pipeline again with a `MemoryStore` of 10,000 keys instead of a million.
+//!
+//! ```text
+//! cargo bench -p bookhook --bench pipeline
+//! ```
+
+#![allow(
+    missing_docs,
+    reason = "criterion_group! generates an undocumented public function"
+)]
+
+mod support;
+
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use bookhook::{Context, Dispatcher, Endpoint, HandlerError, MemoryStore, Provider, Request};
+use bytes::Bytes;
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use futures_util::FutureExt as _;
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use sha2::Sha256;
+use support::{SECRET, calendence_body, floor_verify_hex, header};
+
+const SIZE: usize = 1024;
+
+/// The floor's typed view of a Calendence booking event: the fields bookhook's
+/// `calendence::Booking` reads, as plain strings.
+#[derive(Deserialize)]
+#[allow(dead_code, reason = "the fields are read by serde only")]
+struct FloorEvent {
+    event: String,
+    timestamp: String,
+    data: FloorBooking,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code, reason = "the fields are read by serde only")]
+struct FloorBooking {
+    id: String,
+    status: Option<String>,
+    service: Option<FloorReference>,
+    client: Option<FloorClient>,
+    starts_at: Option<String>,
+    ends_at: Option<String>,
+    location: Option<FloorReference>,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code, reason = "the fields are read by serde only")]
+struct FloorReference {
+    id: Option<String>,
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code, reason = "the fields are read by serde only")]
+struct FloorClient {
+    first_name: Option<String>,
+    last_name: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+}
+
+type Input = (Vec<(String, String)>, Bytes);
+
+/// The floor: raw HMAC verify of the body, then a typed serde parse.
+fn floor(key: &Hmac<Sha256>, (headers, body): &Input) -> Option<FloorEvent> {
+    let signature = header(headers, "X-Calendence-Signature").as_bytes();
+    if !floor_verify_hex(key, &[body], signature) {
+        return None;
+    }
+    serde_json::from_slice(body).ok()
+}
+
+fn pipeline(c: &mut Criterion) {
+    let endpoint = Endpoint::builder(Provider::Calendence)
+        .secret(SECRET)
+        .build()
+        .expect("valid endpoint");
+    let dispatcher = Dispatcher::builder(endpoint.clone())
+        .on("booking.created", |ctx: Context| async move {
+            black_box(ctx.delivery());
+            Ok::<_, HandlerError>(())
+        })
+        .build()
+        .expect("valid routes");
+    // The same pipeline with a store of 10,000 keys: what the default
+    // store's million keys (cache misses, growth) add.
+    let small_endpoint = Endpoint::builder(Provider::Calendence)
+        .secret(SECRET)
+        .store(
+            MemoryStore::builder()
+                .capacity(10_000)
+                .build()
+                .expect("valid store"),
+        )
+        .build()
+        .expect("valid endpoint");
+    let small_dispatcher = Dispatcher::builder(small_endpoint)
+        .on("booking.created", |ctx: Context| async move {
+            black_box(ctx.delivery());
+            Ok::<_, HandlerError>(())
+        })
+        .build()
+        .expect("valid routes");
+    let key = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).expect("any key length");
+    let next = AtomicU64::new(0);
+    // A new, signed delivery each time (not timed).
+    let input = || -> Input {
+        let body = calendence_body(next.fetch_add(1, Ordering::Relaxed), SIZE);
+        let headers = endpoint
+            .sign(&body, &bookhook::SignRequest::at(SystemTime::now()))
+            .headers;
+        (headers, Bytes::from(body))
+    };
+
+    // Every contender accepts the inputs before it is timed.
+    let (headers, body) = input();
+    assert!(floor(&key, &(headers.clone(), body.clone())).is_some());
+    assert!(
+        endpoint
+            .verify_and_parse(&Request::post(&headers, body.clone()))
+            .is_ok()
+    );
+    let first = dispatcher
+        .dispatch(Request::post(&headers, body.clone()))
+        .now_or_never()
+        .expect("the pipeline with the memory store completes at once");
+    assert_eq!(first.outcome().as_str(), "handled");
+    let again = dispatcher
+        .dispatch(Request::post(&headers, body))
+        .now_or_never()
+        .expect("the pipeline with the memory store completes at once");
+    assert_eq!(again.outcome().as_str(), "duplicate");
+
+    let mut group = c.benchmark_group("pipeline_1KiB");
+    group.throughput(Throughput::Bytes(SIZE as u64));
+    group.bench_function("floor_hmac_serde", |b| {
+        b.iter_batched_ref(
+            input,
+            |input| black_box(floor(&key, black_box(input))).is_some(),
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("verify_and_parse", |b| {
+        b.iter_batched_ref(
+            input,
+            |(headers, body)| {
+                endpoint
+                    .verify_and_parse(&Request::post(
+                        black_box(&*headers),
+                        black_box(body.clone()),
+                    ))
+                    .is_ok()
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("dispatch", |b| {
+        b.iter_batched_ref(
+            input,
+            |(headers, body)| {
+                let finished = dispatcher
+                    .dispatch(Request::post(black_box(&*headers), black_box(body.clone())))
+                    .now_or_never()
+                    .expect("the pipeline with the memory store completes at once");
+                black_box(finished).status()
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("dispatch_store_10k_keys", |b| {
+        b.iter_batched_ref(
+            input,
+            |(headers, body)| {
+                let finished = small_dispatcher
+                    .dispatch(Request::post(black_box(&*headers), black_box(body.clone())))
+                    .now_or_never()
+                    .expect("the pipeline with the memory store completes at once");
+                black_box(finished).status()
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .sample_size(30)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
+    targets = pipeline
+}
+criterion_main!(benches);
