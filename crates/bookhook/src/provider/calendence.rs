@@ -6,9 +6,10 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use serde_json::value::RawValue;
 
-use super::{Parsed, de, optional_time, required_string, triple_key, typed_or_other};
+use super::{
+    EventEnvelope, Parsed, de, optional_time, required_string, triple_key, typed_or_other,
+};
 use crate::appointment::{Appointment, Attendee, join_name};
 use crate::error::ParseError;
 use crate::kind::{Kind, Provider};
@@ -109,15 +110,7 @@ pub struct Booking {
 }
 
 /// A service or a location: an identifier and a name.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-pub struct Reference {
-    /// Its identifier.
-    #[serde(default, deserialize_with = "de::opt_id")]
-    pub id: Option<String>,
-    /// Its display name.
-    #[serde(default)]
-    pub name: Option<String>,
-}
+pub use super::Reference;
 
 /// A Calendence client.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
@@ -179,18 +172,8 @@ fn kind_of(event_type: &str) -> Kind {
     }
 }
 
-#[derive(Deserialize)]
-struct Envelope<'a> {
-    #[serde(borrow, default)]
-    event: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    timestamp: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    data: Option<&'a RawValue>,
-}
-
 pub(crate) fn parse(body: &[u8]) -> Result<Parsed, ParseError> {
-    let envelope: Envelope<'_> = super::read_envelope(body)?;
+    let envelope: EventEnvelope<'_> = super::read_envelope(body)?;
     let raw_type = required_string(envelope.event, "event")?;
     let time = optional_time(envelope.timestamp, "timestamp")?;
     let known = canonical(&raw_type);

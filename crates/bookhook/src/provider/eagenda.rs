@@ -6,9 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use serde_json::value::RawValue;
 
-use super::{Parsed, optional_time, required_string, triple_key, typed_or_other};
+use super::{EventEnvelope, Parsed, optional_time, required_string, triple_key, typed_or_other};
 use crate::appointment::{Appointment, Attendee};
 use crate::error::ParseError;
 use crate::kind::{Kind, Provider};
@@ -172,18 +171,8 @@ fn kind_of(event_type: &str) -> Kind {
     }
 }
 
-#[derive(Deserialize)]
-struct Envelope<'a> {
-    #[serde(borrow, default)]
-    event: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    timestamp: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    data: Option<&'a RawValue>,
-}
-
 pub(crate) fn parse(body: &[u8]) -> Result<Parsed, ParseError> {
-    let envelope: Envelope<'_> = super::read_envelope(body)?;
+    let envelope: EventEnvelope<'_> = super::read_envelope(body)?;
     let raw_type = required_string(envelope.event, "event")?;
     let time = optional_time(envelope.timestamp, "timestamp")?;
     let known = canonical(&raw_type);

@@ -29,6 +29,31 @@ use crate::event::Event;
 use crate::kind::Kind;
 use crate::time::Timestamp;
 
+/// Something a payload names by identifier and display name: a Calendence
+/// service or location, a MonCréneau organization or staff member.
+/// Numeric identifiers are kept as their decimal text.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+pub struct Reference {
+    /// Its identifier.
+    #[serde(default, deserialize_with = "de::opt_id")]
+    pub id: Option<String>,
+    /// Its display name.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// The `{event, timestamp, data}` envelope that eAgenda and Calendence share,
+/// read lazily: each field stays raw JSON until the provider reads it.
+#[derive(serde::Deserialize)]
+pub(crate) struct EventEnvelope<'a> {
+    #[serde(borrow, default)]
+    pub(crate) event: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    pub(crate) timestamp: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    pub(crate) data: Option<&'a RawValue>,
+}
+
 /// What a provider module hands back to [`crate::Delivery`].
 #[derive(Debug)]
 pub(crate) struct Parsed {

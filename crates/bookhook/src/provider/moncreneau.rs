@@ -203,27 +203,11 @@ pub struct Department {
     pub organization: Option<Organization>,
 }
 
-/// A MonCréneau organization.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-pub struct Organization {
-    /// Its identifier.
-    #[serde(default, deserialize_with = "de::opt_id")]
-    pub id: Option<String>,
-    /// Its name.
-    #[serde(default)]
-    pub name: Option<String>,
-}
+/// A MonCréneau organization: an identifier and a name.
+pub type Organization = super::Reference;
 
-/// A staff member.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-pub struct Agent {
-    /// Its identifier.
-    #[serde(default, deserialize_with = "de::opt_id")]
-    pub id: Option<String>,
-    /// Its name.
-    #[serde(default)]
-    pub name: Option<String>,
-}
+/// A staff member: an identifier and a name.
+pub type Agent = super::Reference;
 
 impl AppointmentObject {
     fn to_appointment(&self, event_type: &str, kind: Kind) -> Appointment {
