@@ -1,9 +1,11 @@
 //! The embedded [`IdempotencyStore`]: sharded, bounded LRU maps in process memory.
 //!
 //! Keys are never stored as strings. Each key is reduced to a 128-bit
-//! fingerprint by two independently keyed SipHash instances, whose keys are
-//! drawn at random when the store is created. At a million keys the chance
-//! that two different keys share a fingerprint is about 1e-27.
+//! fingerprint: one SipHash, keyed at random when the store is created, read
+//! out twice, over the key and over the key followed by one more byte. The key
+//! is hashed once; only the last block and the finalization run twice. At a
+//! million keys the chance that two different keys share a fingerprint is
+//! about 1e-27.
 
 use std::fmt;
 use std::hash::{BuildHasher, Hash, Hasher, RandomState};
@@ -75,7 +77,7 @@ pub struct MemoryStore {
     shards: Box<[Padded<Mutex<Shard>>]>,
     capacity: usize,
     clock: Box<dyn Clock>,
-    hashers: [RandomState; 2],
+    hasher: RandomState,
 }
 
 impl MemoryStore {
@@ -158,23 +160,22 @@ impl MemoryStore {
             shards,
             capacity,
             clock,
-            hashers: [RandomState::new(), RandomState::new()],
+            hasher: RandomState::new(),
         }
     }
 
     fn fingerprint(&self, space: Space, key: &str) -> Fingerprint {
-        let hash = |state: &RandomState| {
-            let mut hasher = state.build_hasher();
-            hasher.write_u8(space as u8);
-            hasher.write(key.as_bytes());
-            hasher.finish()
-        };
+        let mut first = self.hasher.build_hasher();
+        first.write_u8(space as u8);
+        first.write(key.as_bytes());
+        // The same keyed state, extended by one byte: a second output of the
+        // keyed hash, on a different input, without hashing the key again.
+        // 0xff never occurs in UTF-8, so this input is never another key's.
+        let mut second = first.clone();
+        second.write_u8(0xff);
         // The lowest bit carries the space, so that an idempotency key and an
         // appointment can never share a fingerprint, whatever their hashes.
-        Fingerprint([
-            hash(&self.hashers[0]),
-            (hash(&self.hashers[1]) & !1) | space as u64,
-        ])
+        Fingerprint([first.finish(), (second.finish() & !1) | space as u64])
     }
 
     fn shard(&self, fingerprint: &Fingerprint) -> MutexGuard<'_, Shard> {
@@ -184,9 +185,8 @@ impl MemoryStore {
         lock(&self.shards[index])
     }
 
-    fn claim_now(&self, key: &str, lease: Duration) -> Claim {
+    fn claim_now(&self, key: &str, lease: Duration, now: u64) -> Claim {
         let fingerprint = self.fingerprint(Space::Key, key);
-        let now = self.clock.now_unix_ms();
         let mut shard = self.shard(&fingerprint);
         match shard.live(&fingerprint, now) {
             Some(Entry::Claimed { .. }) => Claim::InFlight,
@@ -229,9 +229,14 @@ impl MemoryStore {
         }
     }
 
-    fn observe_now(&self, appointment: &str, occurred_at_ms: i64, ttl: Duration) -> Freshness {
+    fn observe_now(
+        &self,
+        appointment: &str,
+        occurred_at_ms: i64,
+        ttl: Duration,
+        now: u64,
+    ) -> Freshness {
         let fingerprint = self.fingerprint(Space::Appointment, appointment);
-        let now = self.clock.now_unix_ms();
         let mut shard = self.shard(&fingerprint);
         match shard.live(&fingerprint, now) {
             Some(Entry::Seen { newest, until }) => {
@@ -279,7 +284,7 @@ impl IdempotencyStore for MemoryStore {
         key: &'a str,
         lease: Duration,
     ) -> BoxFuture<'a, Result<Claim, StoreError>> {
-        Box::pin(async move { Ok(self.claim_now(key, lease)) })
+        Box::pin(async move { Ok(self.claim_now(key, lease, self.clock.now_unix_ms())) })
     }
 
     fn complete<'a>(
@@ -311,7 +316,10 @@ impl IdempotencyStore for MemoryStore {
         occurred_at_ms: i64,
         ttl: Duration,
     ) -> BoxFuture<'a, Result<Freshness, StoreError>> {
-        Box::pin(async move { Ok(self.observe_now(appointment, occurred_at_ms, ttl)) })
+        Box::pin(async move {
+            let now = self.clock.now_unix_ms();
+            Ok(self.observe_now(appointment, occurred_at_ms, ttl, now))
+        })
     }
 
     fn claim_and_observe<'a>(
@@ -321,10 +329,12 @@ impl IdempotencyStore for MemoryStore {
         appointment: Option<Observation<'a>>,
     ) -> BoxFuture<'a, Result<(Claim, Freshness), StoreError>> {
         Box::pin(async move {
-            let claim = self.claim_now(key, lease);
+            // One clock read serves both: they happen at the same moment.
+            let now = self.clock.now_unix_ms();
+            let claim = self.claim_now(key, lease, now);
             let freshness = match (claim, appointment) {
                 (Claim::Claimed(_), Some(obs)) => {
-                    self.observe_now(obs.appointment, obs.occurred_at_ms, obs.ttl)
+                    self.observe_now(obs.appointment, obs.occurred_at_ms, obs.ttl, now)
                 }
                 _ => Freshness::Latest,
             };
@@ -660,6 +670,31 @@ mod tests {
     }
 
     #[test]
+    fn fingerprints_of_distinct_keys_differ_in_each_word() {
+        use std::collections::HashSet;
+        let (store, _) = store(16, 1);
+        let keys: Vec<String> = (0..50_000).map(|i| format!("evt_{i}")).collect();
+        let mut first = HashSet::new();
+        let mut second = HashSet::new();
+        for key in &keys {
+            let fingerprint = store.fingerprint(Space::Key, key);
+            // The two words are two outputs, not one repeated.
+            assert_ne!(fingerprint.0[0], fingerprint.0[1] | 1);
+            first.insert(fingerprint.0[0]);
+            second.insert(fingerprint.0[1]);
+        }
+        // Each word alone tells 50,000 keys apart (a 64-bit collision
+        // among them has a probability near 1e-10).
+        assert_eq!(first.len(), keys.len());
+        assert_eq!(second.len(), keys.len());
+        // Keys are UTF-8, so no key's bytes end in the marker byte 0xff; a key
+        // ending in the character U+00FF is just another key.
+        let base = store.fingerprint(Space::Key, "k");
+        let extended = store.fingerprint(Space::Key, "k\u{ff}");
+        assert!(base != extended);
+    }
+
+    #[test]
     fn stores_compact_entries() {
         assert_eq!(std::mem::size_of::<Entry>(), 24);
         assert_eq!(std::mem::size_of::<Fingerprint>(), 16);
@@ -676,10 +711,15 @@ mod tests {
     #[test]
     fn purge_expired_removes_only_expired_entries() {
         let (store, clock) = store(100, 4);
-        let short = store.claim_now("short", Duration::from_secs(1));
+        let short = store.claim_now("short", Duration::from_secs(1), store.clock.now_unix_ms());
         assert!(matches!(short, Claim::Claimed(_)));
-        store.observe_now("appt", 10, Duration::from_secs(1));
-        let long = store.claim_now("long", Duration::from_secs(60));
+        store.observe_now(
+            "appt",
+            10,
+            Duration::from_secs(1),
+            store.clock.now_unix_ms(),
+        );
+        let long = store.claim_now("long", Duration::from_secs(60), store.clock.now_unix_ms());
         assert!(matches!(long, Claim::Claimed(_)));
         assert_eq!(store.len(), 3);
 
@@ -687,7 +727,7 @@ mod tests {
         assert_eq!(store.purge_expired(), 2);
         assert_eq!(store.len(), 1);
         assert_eq!(
-            store.claim_now("long", Duration::from_secs(60)),
+            store.claim_now("long", Duration::from_secs(60), store.clock.now_unix_ms()),
             Claim::InFlight
         );
     }
@@ -696,10 +736,14 @@ mod tests {
     fn insert_sweeps_expired_entries_from_the_lru_end() {
         let (store, clock) = store(100, 1);
         for i in 0..4 {
-            store.claim_now(&format!("old_{i}"), Duration::from_secs(1));
+            store.claim_now(
+                &format!("old_{i}"),
+                Duration::from_secs(1),
+                store.clock.now_unix_ms(),
+            );
         }
         clock.advance(Duration::from_secs(2));
-        store.claim_now("new", Duration::from_secs(1));
+        store.claim_now("new", Duration::from_secs(1), store.clock.now_unix_ms());
         assert_eq!(store.len(), 5 - SWEEP_PER_INSERT);
     }
 
@@ -716,7 +760,7 @@ mod tests {
         assert!(joined.is_err());
         assert!(store.shards[0].0.is_poisoned());
         assert!(matches!(
-            store.claim_now("k", Duration::from_secs(1)),
+            store.claim_now("k", Duration::from_secs(1), store.clock.now_unix_ms()),
             Claim::Claimed(_)
         ));
     }

@@ -39,24 +39,25 @@ impl ClaimToken {
     }
 
     /// A fresh token that is unpredictable and unique within the process.
+    ///
+    /// The low 64 bits are a process-wide counter masked by a random value
+    /// (so no two tokens of one process are equal before 2^64 of them); the
+    /// high 64 bits are a keyed SipHash of the counter, with a key drawn at
+    /// random once per process. No clock is read.
     pub fn random() -> Self {
         use std::collections::hash_map::RandomState;
         use std::hash::{BuildHasher, Hasher};
+        use std::sync::LazyLock;
         use std::sync::atomic::{AtomicU64, Ordering};
 
         static COUNTER: AtomicU64 = AtomicU64::new(0);
+        static KEY: LazyLock<(RandomState, u64)> =
+            LazyLock::new(|| (RandomState::new(), RandomState::new().hash_one(0_u8)));
+        let (key, mask) = &*KEY;
         let count = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0);
-        let mut high = RandomState::new().build_hasher();
+        let mut high = key.build_hasher();
         high.write_u64(count);
-        high.write_u64(nanos);
-        let mut low = RandomState::new().build_hasher();
-        low.write_u64(nanos);
-        low.write_u64(count);
-        Self((u128::from(high.finish()) << 64) | u128::from(low.finish() ^ count))
+        Self((u128::from(high.finish()) << 64) | u128::from(count ^ mask))
     }
 }
 
@@ -222,5 +223,47 @@ impl<S: IdempotencyStore + ?Sized> IdempotencyStore for std::sync::Arc<S> {
         appointment: Option<Observation<'a>>,
     ) -> BoxFuture<'a, Result<(Claim, Freshness), StoreError>> {
         (**self).claim_and_observe(key, lease, appointment)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ClaimToken;
+
+    #[test]
+    fn claim_tokens_are_distinct_in_both_halves() {
+        use std::collections::HashSet;
+        let tokens: Vec<u128> = (0..50_000)
+            .map(|_| ClaimToken::random().as_u128())
+            .collect();
+        let high: HashSet<u64> = tokens.iter().map(|t| (t >> 64) as u64).collect();
+        let low: HashSet<u64> = tokens.iter().map(|t| *t as u64).collect();
+        assert_eq!(low.len(), tokens.len(), "the counter half never repeats");
+        assert_eq!(
+            high.len(),
+            tokens.len(),
+            "the hashed half does not repeat either"
+        );
+    }
+
+    #[test]
+    fn claim_tokens_from_many_threads_never_repeat() {
+        use std::collections::HashSet;
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                std::thread::spawn(|| {
+                    (0..10_000)
+                        .map(|_| ClaimToken::random())
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut seen = HashSet::new();
+        for handle in handles {
+            for token in handle.join().expect("no panic") {
+                assert!(seen.insert(token), "{token:?} was issued twice");
+            }
+        }
+        assert_eq!(seen.len(), 40_000);
     }
 }
