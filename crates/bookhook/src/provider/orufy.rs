@@ -49,16 +49,20 @@ use crate::time::Timestamp;
 /// assert_eq!(appointment.ends_at.unwrap().to_string(), "2026-07-01T10:45:00+00:00");
 /// # Ok::<(), bookhook::ParseError>(())
 /// ```
+///
+/// The meeting is boxed: a [`Meet`] is over a kilobyte, several times any
+/// other platform's payload, and every [`Delivery`](crate::Delivery) would
+/// otherwise be that large. Fields read through the box as usual.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     /// `BOOK`: a meeting was booked.
-    Book(Meet),
+    Book(Box<Meet>),
     /// `CANCEL`: a meeting was cancelled.
-    Cancel(Meet),
+    Cancel(Box<Meet>),
     /// `RESCHEDULE`: a meeting moved; see [`Meet::prev_meet_id`] and [`Meet::reschedule`].
-    Reschedule(Meet),
+    Reschedule(Box<Meet>),
     /// The attendee was marked as a no-show.
-    NoShow(Meet),
+    NoShow(Box<Meet>),
     /// Any other type, or a known type whose `meetData` does not fit [`Meet`].
     Other {
         /// The event type: canonical for a known type, else as sent.
@@ -409,14 +413,14 @@ pub(crate) fn parse(body: &[u8]) -> Result<Parsed, ParseError> {
         })?;
 
     let canonical = canonical(&raw_type);
-    let make: Option<fn(Meet) -> Event> = match canonical {
+    let make: Option<fn(Box<Meet>) -> Event> = match canonical {
         Some("BOOK") => Some(Event::Book),
         Some("CANCEL") => Some(Event::Cancel),
         Some("RESCHEDULE") => Some(Event::Reschedule),
         Some("NO_SHOW") => Some(Event::NoShow),
         _ => None,
     };
-    let event = typed_or_other::<Meet, _>(
+    let event = typed_or_other::<Box<Meet>, _>(
         Some(meet_raw),
         "meetData",
         make.zip(canonical)
