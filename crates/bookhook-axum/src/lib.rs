@@ -51,6 +51,7 @@ mod extract;
 mod headers;
 mod layer;
 mod service;
+mod to_end;
 
 pub use bookhook::*;
 
