@@ -2,6 +2,14 @@
 //! the listening address, a ready-to-paste signed `curl` command, graceful
 //! shutdown, a sink that handlers write to, and sample bodies.
 
+/// Every example server allocates with mimalloc rather than the system
+/// allocator. A receiver allocates and frees many small objects on whichever
+/// worker thread runs the request; glibc's allocator spent about a fifth of
+/// the `eagenda_axum` server's time under load (see `BENCHMARKS.md`). The
+/// library does not pick an allocator: this is one line in your own binary.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

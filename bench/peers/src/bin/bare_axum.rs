@@ -2,6 +2,10 @@
 //! body and answers `200 {"status":"ok"}`, with no verification, parsing or
 //! deduplication. Listens on `BOOKHOOK_ADDR` (default `127.0.0.1:18081`).
 
+/// The same allocator as bookhook's example servers (`bookhook-examples`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use axum::Router;
 use axum::body::Bytes;
 use axum::http::header;
