@@ -74,15 +74,43 @@ fn malformed(reason: &'static str) -> VerifyError {
     VerifyError::MalformedSignature { reason }
 }
 
+/// Marks a byte that is not a hex digit in [`HEX_VALUES`].
+const NOT_HEX: u8 = 0x10;
+
+/// The value of each hex digit (either case), [`NOT_HEX`] for any other byte.
+const HEX_VALUES: [u8; 256] = {
+    let mut table = [NOT_HEX; 256];
+    let mut digit = 0;
+    while digit < 10 {
+        table[b'0' as usize + digit] = digit as u8;
+        digit += 1;
+    }
+    let mut letter = 0;
+    while letter < 6 {
+        table[b'a' as usize + letter] = 10 + letter as u8;
+        table[b'A' as usize + letter] = 10 + letter as u8;
+        letter += 1;
+    }
+    table
+};
+
+/// Decodes 64 hex digits with one table lookup per digit and no branch per
+/// digit: an invalid digit sets a bit that is checked once at the end.
 fn decode_hex_mac(text: &[u8]) -> Result<[u8; MAC_LEN], VerifyError> {
-    if !text.iter().all(u8::is_ascii_hexdigit) {
+    // Any byte that is not a hex digit is reported before a wrong length.
+    let invalid = text
+        .iter()
+        .fold(0, |seen, &byte| seen | HEX_VALUES[usize::from(byte)]);
+    if invalid & NOT_HEX != 0 {
         return Err(malformed("invalid hex"));
     }
     if text.len() != MAC_LEN * 2 {
         return Err(malformed("signature is not 32 bytes long"));
     }
     let mut out = [0u8; MAC_LEN];
-    hex::decode_to_slice(text, &mut out).map_err(|_| malformed("invalid hex"))?;
+    for (byte, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
+        *byte = (HEX_VALUES[usize::from(pair[0])] << 4) | HEX_VALUES[usize::from(pair[1])];
+    }
     Ok(out)
 }
 
@@ -118,6 +146,52 @@ mod tests {
         assert_eq!(Encoding::Hex.decode_mac(text.as_bytes()), Ok(BYTES));
         let upper = text.to_uppercase();
         assert_eq!(Encoding::Hex.decode_mac(upper.as_bytes()), Ok(BYTES));
+    }
+
+    #[test]
+    fn hex_table_agrees_with_the_hex_crate_on_every_byte() {
+        for byte in 0..=u8::MAX {
+            let ours = HEX_VALUES[usize::from(byte)];
+            let text = [b'0', byte];
+            let mut theirs = [0u8; 1];
+            match hex::decode_to_slice(text, &mut theirs) {
+                Ok(()) => assert_eq!(ours, theirs[0] & 0x0f, "{byte:#04x}"),
+                Err(_) => assert_eq!(ours, NOT_HEX, "{byte:#04x}"),
+            }
+        }
+    }
+
+    #[test]
+    fn hex_mac_errors_name_bad_digits_before_bad_length() {
+        let good = Encoding::Hex.encode(&BYTES);
+        let mut bad_digit = good.clone().into_bytes();
+        bad_digit[63] = b'g';
+        assert_eq!(
+            Encoding::Hex.decode_mac(&bad_digit),
+            Err(malformed("invalid hex"))
+        );
+        assert_eq!(
+            Encoding::Hex.decode_mac(b"zz"),
+            Err(malformed("invalid hex"))
+        );
+        assert_eq!(
+            Encoding::Hex.decode_mac(&good.as_bytes()[..62]),
+            Err(malformed("signature is not 32 bytes long"))
+        );
+        assert_eq!(
+            Encoding::Hex.decode_mac(format!("{good}00").as_bytes()),
+            Err(malformed("signature is not 32 bytes long"))
+        );
+        // Every single-digit change decodes to a different MAC.
+        for index in 0..64 {
+            let mut changed = good.clone().into_bytes();
+            changed[index] = if changed[index] == b'0' { b'1' } else { b'0' };
+            assert_ne!(
+                Encoding::Hex.decode_mac(&changed),
+                Ok(BYTES),
+                "digit {index}"
+            );
+        }
     }
 
     #[test]
