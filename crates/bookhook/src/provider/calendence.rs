@@ -7,9 +7,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{
-    EventEnvelope, Parsed, de, optional_time, required_string, triple_key, typed_or_other,
-};
+use super::{EnvelopeEvent, EventTypes, KnownType, Parsed, de, triple_key};
 use crate::appointment::{Appointment, Attendee, join_name};
 use crate::error::ParseError;
 use crate::kind::{Kind, Provider};
@@ -172,29 +170,46 @@ fn kind_of(event_type: &str) -> Kind {
     }
 }
 
-pub(crate) fn parse(body: &[u8]) -> Result<Parsed, ParseError> {
-    let envelope: EventEnvelope<'_> = super::read_envelope(body)?;
-    let raw_type = required_string(envelope.event, "event")?;
-    let time = optional_time(envelope.timestamp, "timestamp")?;
-    let known = canonical(&raw_type);
-    let make: Option<fn(Booking) -> Event> = match known {
-        Some("booking.created") => Some(Event::BookingCreated),
-        Some("booking.updated") => Some(Event::BookingUpdated),
-        Some("booking.cancelled") => Some(Event::BookingCancelled),
-        Some("booking.completed") => Some(Event::BookingCompleted),
-        _ => None,
+/// Calendence's known types and their variants, for [`super::read_event`].
+pub(super) const TYPES: EventTypes<Booking, Event> = EventTypes {
+    known: known_type,
+    other: |event_type, data, error| Event::Other {
+        event_type,
+        data,
+        error,
+    },
+};
+
+/// The canonical name of the known type `raw` names, with its variant.
+fn known_type(raw: &str) -> Option<KnownType<Booking, Event>> {
+    let name = canonical(raw)?;
+    let make: fn(Booking) -> Event = match name {
+        "booking.created" => Event::BookingCreated,
+        "booking.updated" => Event::BookingUpdated,
+        "booking.cancelled" => Event::BookingCancelled,
+        "booking.completed" => Event::BookingCompleted,
+        _ => return None,
     };
-    let event = typed_or_other::<Booking, _>(
-        envelope.data,
-        "data",
-        make.map(|make| (known.unwrap_or(&raw_type).to_owned(), make)),
-        &raw_type,
-        |event_type, data, error| Event::Other {
-            event_type,
-            data,
-            error,
-        },
-    )?;
+    Some((name, make))
+}
+
+pub(crate) fn parse(body: &[u8]) -> Result<Parsed, ParseError> {
+    Ok(parsed(super::read_event(body, &TYPES)?, body))
+}
+
+/// [`parse`] by the two-pass read it falls back to, for comparison.
+#[cfg(test)]
+pub(crate) fn parse_two_pass(body: &[u8]) -> Result<Parsed, ParseError> {
+    Ok(parsed(super::read_event_two_pass(body, &TYPES)?, body))
+}
+
+/// The delivery's fields from its envelope and typed event.
+fn parsed(read: EnvelopeEvent<Event>, body: &[u8]) -> Parsed {
+    let EnvelopeEvent {
+        raw_type,
+        time,
+        event,
+    } = read;
     let kind = event.kind();
     let appointment = event
         .booking()
@@ -214,7 +229,7 @@ pub(crate) fn parse(body: &[u8]) -> Result<Parsed, ParseError> {
         Event::Other { event_type, .. } if !event_type.starts_with("booking.") => None,
         _ => data_id,
     };
-    Ok(Parsed {
+    Parsed {
         event: crate::event::Event::Calendence(event),
         raw_type,
         kind,
@@ -222,7 +237,7 @@ pub(crate) fn parse(body: &[u8]) -> Result<Parsed, ParseError> {
         occurred_at: time.map(|(_, t)| t),
         appointment,
         appointment_id,
-    })
+    }
 }
 
 /// Calendence's signature header: `sha256=<hex>`.

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{EventEnvelope, Parsed, optional_time, required_string, triple_key, typed_or_other};
+use super::{EnvelopeEvent, EventTypes, KnownType, Parsed, triple_key};
 use crate::appointment::{Appointment, Attendee};
 use crate::error::ParseError;
 use crate::kind::{Kind, Provider};
@@ -171,28 +171,45 @@ fn kind_of(event_type: &str) -> Kind {
     }
 }
 
-pub(crate) fn parse(body: &[u8]) -> Result<Parsed, ParseError> {
-    let envelope: EventEnvelope<'_> = super::read_envelope(body)?;
-    let raw_type = required_string(envelope.event, "event")?;
-    let time = optional_time(envelope.timestamp, "timestamp")?;
-    let known = canonical(&raw_type);
-    let make: Option<fn(AppointmentData) -> Event> = match known {
-        Some("appointment.created") => Some(Event::AppointmentCreated),
-        Some("appointment.updated") => Some(Event::AppointmentUpdated),
-        Some("appointment.canceled") => Some(Event::AppointmentCanceled),
-        _ => None,
+/// eAgenda's known types and their variants, for [`super::read_event`].
+pub(super) const TYPES: EventTypes<AppointmentData, Event> = EventTypes {
+    known: known_type,
+    other: |event_type, data, error| Event::Other {
+        event_type,
+        data,
+        error,
+    },
+};
+
+/// The canonical name of the known type `raw` names, with its variant.
+fn known_type(raw: &str) -> Option<KnownType<AppointmentData, Event>> {
+    let name = canonical(raw)?;
+    let make: fn(AppointmentData) -> Event = match name {
+        "appointment.created" => Event::AppointmentCreated,
+        "appointment.updated" => Event::AppointmentUpdated,
+        "appointment.canceled" => Event::AppointmentCanceled,
+        _ => return None,
     };
-    let event = typed_or_other::<AppointmentData, _>(
-        envelope.data,
-        "data",
-        make.map(|make| (known.unwrap_or(&raw_type).to_owned(), make)),
-        &raw_type,
-        |event_type, data, error| Event::Other {
-            event_type,
-            data,
-            error,
-        },
-    )?;
+    Some((name, make))
+}
+
+pub(crate) fn parse(body: &[u8]) -> Result<Parsed, ParseError> {
+    Ok(parsed(super::read_event(body, &TYPES)?, body))
+}
+
+/// [`parse`] by the two-pass read it falls back to, for comparison.
+#[cfg(test)]
+pub(crate) fn parse_two_pass(body: &[u8]) -> Result<Parsed, ParseError> {
+    Ok(parsed(super::read_event_two_pass(body, &TYPES)?, body))
+}
+
+/// The delivery's fields from its envelope and typed event.
+fn parsed(read: EnvelopeEvent<Event>, body: &[u8]) -> Parsed {
+    let EnvelopeEvent {
+        raw_type,
+        time,
+        event,
+    } = read;
     let kind = event.kind();
     let appointment = event
         .data()
@@ -207,7 +224,7 @@ pub(crate) fn parse(body: &[u8]) -> Result<Parsed, ParseError> {
         time.as_ref().map(|(text, _)| text.as_str()),
         body,
     );
-    Ok(Parsed {
+    Parsed {
         event: crate::event::Event::Eagenda(event),
         raw_type,
         kind,
@@ -215,7 +232,7 @@ pub(crate) fn parse(body: &[u8]) -> Result<Parsed, ParseError> {
         occurred_at: time.map(|(_, t)| t),
         appointment,
         appointment_id,
-    })
+    }
 }
 
 /// The header eAgenda's optional access-list signing puts the signature in.
