@@ -1,6 +1,7 @@
 //! One verified, parsed webhook delivery.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use bytes::Bytes;
 
@@ -52,6 +53,18 @@ impl Event {
         }
     }
 
+    /// The normalized appointment of this event, if it has one.
+    pub(crate) fn to_appointment(&self) -> Option<Appointment> {
+        match self {
+            Event::Eagenda(e) => e.to_appointment(),
+            Event::Moncreneau(e) => e.to_appointment(),
+            Event::Orufy(e) => e.to_appointment(),
+            Event::Calendence(e) => e.to_appointment(),
+            Event::Decoda(e) => e.to_appointment(),
+            Event::Standard(_) | Event::Generic(_) => None,
+        }
+    }
+
     /// The event type in the platform's canonical spelling.
     pub fn event_type(&self) -> &str {
         match self {
@@ -69,9 +82,12 @@ impl Event {
 /// One verified webhook, parsed: its typed event, normalized kind and
 /// appointment, idempotency key and time, and the raw body.
 ///
-/// Parsing reads the body once, into an envelope that keeps the data as raw
-/// JSON, then reads the data into the payload struct of its event type.
-/// Unknown fields are ignored and unknown event types are never an error.
+/// eAgenda and Calendence bodies are read in one pass when their `data`
+/// follows a known `event`: the data goes straight into the payload struct of
+/// its type. Other bodies are read into an envelope that keeps the data as raw
+/// JSON, then the data into its payload struct. Unknown fields are ignored and
+/// unknown event types are never an error. The normalized
+/// [`appointment`](Self::appointment) is built on first use.
 ///
 /// `Debug` shows the body's length, never its content.
 #[derive(Clone)]
@@ -81,7 +97,8 @@ pub struct Delivery {
     kind: Kind,
     key: String,
     occurred_at: Option<Timestamp>,
-    appointment: Option<Appointment>,
+    /// Built from `event` on first use: most handlers never ask for it.
+    appointment: OnceLock<Option<Appointment>>,
     appointment_id: Option<String>,
     event: Event,
     body: Bytes,
@@ -177,7 +194,7 @@ impl Delivery {
             kind: parsed.kind,
             key: parsed.key,
             occurred_at: parsed.occurred_at,
-            appointment: parsed.appointment,
+            appointment: OnceLock::new(),
             appointment_id: parsed.appointment_id,
             event: parsed.event,
             body,
@@ -230,8 +247,13 @@ impl Delivery {
 
     /// The normalized appointment, for appointment events whose payload fits
     /// its struct; `None` for other events (payments, patients, unknown types).
+    ///
+    /// It is built from the typed event the first time it is asked for, and
+    /// kept: a handler that reads only the typed event never pays for it.
     pub fn appointment(&self) -> Option<&Appointment> {
-        self.appointment.as_ref()
+        self.appointment
+            .get_or_init(|| self.event.to_appointment())
+            .as_ref()
     }
 
     /// The platform's identifier of the appointment this event is about. Also
@@ -272,6 +294,31 @@ mod tests {
 
     fn nested(depth: usize) -> String {
         format!("{}{}", "[".repeat(depth), "]".repeat(depth))
+    }
+
+    #[test]
+    fn appointment_is_built_on_first_use_and_kept() {
+        let body = br#"{"event":"booking.created","timestamp":"2026-03-24T14:30:00+00:00",
+            "data":{"id":"b-1","client":{"first_name":"Ann","last_name":"Lee"}}}"#;
+        let delivery =
+            Delivery::parse(Provider::Calendence, &NoHeaders, Bytes::from_static(body)).unwrap();
+        assert!(delivery.appointment.get().is_none(), "not built by parsing");
+        let first = delivery
+            .appointment()
+            .expect("a booking has an appointment");
+        assert_eq!(first.attendee.name.as_deref(), Some("Ann Lee"));
+        assert_eq!(first.kind, Kind::Created);
+        assert!(std::ptr::eq(first, delivery.appointment().unwrap()), "kept");
+        let copy = delivery.clone();
+        assert_eq!(copy.appointment(), delivery.appointment());
+        // Events without one stay without one.
+        let other = Delivery::parse(
+            Provider::Calendence,
+            &NoHeaders,
+            Bytes::from_static(br#"{"event":"payment.updated","data":{"id":"p"}}"#),
+        )
+        .unwrap();
+        assert_eq!(other.appointment(), None);
     }
 
     #[test]

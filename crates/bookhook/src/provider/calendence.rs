@@ -69,6 +69,12 @@ impl Event {
         kind_of(self.event_type())
     }
 
+    /// The normalized appointment of a known event type.
+    pub(crate) fn to_appointment(&self) -> Option<Appointment> {
+        self.booking()
+            .map(|b| b.to_appointment(self.event_type(), self.kind()))
+    }
+
     /// The booking of a known event type.
     pub fn booking(&self) -> Option<&Booking> {
         match self {
@@ -211,9 +217,6 @@ fn parsed(read: EnvelopeEvent<Event>, body: &[u8]) -> Parsed {
         event,
     } = read;
     let kind = event.kind();
-    let appointment = event
-        .booking()
-        .map(|b| b.to_appointment(event.event_type(), kind));
     let data_id = match &event {
         Event::Other { data, .. } => data.get("id").and_then(super::id_of),
         known => known.booking().map(|b| b.id.clone()),
@@ -235,7 +238,6 @@ fn parsed(read: EnvelopeEvent<Event>, body: &[u8]) -> Parsed {
         kind,
         key,
         occurred_at: time.map(|(_, t)| t),
-        appointment,
         appointment_id,
     }
 }

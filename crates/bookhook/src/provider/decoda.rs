@@ -234,6 +234,14 @@ impl Event {
     pub fn kind(&self) -> Kind {
         self.known_type().map_or(Kind::Other, EventType::kind)
     }
+
+    /// The normalized appointment of an appointment event whose data fits.
+    pub(crate) fn to_appointment(&self) -> Option<Appointment> {
+        match self {
+            Event::Appointment(t, data) => Some(data.to_appointment(*t)),
+            _ => None,
+        }
+    }
 }
 
 /// The `data` of an appointment event.
@@ -442,12 +450,12 @@ pub(crate) fn parse(body: &[u8]) -> Result<Parsed, ParseError> {
         },
     };
     let kind = event.kind();
-    let (appointment, appointment_id) = match &event {
-        Event::Appointment(t, data) => (Some(data.to_appointment(*t)), Some(data.id.clone())),
+    let appointment_id = match &event {
+        Event::Appointment(_, data) => Some(data.id.clone()),
         Event::Other { data, .. } if event.known_type().is_some_and(EventType::is_appointment) => {
-            (None, data.get("id").and_then(super::id_of))
+            data.get("id").and_then(super::id_of)
         }
-        _ => (None, None),
+        _ => None,
     };
     Ok(Parsed {
         event: crate::event::Event::Decoda(event),
@@ -455,7 +463,6 @@ pub(crate) fn parse(body: &[u8]) -> Result<Parsed, ParseError> {
         kind,
         key,
         occurred_at: time,
-        appointment,
         appointment_id,
     })
 }

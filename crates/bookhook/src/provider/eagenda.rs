@@ -68,6 +68,12 @@ impl Event {
         kind_of(self.event_type())
     }
 
+    /// The normalized appointment of a known event type.
+    pub(crate) fn to_appointment(&self) -> Option<Appointment> {
+        self.data()
+            .map(|d| d.to_appointment(self.event_type(), self.kind()))
+    }
+
     /// The appointment data of a known event type.
     pub fn data(&self) -> Option<&AppointmentData> {
         match self {
@@ -211,9 +217,6 @@ fn parsed(read: EnvelopeEvent<Event>, body: &[u8]) -> Parsed {
         event,
     } = read;
     let kind = event.kind();
-    let appointment = event
-        .data()
-        .map(|d| d.to_appointment(event.event_type(), kind));
     let appointment_id = match &event {
         Event::Other { data, .. } => data.get("appointment_key").and_then(super::id_of),
         known => known.data().map(|d| d.appointment_key.clone()),
@@ -230,7 +233,6 @@ fn parsed(read: EnvelopeEvent<Event>, body: &[u8]) -> Parsed {
         kind,
         key,
         occurred_at: time.map(|(_, t)| t),
-        appointment,
         appointment_id,
     }
 }

@@ -249,7 +249,6 @@ pub(crate) fn parse(
         kind,
         key,
         occurred_at,
-        appointment: None,
         appointment_id: None,
     })
 }

@@ -29,7 +29,6 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
-use crate::appointment::Appointment;
 use crate::error::ParseError;
 use crate::event::Event;
 use crate::kind::Kind;
@@ -69,7 +68,6 @@ pub(crate) struct Parsed {
     pub(crate) kind: Kind,
     pub(crate) key: String,
     pub(crate) occurred_at: Option<Timestamp>,
-    pub(crate) appointment: Option<Appointment>,
     pub(crate) appointment_id: Option<String>,
 }
 
@@ -986,7 +984,11 @@ mod tests {
                     assert_eq!(new.raw_event_type(), old.raw_type, "{shown}");
                     assert_eq!(new.idempotency_key(), old.key, "{shown}");
                     assert_eq!(new.kind(), old.kind, "{shown}");
-                    assert_eq!(new.appointment(), old.appointment.as_ref(), "{shown}");
+                    assert_eq!(
+                        new.appointment(),
+                        old.event.to_appointment().as_ref(),
+                        "{shown}"
+                    );
                     assert_eq!(
                         new.appointment_id(),
                         old.appointment_id.as_deref(),

@@ -92,6 +92,12 @@ impl Event {
         kind_of(self.event_type())
     }
 
+    /// The normalized appointment of a known event type.
+    pub(crate) fn to_appointment(&self) -> Option<Appointment> {
+        self.object()
+            .map(|o| o.to_appointment(self.event_type(), self.kind()))
+    }
+
     /// The appointment object of a known event type.
     pub fn object(&self) -> Option<&AppointmentObject> {
         match self {
@@ -318,9 +324,6 @@ pub(crate) fn parse(headers: &dyn Headers, body: &[u8]) -> Result<Parsed, ParseE
         },
     )?;
     let kind = event.kind();
-    let appointment = event
-        .object()
-        .map(|o| o.to_appointment(event.event_type(), kind));
     let appointment_id = match &event {
         Event::Other { data, .. } => data.pointer("/object/id").and_then(super::id_of),
         known => known.object().map(|o| o.id.clone()),
@@ -331,7 +334,6 @@ pub(crate) fn parse(headers: &dyn Headers, body: &[u8]) -> Result<Parsed, ParseE
         kind,
         key: id,
         occurred_at: time.map(|(_, t)| t),
-        appointment,
         appointment_id,
     })
 }

@@ -92,6 +92,12 @@ impl Event {
         kind_of(self.event_type())
     }
 
+    /// The normalized appointment of a known event type.
+    pub(crate) fn to_appointment(&self) -> Option<Appointment> {
+        self.meet()
+            .map(|m| m.to_appointment(self.event_type(), self.kind()))
+    }
+
     /// The meeting of a known event type.
     pub fn meet(&self) -> Option<&Meet> {
         match self {
@@ -452,16 +458,12 @@ pub(crate) fn parse(body: &[u8]) -> Result<Parsed, ParseError> {
         .or_else(|| time_text(meet_key.created_at).and_then(|(_, time)| time));
 
     let kind = event.kind();
-    let appointment = event
-        .meet()
-        .map(|m| m.to_appointment(event.event_type(), kind));
     Ok(Parsed {
         event: crate::event::Event::Orufy(event),
         raw_type,
         kind,
         key,
         occurred_at,
-        appointment,
         appointment_id: Some(meet_id),
     })
 }

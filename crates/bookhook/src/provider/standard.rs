@@ -110,7 +110,6 @@ pub(crate) fn parse(headers: &dyn Headers, body: &[u8]) -> Result<Parsed, ParseE
         kind: Kind::Other,
         key,
         occurred_at,
-        appointment: None,
         appointment_id: None,
     })
 }
