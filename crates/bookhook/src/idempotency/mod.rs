@@ -40,21 +40,38 @@ impl ClaimToken {
 
     /// A fresh token that is unpredictable and unique within the process.
     ///
-    /// The low 64 bits are a process-wide counter masked by a random value
-    /// (so no two tokens of one process are equal before 2^64 of them); the
-    /// high 64 bits are a keyed SipHash of the counter, with a key drawn at
-    /// random once per process. No clock is read.
+    /// The low 64 bits are a process-wide count masked by a random value (so
+    /// no two tokens of one process are equal before 2^64 of them); the high
+    /// 64 bits are a keyed SipHash of the count, with a key drawn at random
+    /// once per process. No clock is read, and threads do not contend: each
+    /// takes its counts from the shared counter a block at a time.
     pub fn random() -> Self {
+        use std::cell::Cell;
         use std::collections::hash_map::RandomState;
         use std::hash::{BuildHasher, Hasher};
         use std::sync::LazyLock;
         use std::sync::atomic::{AtomicU64, Ordering};
 
+        /// Counts a thread takes from the shared counter at once.
+        const BLOCK: u64 = 1 << 16;
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         static KEY: LazyLock<(RandomState, u64)> =
             LazyLock::new(|| (RandomState::new(), RandomState::new().hash_one(0_u8)));
+        thread_local! {
+            /// The next count of this thread's block, and the end of the block.
+            static BLOCK_LEFT: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+        }
+
+        let count = BLOCK_LEFT.with(|left| {
+            let (mut next, mut end) = left.get();
+            if next == end {
+                next = COUNTER.fetch_add(BLOCK, Ordering::Relaxed);
+                end = next + BLOCK;
+            }
+            left.set((next + 1, end));
+            next
+        });
         let (key, mask) = &*KEY;
-        let count = COUNTER.fetch_add(1, Ordering::Relaxed);
         let mut high = key.build_hasher();
         high.write_u64(count);
         Self((u128::from(high.finish()) << 64) | u128::from(count ^ mask))
