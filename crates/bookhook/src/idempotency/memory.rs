@@ -1,4 +1,5 @@
-//! The embedded [`IdempotencyStore`]: sharded, bounded LRU maps in process memory.
+//! The embedded [`IdempotencyStore`]: sharded, bounded hash tables in process
+//! memory, with CLOCK eviction.
 //!
 //! Keys are never stored as strings. Each key is reduced to a 128-bit
 //! fingerprint: one SipHash, keyed at random when the store is created, read
@@ -6,13 +7,18 @@
 //! is hashed once; only the last block and the finalization run twice. At a
 //! million keys the chance that two different keys share a fingerprint is
 //! about 1e-27.
+//!
+//! Each shard is one open-addressing table (linear probing, backward-shift
+//! deletion, no tombstones) whose 48-byte slots hold the fingerprint, the
+//! entry and a "used" bit inline: a lookup or an insertion of a new key reads
+//! one run of adjacent slots, and allocates nothing. When a shard is full, a
+//! clock hand walks its slots in order to pick the key to forget (CLOCK, or
+//! second chance, an approximation of least recently used).
 
 use std::fmt;
-use std::hash::{BuildHasher, Hash, Hasher, RandomState};
+use std::hash::{BuildHasher, Hasher, RandomState};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
-
-use lru::LruCache;
 
 use super::{BoxFuture, Claim, ClaimToken, Freshness, IdempotencyStore, Observation};
 use crate::clock::{Clock, SystemClock};
@@ -24,9 +30,13 @@ const DEFAULT_CAPACITY: usize = 1_000_000;
 /// Upper bound for the default number of shards.
 const MAX_DEFAULT_SHARDS: usize = 256;
 
-/// Expired entries removed from the least recently used end of a shard on
-/// every insertion, so that memory is given back without a background task.
-const SWEEP_PER_INSERT: usize = 2;
+/// Slots the clock hand passes on every insertion into a shard below its
+/// capacity, removing the expired entries it meets, so that expired entries
+/// are reclaimed without a background task.
+const SWEEP_PER_INSERT: usize = 4;
+
+/// Slots of a shard's table when its first key arrives.
+const MIN_SLOTS: usize = 8;
 
 /// An in-memory [`IdempotencyStore`], bounded by capacity and by TTL.
 ///
@@ -34,21 +44,34 @@ const SWEEP_PER_INSERT: usize = 2;
 /// as `bookhook-redis`) once several replicas receive the same webhooks.
 ///
 /// - **Bounded.** At most `capacity` keys are held (idempotency keys and
-///   appointment records together). When a shard is full, its least recently
-///   used key is forgotten, even if its TTL has not run out, so size the
-///   capacity for the number of deliveries you expect within the done TTL.
+///   appointment records together). When a shard is full, one key is
+///   forgotten for each new one, even if its TTL has not run out. The key is
+///   chosen by CLOCK, an approximation of least recently used: a hand walks
+///   the shard's slots in order; a key read or written since the hand last
+///   passed it is spared once (the hand clears its mark), and the first key
+///   not used since is forgotten. A key written once and never read again is
+///   therefore remembered for between about 2/3 and 4/3 of the shard's
+///   capacity in newer keys (exactly the capacity under true LRU), so size the
+///   capacity with headroom over the number of deliveries you expect within
+///   the done TTL.
 /// - **Expiring.** A done key is forgotten after the `ttl` given to
 ///   [`complete`](IdempotencyStore::complete), a claim after the `lease` given
 ///   to [`claim`](IdempotencyStore::claim) (so a worker that died does not block
 ///   retries), and an appointment record after the `ttl` given to
-///   [`observe`](IdempotencyStore::observe). Expired entries are removed lazily,
-///   when touched or when they reach the least recently used end of their shard,
-///   or all at once with [`purge_expired`](Self::purge_expired).
+///   [`observe`](IdempotencyStore::observe). Expired entries are removed lazily:
+///   when touched, when the clock hand meets them (it moves a few slots on
+///   every insertion, and when a shard is full it takes an expired key it
+///   meets before any live one), or all at once with
+///   [`purge_expired`](Self::purge_expired).
 /// - **Sharded.** Keys are spread by hash over independently locked shards.
 ///   No lock is held across an `.await`: every operation is synchronous
-///   work inside its future. Least recently used order is kept per shard.
-/// - **Compact.** About 100 bytes per key at a million keys: keys are kept as
-///   128-bit fingerprints, never as strings.
+///   work inside its future. Each shard has its own clock hand.
+/// - **Compact.** Keys are kept as 128-bit fingerprints, never as strings,
+///   in 48-byte slots of a per-shard table that is at most 3/4 full and
+///   grows by doubling as keys arrive (nothing is allocated up front, nor per
+///   key): between 64 and 128 bytes per key held once a shard holds more than
+///   a few keys, about 100 at a million keys with the default capacity. A
+///   table shrinks only in [`purge_expired`](Self::purge_expired).
 ///
 /// Time is read only from the store's [`Clock`], so tests can use a
 /// [`ManualClock`](crate::ManualClock) instead of sleeping. Operations never
@@ -125,18 +148,20 @@ impl MemoryStore {
 
     /// The number of keys held, counting expired ones not removed yet.
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|shard| lock(shard).map.len()).sum()
+        self.shards.iter().map(|shard| lock(shard).len).sum()
     }
 
     /// Whether the store holds no key at all.
     pub fn is_empty(&self) -> bool {
-        self.shards.iter().all(|shard| lock(shard).map.is_empty())
+        self.shards.iter().all(|shard| lock(shard).len == 0)
     }
 
     /// Removes every expired entry now and returns how many were removed.
     ///
     /// Expired entries never change an answer, and are removed lazily anyway.
-    /// This gives their memory back at once; it locks one shard at a time.
+    /// This removes them at once, and gives memory back to the allocator when
+    /// a shard's table is left at most a quarter as full as it may be; it
+    /// locks one shard at a time.
     pub fn purge_expired(&self) -> usize {
         let now = self.clock.now_unix_ms();
         self.shards
@@ -149,12 +174,7 @@ impl MemoryStore {
         let base = capacity / shards;
         let extra = capacity % shards;
         let shards = (0..shards)
-            .map(|index| {
-                Padded(Mutex::new(Shard {
-                    map: LruCache::unbounded_with_hasher(PassThrough),
-                    cap: base + usize::from(index < extra),
-                }))
-            })
+            .map(|index| Padded(Mutex::new(Shard::new(base + usize::from(index < extra)))))
             .collect();
         Self {
             shards,
@@ -179,7 +199,7 @@ impl MemoryStore {
     }
 
     fn shard(&self, fingerprint: &Fingerprint) -> MutexGuard<'_, Shard> {
-        // The map hashes the first word; the shard comes from the second.
+        // The table is indexed by the first word; the shard comes from the second.
         let mask = self.shards.len() - 1;
         let index = (fingerprint.0[1] >> 32) as usize & mask;
         lock(&self.shards[index])
@@ -227,12 +247,14 @@ impl MemoryStore {
         let fingerprint = self.fingerprint(Space::Key, key);
         let mut shard = self.shard(&fingerprint);
         // An expired claim with this token is removed too: nobody else owns it.
-        let owned = matches!(
-            shard.map.peek(&fingerprint),
-            Some(Entry::Claimed { token: owner, .. }) if *owner == fold(token)
-        );
-        if owned {
-            shard.map.pop(&fingerprint);
+        if let Some(index) = shard.find(&fingerprint) {
+            let owned = matches!(
+                shard.slots[index].entry,
+                Some(Entry::Claimed { token: owner, .. }) if owner == fold(token)
+            );
+            if owned {
+                shard.remove_at(index);
+            }
         }
     }
 
@@ -437,8 +459,10 @@ fn default_shards(capacity: usize) -> usize {
 }
 
 fn lock(shard: &Padded<Mutex<Shard>>) -> MutexGuard<'_, Shard> {
-    // A panic while a shard was locked cannot leave an entry half written
-    // (every update is a single assignment), so a poisoned shard is still sound.
+    // A panic while a shard was locked cannot leave its table half updated:
+    // what may panic under the lock (drawing a token, a tracing subscriber)
+    // runs before a change or after it, never while slots are being moved, and
+    // a failed allocation aborts. So a poisoned shard is still sound.
     shard.0.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -470,17 +494,11 @@ enum Space {
 
 /// Two independently keyed SipHash values of a namespaced key.
 ///
-/// Two words rather than a `u128`, so that an LRU node (key, value and two
-/// links, 56 bytes) fits a 64-byte allocation.
-#[derive(Clone, Copy, PartialEq, Eq)]
+/// Two words rather than a `u128`, so that a [`Slot`] needs 8-byte alignment
+/// only and is 48 bytes. The first word, already a keyed hash, places the key
+/// in its shard's table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Fingerprint([u64; 2]);
-
-impl Hash for Fingerprint {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        // Already a keyed hash: hashing it again would only cost time.
-        state.write_u64(self.0[0]);
-    }
-}
 
 /// The state of one key, 24 bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -505,93 +523,269 @@ impl Entry {
     }
 }
 
+/// One slot of a shard's table, 48 bytes: a key's fingerprint, its entry
+/// (`None` when the slot is empty) and its "used" bit, inline.
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    fingerprint: Fingerprint,
+    entry: Option<Entry>,
+    /// Set when the entry is inserted or read; cleared by the clock hand.
+    used: bool,
+}
+
+impl Slot {
+    const EMPTY: Slot = Slot {
+        fingerprint: Fingerprint([0; 2]),
+        entry: None,
+        used: false,
+    };
+}
+
+/// One shard: an open-addressing table with linear probing.
+///
+/// A key lives at the first free slot at or after its home slot (the low bits
+/// of its fingerprint's first word), so every slot between its home and its
+/// slot is occupied; removal shifts the following entries back to keep it so
+/// (no tombstones). The table is empty until the first key arrives, then
+/// doubles whenever it would be more than 3/4 full, and never holds more than
+/// `cap` keys: at capacity, each new key first takes a slot back through the
+/// clock hand.
 struct Shard {
-    map: LruCache<Fingerprint, Entry, PassThrough>,
+    /// No slot at all, or a power of two of them, at least one always empty.
+    slots: Vec<Slot>,
+    /// Occupied slots, expired entries included.
+    len: usize,
+    /// The most keys this shard holds, at least 1.
     cap: usize,
+    /// The clock hand: the next slot it examines.
+    hand: usize,
 }
 
 impl Shard {
-    /// The live entry for `fingerprint`, marked as recently used. An expired
-    /// entry is removed and reads as absent.
-    ///
-    /// An absent key, the common case (every new delivery), costs one probe
-    /// of the map; a present one costs two.
-    fn live(&mut self, fingerprint: &Fingerprint, now: u64) -> Option<&mut Entry> {
-        let live = self.map.get_mut(fingerprint)?.is_live(now);
-        if !live {
-            self.map.pop(fingerprint);
+    fn new(cap: usize) -> Self {
+        Self {
+            slots: Vec::new(),
+            len: 0,
+            cap,
+            hand: 0,
+        }
+    }
+
+    /// The slot holding `fingerprint`, if any.
+    fn find(&self, fingerprint: &Fingerprint) -> Option<usize> {
+        if self.slots.is_empty() {
             return None;
         }
-        self.map.get_mut(fingerprint)
+        let mask = self.slots.len() - 1;
+        let mut index = home(fingerprint, mask);
+        loop {
+            let slot = &self.slots[index];
+            slot.entry.as_ref()?;
+            if slot.fingerprint == *fingerprint {
+                return Some(index);
+            }
+            index = (index + 1) & mask;
+        }
+    }
+
+    /// The first empty slot from `fingerprint`'s home on: where it goes. The
+    /// table must have a slot.
+    fn vacancy(&self, fingerprint: &Fingerprint) -> usize {
+        let mask = self.slots.len() - 1;
+        let mut index = home(fingerprint, mask);
+        while self.slots[index].entry.is_some() {
+            index = (index + 1) & mask;
+        }
+        index
+    }
+
+    /// The live entry for `fingerprint`, marked as used. An expired entry is
+    /// removed and reads as absent.
+    ///
+    /// An absent key, the common case (every new delivery), costs one run of
+    /// adjacent slots from its home to the first empty one.
+    fn live(&mut self, fingerprint: &Fingerprint, now: u64) -> Option<&mut Entry> {
+        let index = self.find(fingerprint)?;
+        if !self.slots[index]
+            .entry
+            .is_some_and(|entry| entry.is_live(now))
+        {
+            self.remove_at(index);
+            return None;
+        }
+        let slot = &mut self.slots[index];
+        slot.used = true;
+        slot.entry.as_mut()
     }
 
     /// Inserts an entry for a key that [`live`](Self::live) just found
-    /// absent, making room first.
+    /// absent, making room first: at capacity the clock hand takes a slot
+    /// back; below it, the hand reclaims expired entries on its way and the
+    /// table doubles if it would be more than 3/4 full.
     fn insert_absent(&mut self, fingerprint: Fingerprint, entry: Entry, now: u64) {
-        for _ in 0..SWEEP_PER_INSERT {
-            match self.map.peek_lru() {
-                Some((_, oldest)) if !oldest.is_live(now) => {
-                    self.map.pop_lru();
-                }
-                _ => break,
+        if self.len >= self.cap {
+            self.evict(now);
+        } else {
+            self.sweep(now);
+            if self.len + 1 > max_load(self.slots.len()) {
+                let slots = (self.slots.len() * 2).max(MIN_SLOTS);
+                self.rehash(slots, now);
             }
         }
-        if self.map.len() >= self.cap {
-            if let Some((_, evicted)) = self.map.pop_lru() {
-                if evicted.is_live(now) {
+        let index = self.vacancy(&fingerprint);
+        self.slots[index] = Slot {
+            fingerprint,
+            entry: Some(entry),
+            used: true,
+        };
+        self.len += 1;
+    }
+
+    /// Moves the hand [`SWEEP_PER_INSERT`] slots on, clearing the used bits it
+    /// passes and removing the expired entries it meets.
+    fn sweep(&mut self, now: u64) {
+        if self.slots.is_empty() {
+            return;
+        }
+        let mask = self.slots.len() - 1;
+        let mut passed = 0;
+        while passed < SWEEP_PER_INSERT {
+            let hand = self.hand;
+            let slot = &mut self.slots[hand];
+            match slot.entry {
+                Some(entry) if !entry.is_live(now) => {
+                    // The hand stays: an entry may have been shifted into the
+                    // slot it just emptied.
+                    self.remove_at(hand);
+                    continue;
+                }
+                Some(_) => slot.used = false,
+                None => {}
+            }
+            self.hand = (hand + 1) & mask;
+            passed += 1;
+        }
+    }
+
+    /// Takes one slot back: the first expired entry, or the first live entry
+    /// whose used bit is clear, that the hand meets. The hand clears the used
+    /// bits it passes, so it finds one within one turn of the table and a
+    /// few slots. The shard must hold at least one key.
+    fn evict(&mut self, now: u64) {
+        let mask = self.slots.len() - 1;
+        loop {
+            let hand = self.hand;
+            let slot = &mut self.slots[hand];
+            match slot.entry {
+                None => {}
+                Some(entry) if !entry.is_live(now) => {
+                    self.remove_at(hand);
+                    return;
+                }
+                Some(_) if slot.used => slot.used = false,
+                Some(_) => {
                     tracing::debug!(
                         capacity = self.cap,
-                        "idempotency shard full, forgetting its least recently used key"
+                        "idempotency shard full, forgetting a key not used since the clock hand last passed"
                     );
+                    // The hand stays on its slot, which may now hold an entry
+                    // shifted back from the next ones: it examines it next.
+                    self.remove_at(hand);
+                    return;
                 }
             }
+            self.hand = (hand + 1) & mask;
         }
-        self.map.put(fingerprint, entry);
+    }
+
+    /// Empties slot `index` (which must be occupied) by backward-shift
+    /// deletion: each following entry of the run moves back into the hole if
+    /// that keeps it at or after its home slot, so no lookup ever stops short.
+    ///
+    /// Shifting bends the hand's order a little, which CLOCK's approximation
+    /// allows: an entry shifted back over the hand's position is examined only
+    /// on its next turn (spared a little longer), and near the end of a turn
+    /// an entry the hand already passed can be shifted back in front of it,
+    /// ahead of entries it has not reached yet (examined, and possibly
+    /// forgotten, a little sooner). Only an entry whose used bit is clear is
+    /// ever forgotten while live.
+    fn remove_at(&mut self, index: usize) {
+        let mask = self.slots.len() - 1;
+        let mut hole = index;
+        let mut next = (index + 1) & mask;
+        while self.slots[next].entry.is_some() {
+            let from_home = next.wrapping_sub(home(&self.slots[next].fingerprint, mask)) & mask;
+            let from_hole = next.wrapping_sub(hole) & mask;
+            if from_home >= from_hole {
+                self.slots[hole] = self.slots[next];
+                hole = next;
+            }
+            next = (next + 1) & mask;
+        }
+        self.slots[hole] = Slot::EMPTY;
+        self.len -= 1;
+    }
+
+    /// Moves every live entry, with its used bit, into a new table of
+    /// `slots` slots (a power of two with room for them); expired entries are
+    /// dropped on the way. The hand starts over at slot 0.
+    fn rehash(&mut self, slots: usize, now: u64) {
+        let old = std::mem::replace(&mut self.slots, vec![Slot::EMPTY; slots]);
+        self.len = 0;
+        self.hand = 0;
+        for slot in old {
+            if slot.entry.is_some_and(|entry| entry.is_live(now)) {
+                let index = self.vacancy(&slot.fingerprint);
+                self.slots[index] = slot;
+                self.len += 1;
+            }
+        }
     }
 
     fn purge_expired(&mut self, now: u64) -> usize {
-        let expired: Vec<Fingerprint> = self
-            .map
-            .iter()
-            .filter(|(_, entry)| !entry.is_live(now))
-            .map(|(fingerprint, _)| *fingerprint)
-            .collect();
-        for fingerprint in &expired {
-            self.map.pop(fingerprint);
+        let before = self.len;
+        let mut index = 0;
+        while index < self.slots.len() {
+            match self.slots[index].entry {
+                // The slot may now hold an entry shifted back: look again.
+                Some(entry) if !entry.is_live(now) => self.remove_at(index),
+                _ => index += 1,
+            }
         }
-        expired.len()
+        let removed = before - self.len;
+        // Give memory back once the table is at most a quarter as full as it
+        // may be, keeping it within a factor of two of the keys held.
+        if self.len == 0 {
+            self.slots = Vec::new();
+            self.hand = 0;
+        } else if slots_for(self.len) <= self.slots.len() / 4 {
+            self.rehash(slots_for(self.len), now);
+        }
+        removed
     }
 }
 
-/// Hashes a [`Fingerprint`] to its first word: it is a keyed hash already.
-#[derive(Clone, Copy, Default)]
-struct PassThrough;
-
-impl BuildHasher for PassThrough {
-    type Hasher = PassThroughHasher;
-
-    fn build_hasher(&self) -> PassThroughHasher {
-        PassThroughHasher(0)
-    }
+/// The home slot of a fingerprint in a table of `mask + 1` slots.
+fn home(fingerprint: &Fingerprint, mask: usize) -> usize {
+    // Truncation keeps the low bits, the only ones the mask keeps.
+    fingerprint.0[0] as usize & mask
 }
 
-struct PassThroughHasher(u64);
+/// The most keys a table of `slots` slots holds: 3/4 of it, so that probe
+/// runs stay short (about 2.5 slots for an absent key at a load of 1/2, 8.5
+/// at 3/4) and at least one slot is always empty.
+fn max_load(slots: usize) -> usize {
+    slots - slots / 4
+}
 
-impl Hasher for PassThroughHasher {
-    fn finish(&self) -> u64 {
-        self.0
+/// The fewest slots, a power of two and at least [`MIN_SLOTS`], that hold
+/// `keys` keys.
+fn slots_for(keys: usize) -> usize {
+    let mut slots = MIN_SLOTS;
+    while max_load(slots) < keys {
+        slots *= 2;
     }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // Only `write_u64` is used; mix anything else rather than drop it.
-        for &byte in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
-        }
-    }
-
-    fn write_u64(&mut self, value: u64) {
-        self.0 ^= value;
-    }
+    slots
 }
 
 #[cfg(test)]
@@ -714,6 +908,8 @@ mod tests {
         assert_eq!(std::mem::size_of::<Entry>(), 24);
         assert_eq!(std::mem::size_of::<Fingerprint>(), 16);
         assert_eq!(std::mem::align_of::<Fingerprint>(), 8);
+        // Fingerprint, entry (its `None` is the empty slot) and used bit.
+        assert_eq!(std::mem::size_of::<Slot>(), 48);
     }
 
     #[test]
@@ -747,8 +943,13 @@ mod tests {
         );
     }
 
+    // Was `insert_sweeps_expired_entries_from_the_lru_end`: there is no LRU
+    // end any more. Below capacity the clock hand passes SWEEP_PER_INSERT
+    // slots per insertion and removes the expired entries it meets; where the
+    // old keys sit depends on the store's random hash key, so the test inserts
+    // until the hand has passed every slot of the (8-slot) table once.
     #[test]
-    fn insert_sweeps_expired_entries_from_the_lru_end() {
+    fn insert_sweeps_expired_entries_ahead_of_the_hand() {
         let (store, clock) = store(100, 1);
         for i in 0..4 {
             store.claim_now(
@@ -757,9 +958,19 @@ mod tests {
                 store.clock.now_unix_ms(),
             );
         }
+        assert_eq!(lock(&store.shards[0]).slots.len(), MIN_SLOTS);
         clock.advance(Duration::from_secs(2));
-        store.claim_now("new", Duration::from_secs(1), store.clock.now_unix_ms());
-        assert_eq!(store.len(), 5 - SWEEP_PER_INSERT);
+        let inserts = MIN_SLOTS.div_ceil(SWEEP_PER_INSERT);
+        for i in 0..inserts {
+            store.claim_now(
+                &format!("new_{i}"),
+                Duration::from_secs(1),
+                store.clock.now_unix_ms(),
+            );
+        }
+        // No eviction happened (the store is far below capacity): the old
+        // keys were reclaimed because they had expired.
+        assert_eq!(store.len(), inserts);
     }
 
     #[test]
@@ -778,5 +989,403 @@ mod tests {
             store.claim_now("k", Duration::from_secs(1), store.clock.now_unix_ms()),
             Claim::Claimed(_)
         ));
+    }
+
+    // Shard-level tests. Fingerprints are built by hand so that each key's
+    // home slot, and so the order in which the clock hand meets keys, is
+    // known: `key(home, id)` lives at slot `home` if that slot is free.
+
+    const NOW: u64 = 1_000_000;
+    const LATER: u64 = u64::MAX;
+
+    fn key(home: u64, id: u64) -> Fingerprint {
+        Fingerprint([home, id << 1])
+    }
+
+    fn done(until: u64) -> Entry {
+        Entry::Done { until }
+    }
+
+    /// SplitMix64: a deterministic stream of well mixed words.
+    fn mix(x: u64) -> u64 {
+        let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Every invariant of a shard's table.
+    fn check(shard: &Shard) {
+        assert!(
+            shard.len <= shard.cap,
+            "{} keys, cap {}",
+            shard.len,
+            shard.cap
+        );
+        if shard.slots.is_empty() {
+            assert_eq!(shard.len, 0);
+            return;
+        }
+        let slots = shard.slots.len();
+        assert!(slots.is_power_of_two() && slots >= MIN_SLOTS, "{slots}");
+        assert!(
+            shard.len <= max_load(slots),
+            "{} keys in {slots}",
+            shard.len
+        );
+        assert!(shard.hand < slots);
+        let occupied = shard.slots.iter().filter(|s| s.entry.is_some()).count();
+        assert_eq!(occupied, shard.len);
+        let mask = slots - 1;
+        for (index, slot) in shard.slots.iter().enumerate() {
+            if slot.entry.is_none() {
+                assert!(!slot.used, "empty slot {index} marked used");
+                continue;
+            }
+            // No empty slot between a key's home and its slot...
+            let mut at = home(&slot.fingerprint, mask);
+            while at != index {
+                assert!(
+                    shard.slots[at].entry.is_some(),
+                    "gap at {at} before {index}"
+                );
+                at = (at + 1) & mask;
+            }
+            // ...so a lookup finds it, and finds no other copy first.
+            assert_eq!(shard.find(&slot.fingerprint), Some(index));
+        }
+    }
+
+    /// Claims a key as a delivery does: looked up, inserted if absent.
+    fn touch_or_insert(shard: &mut Shard, fingerprint: Fingerprint, entry: Entry, now: u64) {
+        if shard.live(&fingerprint, now).is_none() {
+            shard.insert_absent(fingerprint, entry, now);
+        }
+    }
+
+    fn holds(shard: &Shard, fingerprint: Fingerprint) -> bool {
+        shard.find(&fingerprint).is_some()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn capacity_is_never_exceeded_under_random_inserts(
+            cap in 1_usize..40,
+            seed in proptest::prelude::any::<u64>(),
+            spread in proptest::sample::select(vec![0_u64, 3, 15, u64::MAX]),
+            ops in proptest::collection::vec((0_u64..120, 0_u64..3, 1_u64..6), 1..400),
+        ) {
+            let mut shard = Shard::new(cap);
+            let mut now = NOW;
+            for (id, advance, ttl) in ops {
+                now += advance;
+                // A small spread piles keys onto a few home slots.
+                let fingerprint = key(mix(seed ^ id) & spread, id);
+                touch_or_insert(&mut shard, fingerprint, done(now + ttl), now);
+                proptest::prop_assert!(shard.len <= cap);
+                proptest::prop_assert!(holds(&shard, fingerprint), "the key just inserted is held");
+                check(&shard);
+            }
+        }
+
+        #[test]
+        fn removal_keeps_every_remaining_key_findable(
+            seed in proptest::prelude::any::<u64>(),
+            // Homes crowded onto the last slots wrap runs around the table's end.
+            spread in proptest::sample::select(vec![0_u64, 1, 3, 7, u64::MAX]),
+            ops in proptest::collection::vec((proptest::prelude::any::<bool>(), 0_u64..64), 1..600),
+        ) {
+            let mut shard = Shard::new(1_000);
+            let mut model = std::collections::HashMap::new();
+            let fingerprint_of = |id: u64| key(u64::MAX - (mix(seed ^ id) & spread), id);
+            for (insert, id) in ops {
+                let fingerprint = fingerprint_of(id);
+                if insert {
+                    let entry = Entry::Seen { newest: id as i64, until: LATER };
+                    if shard.live(&fingerprint, NOW).is_none() {
+                        shard.insert_absent(fingerprint, entry, NOW);
+                    }
+                    model.insert(id, entry);
+                } else if let Some(index) = shard.find(&fingerprint) {
+                    shard.remove_at(index);
+                    proptest::prop_assert!(model.remove(&id).is_some());
+                } else {
+                    proptest::prop_assert!(!model.contains_key(&id));
+                }
+                proptest::prop_assert_eq!(shard.len, model.len());
+                for (&id, entry) in &model {
+                    let index = shard.find(&fingerprint_of(id));
+                    proptest::prop_assert!(index.is_some(), "key {} lost", id);
+                    proptest::prop_assert_eq!(shard.slots[index.unwrap()].entry, Some(*entry));
+                }
+                check(&shard);
+            }
+        }
+    }
+
+    #[test]
+    fn store_never_holds_more_than_its_capacity() {
+        for (capacity, shards) in [(1, 1), (5, 1), (7, 2), (64, 4), (100, 8)] {
+            let (store, clock) = store(capacity, shards);
+            for i in 0..2_000_u64 {
+                let word = mix(i);
+                let name = format!("k{}", word % 300);
+                let now = store.clock.now_unix_ms();
+                if word & 1 == 0 {
+                    store.claim_now(&name, Duration::from_millis(word % 50), now);
+                } else {
+                    store.observe_now(&name, 1, Duration::from_millis(word % 50), now);
+                }
+                assert!(
+                    store.len() <= capacity,
+                    "{capacity}/{shards}: {}",
+                    store.len()
+                );
+                clock.advance(Duration::from_millis(word % 3));
+            }
+            for shard in store.shards.iter() {
+                check(&lock(shard));
+            }
+        }
+    }
+
+    #[test]
+    fn recently_used_entries_survive_a_sweep_that_evicts_unused_ones() {
+        let mut shard = Shard::new(4);
+        let [a, b, c, d] = [0, 1, 2, 3].map(|home| key(home, home));
+        for fingerprint in [a, b, c, d] {
+            shard.insert_absent(fingerprint, done(LATER), NOW);
+        }
+        // The hand has just passed every key; then b and d are read.
+        for slot in shard.slots.iter_mut() {
+            slot.used = false;
+        }
+        shard.hand = 0;
+        assert!(shard.live(&b, NOW).is_some());
+        assert!(shard.live(&d, NOW).is_some());
+
+        let (e, f) = (key(5, 5), key(6, 6));
+        shard.insert_absent(e, done(LATER), NOW);
+        shard.insert_absent(f, done(LATER), NOW);
+        check(&shard);
+        // a and c were not used since the hand passed: forgotten. b was spared
+        // once (its bit is now clear), d was not reached yet.
+        assert!(!holds(&shard, a) && !holds(&shard, c));
+        assert!(holds(&shard, b) && holds(&shard, d) && holds(&shard, e) && holds(&shard, f));
+        assert!(!shard.slots[1].used);
+        assert!(shard.slots[3].used);
+        assert_eq!(shard.hand, 2);
+    }
+
+    #[test]
+    fn expired_entries_are_reclaimed_before_live_ones() {
+        let mut shard = Shard::new(4);
+        // In the hand's order: live and used, expired and used, expired and
+        // unused, live and unused.
+        let (b, a, c, d) = (key(0, 0), key(1, 1), key(2, 2), key(3, 3));
+        shard.insert_absent(b, done(LATER), NOW);
+        shard.insert_absent(a, done(NOW + 1), NOW);
+        shard.insert_absent(c, done(NOW + 1), NOW);
+        shard.insert_absent(d, done(LATER), NOW);
+        shard.hand = 0;
+        for (index, used) in [true, true, false, false].into_iter().enumerate() {
+            shard.slots[index].used = used;
+        }
+        let now = NOW + 2;
+        shard.insert_absent(key(5, 5), done(LATER), now);
+        // The expired entry is reclaimed although its used bit was set.
+        assert!(!holds(&shard, a) && holds(&shard, b) && holds(&shard, c));
+        shard.insert_absent(key(6, 6), done(LATER), now);
+        assert!(!holds(&shard, c));
+        // The live unused entry was met after the expired ones: still held.
+        assert!(holds(&shard, b) && holds(&shard, d));
+        check(&shard);
+    }
+
+    // Wherever the keys sit, an eviction that starts with every live key
+    // marked used can only take an expired key: the hand clears live keys'
+    // bits until it meets one, which happens within one turn. So every live
+    // key is used again before each new key (a stream of deliveries whose
+    // earlier keys all keep being retried).
+    #[test]
+    fn expired_keys_are_reclaimed_before_used_ones_in_a_full_store() {
+        let (store, clock) = store(64, 1);
+        let lease = Duration::from_secs(1);
+        let ttl = Duration::from_secs(3_600);
+        let now = || store.clock.now_unix_ms();
+        let mut live = vec![];
+        for i in 0..32 {
+            let key = format!("long_{i}");
+            let Claim::Claimed(token) = store.claim_now(&key, lease, now()) else {
+                panic!("new key {key} not claimed");
+            };
+            store.complete_now(&key, token, ttl);
+            live.push((key, Claim::Done));
+            store.claim_now(&format!("short_{i}"), lease, now());
+        }
+        assert_eq!(store.len(), 64);
+        clock.advance(Duration::from_secs(2));
+        for i in 0..32 {
+            for (key, answer) in &live {
+                assert_eq!(
+                    store.claim_now(key, Duration::from_secs(60), now()),
+                    *answer,
+                    "{key} was forgotten while expired keys were held"
+                );
+            }
+            let key = format!("new_{i}");
+            let claim = store.claim_now(&key, Duration::from_secs(60), now());
+            assert!(matches!(claim, Claim::Claimed(_)));
+            live.push((key, Claim::InFlight));
+            assert_eq!(store.len(), 64);
+        }
+        // The 32 expired keys made room for the 32 new ones.
+        for (key, answer) in &live {
+            assert_eq!(store.claim_now(key, lease, now()), *answer, "{key}");
+        }
+        assert_eq!(store.purge_expired(), 0);
+    }
+
+    #[test]
+    fn full_shard_with_every_used_bit_set_still_evicts() {
+        let mut shard = Shard::new(6);
+        let old: Vec<Fingerprint> = (0..6).map(|home| key(home, home)).collect();
+        for &fingerprint in &old {
+            shard.insert_absent(fingerprint, done(LATER), NOW);
+        }
+        for &fingerprint in &old {
+            assert!(shard.live(&fingerprint, NOW).is_some());
+        }
+        assert_eq!(shard.slots.len(), 8);
+        assert!(shard.slots[..6].iter().all(|slot| slot.used));
+        shard.hand = 3;
+
+        let new = key(6, 6);
+        shard.insert_absent(new, done(LATER), NOW);
+        check(&shard);
+        // The hand cleared every bit in one turn, came back to slot 3 and
+        // forgot the key there.
+        assert_eq!(shard.len, 6);
+        assert!(!holds(&shard, old[3]));
+        for (home, &fingerprint) in old.iter().enumerate() {
+            if home != 3 {
+                assert!(holds(&shard, fingerprint), "key at {home} lost");
+                assert!(!shard.slots[home].used);
+            }
+        }
+        assert!(shard.slots[6].used, "the new key counts as used");
+        assert_eq!(shard.hand, 3);
+    }
+
+    #[test]
+    fn table_grows_by_doubling_and_keeps_every_key() {
+        const KEYS: u64 = 20_000;
+        let mut shard = Shard::new(100_000);
+        assert!(shard.slots.is_empty(), "nothing is allocated before a key");
+        let mut sizes = vec![];
+        for id in 0..KEYS {
+            let entry = Entry::Seen {
+                newest: id as i64,
+                until: LATER,
+            };
+            shard.insert_absent(key(mix(id), id), entry, NOW);
+            if sizes.last() != Some(&shard.slots.len()) {
+                sizes.push(shard.slots.len());
+            }
+            assert!(shard.len <= max_load(shard.slots.len()));
+        }
+        assert_eq!(sizes.first(), Some(&MIN_SLOTS));
+        assert!(
+            sizes.windows(2).all(|pair| pair[1] == 2 * pair[0]),
+            "{sizes:?}"
+        );
+        assert_eq!(shard.slots.len(), slots_for(KEYS as usize));
+        assert_eq!(shard.slots.len(), 32_768);
+        assert_eq!(shard.len, KEYS as usize);
+        for id in 0..KEYS {
+            let index = shard.find(&key(mix(id), id)).expect("key kept");
+            assert_eq!(
+                shard.slots[index].entry,
+                Some(Entry::Seen {
+                    newest: id as i64,
+                    until: LATER
+                })
+            );
+        }
+        check(&shard);
+    }
+
+    #[test]
+    fn memory_follows_keys_held_not_capacity() {
+        let (store, _) = store(1_000_000, 8);
+        for i in 0..100 {
+            store.claim_now(
+                &format!("k{i}"),
+                Duration::from_secs(60),
+                store.clock.now_unix_ms(),
+            );
+        }
+        let slots: usize = store
+            .shards
+            .iter()
+            .map(|shard| lock(shard).slots.len())
+            .sum();
+        // At most 32 slots per shard for ~12 keys; a million would need 2^21.
+        assert!(slots <= 8 * 32, "{slots} slots for 100 keys");
+    }
+
+    #[test]
+    fn purge_expired_gives_memory_back() {
+        let mut shard = Shard::new(10_000);
+        for id in 0..1_000 {
+            shard.insert_absent(key(mix(id), id), done(NOW + 1), NOW);
+        }
+        let kept: Vec<Fingerprint> = (1_000..1_010).map(|id| key(mix(id), id)).collect();
+        for &fingerprint in &kept {
+            shard.insert_absent(fingerprint, done(LATER), NOW);
+        }
+        assert_eq!(shard.slots.len(), 2_048);
+        assert_eq!(shard.purge_expired(NOW + 2), 1_000);
+        assert_eq!(shard.slots.len(), slots_for(10));
+        assert!(kept.iter().all(|&fingerprint| holds(&shard, fingerprint)));
+        check(&shard);
+        assert_eq!(shard.purge_expired(LATER), 10);
+        assert!(shard.slots.is_empty());
+    }
+
+    /// Backs the claim in [`MemoryStore`]'s documentation: under a stream of
+    /// new keys, each written and read once (a claim, then its completion), a
+    /// key is forgotten after between about 2/3 and 4/3 of the capacity in
+    /// newer keys.
+    #[test]
+    fn a_key_used_once_is_remembered_for_about_the_capacity() {
+        const CAP: u64 = 4_000;
+        // Keys still held are looked for every STEP insertions: an age is
+        // known to within STEP, and bounded on the safe side below.
+        const STEP: u64 = 40;
+        let mut shard = Shard::new(CAP as usize);
+        let mut held = Vec::new();
+        let (mut least, mut most) = (u64::MAX, 0);
+        for id in 0..20 * CAP {
+            let fingerprint = key(mix(id), id);
+            shard.insert_absent(fingerprint, done(LATER), NOW);
+            assert!(shard.live(&fingerprint, NOW).is_some());
+            held.push(id);
+            if id % STEP == 0 {
+                held.retain(|&old| {
+                    let kept = holds(&shard, key(mix(old), old));
+                    // Ages counted once the store has been full for a while.
+                    if !kept && old >= 4 * CAP {
+                        least = least.min(id - STEP - old);
+                        most = most.max(id - old);
+                    }
+                    kept
+                });
+            }
+        }
+        let (least, most) = (least as f64 / CAP as f64, most as f64 / CAP as f64);
+        eprintln!("forgotten after {least:.3} to {most:.3} times the capacity in newer keys");
+        assert!((0.6..0.75).contains(&least), "least {least}");
+        assert!((1.25..1.4).contains(&most), "most {most}");
     }
 }
