@@ -54,7 +54,7 @@ fn claim_and_complete(store: &MemoryStore, keys: &[String]) {
 }
 
 fn store(c: &mut Criterion) {
-    // The default store: a million keys, then the least recently used are evicted.
+    // The default store: a million keys, then one is forgotten (by CLOCK) for each new one.
     let store = MemoryStore::new();
     let next = AtomicU64::new(0);
     let mut group = c.benchmark_group("memory_store_claim_complete");
