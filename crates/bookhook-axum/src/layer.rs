@@ -1,5 +1,6 @@
 //! A tower `Layer` that verifies and claims deliveries for a handler of your own.
 
+use std::any::Any;
 use std::fmt;
 use std::panic::AssertUnwindSafe;
 use std::task::{Context, Poll};
@@ -14,8 +15,7 @@ use tower::{Layer, Service, ServiceExt};
 use crate::body::{into_axum, read_limited};
 use crate::extract::VerifiedEvent;
 use crate::headers::HttpHeaders;
-use crate::service::ResponseFuture;
-use crate::to_end::{RunToEnd, lost, panic_message};
+use crate::service::{ResponseFuture, lost_task};
 
 /// Runs steps 1 to 5 of a delivery (size, verify, parse, replay window,
 /// claim) in front of a handler of your own, which reads the event with the
@@ -114,9 +114,9 @@ where
                 Ok(bytes) => bytes,
                 Err(refused) => return Ok(into_axum(refused.response())),
             };
-            // Run to its end even if the sender hangs up, so that the claim is
-            // not left held until its lease runs out.
-            let delivery = RunToEnd::new(async move {
+            // On its own task, so that a sender that hangs up does not leave
+            // the claim held until its lease runs out.
+            let task = tokio::spawn(async move {
                 let begun = {
                     let headers = HttpHeaders::new(&parts.headers);
                     let request = Request::new(
@@ -170,10 +170,20 @@ where
                     }
                 }
             });
-            match delivery.await {
+            match task.await {
                 Ok(result) => result,
-                Err(panic) => Ok(into_axum(lost(&*panic).response())),
+                Err(err) => Ok(into_axum(lost_task(&err).response())),
             }
         })
+    }
+}
+
+fn panic_message(panic: &(dyn Any + Send)) -> String {
+    if let Some(text) = panic.downcast_ref::<&str>() {
+        (*text).to_owned()
+    } else if let Some(text) = panic.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "non-string panic payload".to_owned()
     }
 }

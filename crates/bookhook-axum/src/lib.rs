@@ -51,7 +51,6 @@ mod extract;
 mod headers;
 mod layer;
 mod service;
-mod to_end;
 
 pub use bookhook::*;
 

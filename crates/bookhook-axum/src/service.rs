@@ -9,11 +9,11 @@ use std::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::response::Response as AxumResponse;
-use bookhook::{Dispatcher, Finished, Request};
+use bookhook::{Dispatcher, Finished, HandlerError, Outcome, Request};
+use tokio::task::JoinError;
 
 use crate::body::{into_axum, read_limited};
 use crate::headers::HttpHeaders;
-use crate::to_end::{RunToEnd, lost};
 
 /// Serves one webhook endpoint: reads the body within the endpoint's limit,
 /// then verifies, deduplicates and routes the delivery with its
@@ -22,10 +22,8 @@ use crate::to_end::{RunToEnd, lost};
 /// Mount it with [`Router::route_service`](axum::Router::route_service). It
 /// answers every method (anything but POST gets 405 from the core).
 ///
-/// The delivery runs on the request's task; if the request is dropped before
-/// it ends (the sender hung up), the rest of it moves to a task of its own.
-/// So a handler is never cut off half-way and its claim is always completed
-/// or released, without a task per request.
+/// The delivery runs on its own task: a sender that hangs up does not cut a
+/// handler off half-way, and its claim is always completed or released.
 ///
 /// ```
 /// use axum::Router;
@@ -123,7 +121,7 @@ impl<S: Clone + Send + Sync + 'static> tower::Service<http::Request<Body>> for W
                     return Ok(into_axum(refused.response()));
                 }
             };
-            let delivery = RunToEnd::new(async move {
+            let task = tokio::spawn(async move {
                 let headers = HttpHeaders::new(&parts.headers);
                 let request =
                     Request::new(parts.method.as_str(), &headers, parts.uri.query(), bytes);
@@ -133,13 +131,27 @@ impl<S: Clone + Send + Sync + 'static> tower::Service<http::Request<Body>> for W
                 }
                 finished.response()
             });
-            let response = match delivery.await {
+            let response = match task.await {
                 Ok(response) => response,
-                Err(panic) => lost(&*panic).response(),
+                Err(err) => lost_task(&err).response(),
             };
             Ok(into_axum(response))
         })
     }
+}
+
+/// The outcome of a delivery task that panicked outside the handler (whose
+/// own panics the core catches) or was cancelled by a runtime shutting down.
+pub(crate) fn lost_task(err: &JoinError) -> Outcome {
+    let message = if err.is_panic() {
+        "the delivery task panicked"
+    } else {
+        "the delivery task was cancelled"
+    };
+    tracing::error!(error = %err, "webhook delivery task lost");
+    Outcome::Failed(HandlerError::Panicked {
+        message: message.to_owned(),
+    })
 }
 
 /// The future returned by [`WebhookService`] and [`WebhookMiddleware`](crate::WebhookMiddleware).
