@@ -105,7 +105,8 @@ pub struct MemoryStore {
 
 impl MemoryStore {
     /// A store for 1,000,000 keys, on the system clock, with a number of shards
-    /// suited to this machine.
+    /// suited to this machine and to the capacity (128 or more, so that no
+    /// shard's table grows past about 8,192 keys).
     pub fn new() -> Self {
         Self::from_parts(
             DEFAULT_CAPACITY,
@@ -446,11 +447,18 @@ impl MemoryStoreBuilder {
     }
 }
 
-/// Four shards per core, as a power of two, within `1..=min(256, capacity)`.
+/// Keys per shard the default number of shards aims at, at most: a shard's
+/// table doubles under its lock, and a small table doubles in well under a
+/// millisecond, where one of a million-key store's eight shards took several.
+const KEYS_PER_SHARD: usize = 8_192;
+
+/// Four shards per core, or one per [`KEYS_PER_SHARD`] keys of capacity if
+/// that is more, as a power of two, within `1..=min(256, capacity)`.
 fn default_shards(capacity: usize) -> usize {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let wanted = cores
         .saturating_mul(4)
+        .max(capacity / KEYS_PER_SHARD)
         .min(MAX_DEFAULT_SHARDS)
         .next_power_of_two();
     // The largest power of two not above the capacity (capacity is at least 1).
@@ -859,6 +867,9 @@ mod tests {
         }
         let store = MemoryStore::builder().capacity(3).build().unwrap();
         assert_eq!(store.shards(), 2);
+        // A large store gets enough shards that no table grows large.
+        assert!(default_shards(1_000_000) >= 128);
+        assert_eq!(default_shards(100_000_000), MAX_DEFAULT_SHARDS);
     }
 
     #[test]
