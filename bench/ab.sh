@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# A/B of two builds of an eAgenda receiver (for example two commits of the
+# `eagenda_axum` example): each is started fresh on 127.0.0.1, loaded with wrk
+# for a bounded time, and killed, alternating, ROUNDS times. Alternating pairs
+# show a change even on a noisy machine, where two separate runs would not.
+#
+#   bash bench/ab.sh NAME_A BINARY_A NAME_B BINARY_B
+#   ROUNDS=3 DURATION=5s CONNECTIONS=32 THREADS=2 COUNT=600000 (defaults)
+#
+# Every request is a unique signed delivery (from `make_requests`, as in
+# load.sh); COUNT must exceed what the faster build answers in DURATION.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+[ $# -eq 4 ] || { echo "usage: bash bench/ab.sh NAME_A BINARY_A NAME_B BINARY_B" >&2; exit 2; }
+ROUNDS="${ROUNDS:-3}"
+DURATION="${DURATION:-5s}"
+CONNECTIONS="${CONNECTIONS:-32}"
+THREADS="${THREADS:-2}"
+COUNT="${COUNT:-600000}"
+TOKEN="load-eagenda-token"
+OUT="$(mktemp -d "${TMPDIR:-/tmp}/bookhook-ab.XXXXXX")"
+
+pid=""
+cleanup() {
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+  rm -rf "$OUT"
+}
+trap cleanup EXIT INT TERM
+
+command -v wrk >/dev/null 2>&1 || { echo "ab.sh: wrk is needed (bench/load.sh installs it)" >&2; exit 1; }
+cargo build --release --manifest-path bench/peers/Cargo.toml --bin make_requests >&2
+bench/peers/target/release/make_requests "$OUT" "$COUNT" "$TOKEN" unused-hub-secret >&2
+
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+run() {
+  local name=$1 binary=$2 port=$3
+  BOOKHOOK_QUIET=1 BOOKHOOK_ADDR="127.0.0.1:$port" EAGENDA_TOKEN="$TOKEN" "$binary" >/dev/null 2>&1 &
+  pid=$!
+  for _ in $(seq 1 200); do listening "$port" && break; sleep 0.05; done
+  local load
+  load="$(uptime | sed 's/.*load average: //')"
+  BOOKHOOK_REQUESTS="$OUT/requests.bin" BOOKHOOK_WRK_THREADS="$THREADS" \
+    timeout 120 wrk -t "$THREADS" -c "$CONNECTIONS" -d "$DURATION" --latency \
+    -s bench/requests.lua "http://127.0.0.1:$port/webhook/eagenda" >"$OUT/wrk.txt"
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  pid=""
+  echo "| $name | $round | $(awk '/^Requests\/sec:/ {print $2}' "$OUT/wrk.txt") | $(awk '$1 == "99%" {print $2}' "$OUT/wrk.txt") | $(awk -F'repeats: ' '/repeats:/ {print $2}' "$OUT/wrk.txt") | $load |"
+  sleep 1
+}
+
+echo "wrk -t $THREADS -c $CONNECTIONS -d $DURATION --latency -s bench/requests.lua; $(nproc) cores; $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo
+echo "| build | round | requests/s | p99 | repeats | load before |"
+echo "|---|---:|---:|---:|---:|---|"
+for round in $(seq 1 "$ROUNDS"); do
+  run "$1" "$2" 18101
+  run "$3" "$4" 18102
+done
