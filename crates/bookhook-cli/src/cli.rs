@@ -27,6 +27,7 @@ Examples:
   bookhook sign --provider calendence --secret s3cr3t body.json
   bookhook verify --provider calendence --secret s3cr3t \\
       -H 'X-Calendence-Signature: sha256=...' body.json
+  bookhook verify --provider orufy --secret s3cr3t --query 'token=s3cr3t' body.json
   bookhook send --provider calendence --secret s3cr3t \\
       --url http://127.0.0.1:5000/webhook --event booking.created
   bookhook listen --provider calendence --secret s3cr3t --exec './on-event.sh'";
@@ -234,6 +235,11 @@ pub(crate) struct VerifyArgs {
         allow_hyphen_values = true
     )]
     pub(crate) headers: Vec<String>,
+
+    /// The request URL's query string, without the `?` (for a token sent as a
+    /// query parameter, such as Orufy's `token=...`).
+    #[arg(long, value_name = "QUERY")]
+    pub(crate) query: Option<String>,
 
     /// Check timestamps as if the time were UNIX (seconds) [default: now].
     #[arg(long, value_name = "UNIX")]

@@ -22,7 +22,12 @@ pub(crate) fn run(args: &VerifyArgs) -> Result<ExitCode, CliError> {
     }
     let endpoint = endpoint::build(builder)?;
     let body = read_body(args.file.as_deref())?;
-    let request = Request::post(&headers, body);
+    // A leading `?` pasted with the query string is not part of it.
+    let query = args
+        .query
+        .as_deref()
+        .map(|q| q.strip_prefix('?').unwrap_or(q));
+    let request = Request::post(&headers, body).with_query(query);
     let (line, code) = match endpoint.verify_and_parse(&request) {
         Ok(_) => ("valid".to_owned(), ExitCode::SUCCESS),
         Err(rejection) => (

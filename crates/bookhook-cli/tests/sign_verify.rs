@@ -209,6 +209,42 @@ fn verify_rejects_tampered_body() {
 }
 
 #[test]
+fn verify_reads_a_token_from_the_query_string() {
+    let args = ["--provider", "orufy", "--secret", "orufy-secret-token"];
+    let dir = TempDir::new("query");
+    let body_file = dir.file("body.json", &fixture("orufy/CANCEL.json"));
+    let with_query = |query: &str| {
+        let mut command = bookhook();
+        command
+            .arg("verify")
+            .args(args)
+            .args(["--now", NOW, "--query", query])
+            .arg(&body_file);
+        run(command, b"")
+    };
+    for query in [
+        "token=orufy-secret-token",
+        "?token=orufy-secret-token",
+        "a=1&token=orufy%2Dsecret%2Dtoken",
+    ] {
+        let output = with_query(query);
+        assert_eq!(
+            (output.status.code(), stdout(&output).as_str()),
+            (Some(0), "valid\n"),
+            "{query}: {}",
+            stderr(&output)
+        );
+    }
+    let output = with_query("token=someone-else");
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stdout(&output).starts_with("invalid: "),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
 fn verify_reports_stale_timestamps_and_bad_bodies() {
     let args = [
         "--provider",
