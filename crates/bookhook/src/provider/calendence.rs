@@ -32,13 +32,13 @@ use crate::time::Timestamp;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     /// `booking.created`: a new booking is confirmed.
-    BookingCreated(Booking),
+    BookingCreated(Box<Booking>),
     /// `booking.updated`: a booking is rescheduled or modified.
-    BookingUpdated(Booking),
+    BookingUpdated(Box<Booking>),
     /// `booking.cancelled` (`booking.canceled` is read the same way).
-    BookingCancelled(Booking),
+    BookingCancelled(Box<Booking>),
     /// `booking.completed`
-    BookingCompleted(Booking),
+    BookingCompleted(Box<Booking>),
     /// Any other type (payment updates, ...), or a known type whose data does
     /// not fit [`Booking`].
     Other {
@@ -177,7 +177,7 @@ fn kind_of(event_type: &str) -> Kind {
 }
 
 /// Calendence's known types and their variants, for [`super::read_event`].
-pub(super) const TYPES: EventTypes<Booking, Event> = EventTypes {
+pub(super) const TYPES: EventTypes<Box<Booking>, Event> = EventTypes {
     known: known_type,
     other: |event_type, data, error| Event::Other {
         event_type,
@@ -187,9 +187,9 @@ pub(super) const TYPES: EventTypes<Booking, Event> = EventTypes {
 };
 
 /// The canonical name of the known type `raw` names, with its variant.
-fn known_type(raw: &str) -> Option<KnownType<Booking, Event>> {
+fn known_type(raw: &str) -> Option<KnownType<Box<Booking>, Event>> {
     let name = canonical(raw)?;
-    let make: fn(Booking) -> Event = match name {
+    let make: fn(Box<Booking>) -> Event = match name {
         "booking.created" => Event::BookingCreated,
         "booking.updated" => Event::BookingUpdated,
         "booking.cancelled" => Event::BookingCancelled,

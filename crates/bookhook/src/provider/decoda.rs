@@ -189,15 +189,11 @@ impl fmt::Display for EventType {
 /// # Ok::<(), bookhook::ParseError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
-#[allow(
-    clippy::large_enum_variant,
-    reason = "one event per delivery; boxing would only add an allocation and clumsier matching"
-)]
 pub enum Event {
     /// An appointment type ([`EventType::is_appointment`]).
-    Appointment(EventType, AppointmentData),
+    Appointment(EventType, Box<AppointmentData>),
     /// A payment type ([`EventType::is_payment`]).
-    Payment(EventType, Payment),
+    Payment(EventType, Box<Payment>),
     /// Another listed type, with its data as sent.
     Record(EventType, Value),
     /// A type this version does not know, or a known type whose data does not
@@ -434,11 +430,13 @@ pub(crate) fn parse(body: &[u8]) -> Result<Parsed, ParseError> {
         .flatten();
 
     let event = match EventType::from_name(raw_type.trim()) {
-        Some(t) if t.is_appointment() => match payload::<AppointmentData>(envelope.data, "data")? {
-            Ok(data) => Event::Appointment(t, data),
-            Err(bad) => other(t.as_str().to_owned(), bad),
-        },
-        Some(t) if t.is_payment() => match payload::<Payment>(envelope.data, "data")? {
+        Some(t) if t.is_appointment() => {
+            match payload::<Box<AppointmentData>>(envelope.data, "data")? {
+                Ok(data) => Event::Appointment(t, data),
+                Err(bad) => other(t.as_str().to_owned(), bad),
+            }
+        }
+        Some(t) if t.is_payment() => match payload::<Box<Payment>>(envelope.data, "data")? {
             Ok(data) => Event::Payment(t, data),
             Err(bad) => other(t.as_str().to_owned(), bad),
         },

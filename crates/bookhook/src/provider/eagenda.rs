@@ -34,12 +34,12 @@ use crate::time::Timestamp;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     /// `appointment.created`: a new appointment.
-    AppointmentCreated(AppointmentData),
+    AppointmentCreated(Box<AppointmentData>),
     /// `appointment.updated`: an appointment changed.
-    AppointmentUpdated(AppointmentData),
+    AppointmentUpdated(Box<AppointmentData>),
     /// `appointment.canceled` (one "l", as eAgenda spells it; `appointment.cancelled`
     /// is read the same way).
-    AppointmentCanceled(AppointmentData),
+    AppointmentCanceled(Box<AppointmentData>),
     /// Any other type, or a known type whose data does not fit [`AppointmentData`].
     Other {
         /// The event type as sent.
@@ -178,7 +178,7 @@ fn kind_of(event_type: &str) -> Kind {
 }
 
 /// eAgenda's known types and their variants, for [`super::read_event`].
-pub(super) const TYPES: EventTypes<AppointmentData, Event> = EventTypes {
+pub(super) const TYPES: EventTypes<Box<AppointmentData>, Event> = EventTypes {
     known: known_type,
     other: |event_type, data, error| Event::Other {
         event_type,
@@ -188,9 +188,9 @@ pub(super) const TYPES: EventTypes<AppointmentData, Event> = EventTypes {
 };
 
 /// The canonical name of the known type `raw` names, with its variant.
-fn known_type(raw: &str) -> Option<KnownType<AppointmentData, Event>> {
+fn known_type(raw: &str) -> Option<KnownType<Box<AppointmentData>, Event>> {
     let name = canonical(raw)?;
-    let make: fn(AppointmentData) -> Event = match name {
+    let make: fn(Box<AppointmentData>) -> Event = match name {
         "appointment.created" => Event::AppointmentCreated,
         "appointment.updated" => Event::AppointmentUpdated,
         "appointment.canceled" => Event::AppointmentCanceled,

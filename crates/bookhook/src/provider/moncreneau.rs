@@ -49,17 +49,17 @@ pub const EVENT_HEADER: &str = "x-moncreneau-event";
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     /// `appointment.created`
-    Created(AppointmentObject),
+    Created(Box<AppointmentObject>),
     /// `appointment.updated`, with [`AppointmentObject::changes`].
-    Updated(AppointmentObject),
+    Updated(Box<AppointmentObject>),
     /// `appointment.cancelled` (`appointment.canceled` is read the same way).
-    Cancelled(AppointmentObject),
+    Cancelled(Box<AppointmentObject>),
     /// `appointment.validated`: staff confirmed the attendee is present.
-    Validated(AppointmentObject),
+    Validated(Box<AppointmentObject>),
     /// `appointment.completed`
-    Completed(AppointmentObject),
+    Completed(Box<AppointmentObject>),
     /// `appointment.confirmed` (listed on one management page).
-    Confirmed(AppointmentObject),
+    Confirmed(Box<AppointmentObject>),
     /// Any other type, or a known type whose `data.object` does not fit
     /// [`AppointmentObject`].
     Other {
@@ -299,7 +299,7 @@ pub(crate) fn parse(headers: &dyn Headers, body: &[u8]) -> Result<Parsed, ParseE
     };
     let time = optional_time(envelope.created, "created")?;
     let canonical = canonical(&raw_type);
-    let make: Option<fn(AppointmentObject) -> Event> = match canonical.as_str() {
+    let make: Option<fn(Box<AppointmentObject>) -> Event> = match canonical.as_str() {
         "appointment.created" => Some(Event::Created),
         "appointment.updated" => Some(Event::Updated),
         "appointment.cancelled" => Some(Event::Cancelled),
@@ -308,11 +308,11 @@ pub(crate) fn parse(headers: &dyn Headers, body: &[u8]) -> Result<Parsed, ParseE
         "appointment.confirmed" => Some(Event::Confirmed),
         _ => None,
     };
-    let event = typed_or_other::<Data<AppointmentObject>, _>(
+    let event = typed_or_other::<Data<Box<AppointmentObject>>, _>(
         envelope.data,
         "data",
         make.map(|make| {
-            (canonical, move |data: Data<AppointmentObject>| {
+            (canonical, move |data: Data<Box<AppointmentObject>>| {
                 make(data.object)
             })
         }),

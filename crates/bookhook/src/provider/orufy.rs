@@ -50,9 +50,8 @@ use crate::time::Timestamp;
 /// # Ok::<(), bookhook::ParseError>(())
 /// ```
 ///
-/// The meeting is boxed: a [`Meet`] is over a kilobyte, several times any
-/// other platform's payload, and every [`Delivery`](crate::Delivery) would
-/// otherwise be that large. Fields read through the box as usual.
+/// The meeting is boxed, as every platform's payload is (see
+/// [`Event`](crate::Event)). Fields read through the box as usual.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     /// `BOOK`: a meeting was booked.
