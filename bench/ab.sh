@@ -8,7 +8,9 @@
 #   ROUNDS=3 DURATION=5s CONNECTIONS=32 THREADS=2 COUNT=600000 (defaults)
 #
 # Every request is a unique signed delivery (from `make_requests`, as in
-# load.sh); COUNT must exceed what the faster build answers in DURATION.
+# load.sh); COUNT must exceed what the faster build answers in DURATION. As
+# in load.sh, each server is first warmed up for WARMUP (8s; 0 for none) with
+# other new deliveries, so that its idempotency store is full when measured.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +20,8 @@ DURATION="${DURATION:-5s}"
 CONNECTIONS="${CONNECTIONS:-32}"
 THREADS="${THREADS:-2}"
 COUNT="${COUNT:-600000}"
+WARMUP="${WARMUP:-8s}"
+WARMUP_COUNT="${WARMUP_COUNT:-1000000}"
 TOKEN="load-eagenda-token"
 OUT="$(mktemp -d "${TMPDIR:-/tmp}/bookhook-ab.XXXXXX")"
 
@@ -30,7 +34,8 @@ trap cleanup EXIT INT TERM
 
 command -v wrk >/dev/null 2>&1 || { echo "ab.sh: wrk is needed (bench/load.sh installs it)" >&2; exit 1; }
 cargo build --release --manifest-path bench/peers/Cargo.toml --bin make_requests >&2
-bench/peers/target/release/make_requests "$OUT" "$COUNT" "$TOKEN" unused-hub-secret >&2
+if [ "$WARMUP" = 0 ]; then WARMUP_COUNT=0; fi
+bench/peers/target/release/make_requests "$OUT" "$COUNT" "$TOKEN" unused-hub-secret "$WARMUP_COUNT" >&2
 
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -39,6 +44,11 @@ run() {
   BOOKHOOK_QUIET=1 BOOKHOOK_ADDR="127.0.0.1:$port" EAGENDA_TOKEN="$TOKEN" "$binary" >/dev/null 2>&1 &
   pid=$!
   for _ in $(seq 1 200); do listening "$port" && break; sleep 0.05; done
+  if [ "$WARMUP" != 0 ]; then
+    BOOKHOOK_REQUESTS="$OUT/warmup.bin" BOOKHOOK_WRK_THREADS="$THREADS" \
+      timeout 120 wrk -t "$THREADS" -c "$CONNECTIONS" -d "$WARMUP" \
+      -s bench/requests.lua "http://127.0.0.1:$port/webhook/eagenda" >/dev/null
+  fi
   local load
   load="$(uptime | sed 's/.*load average: //')"
   BOOKHOOK_REQUESTS="$OUT/requests.bin" BOOKHOOK_WRK_THREADS="$THREADS" \
@@ -51,7 +61,7 @@ run() {
   sleep 1
 }
 
-echo "wrk -t $THREADS -c $CONNECTIONS -d $DURATION --latency -s bench/requests.lua; $(nproc) cores; $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "wrk -t $THREADS -c $CONNECTIONS -d $DURATION --latency -s bench/requests.lua, after a warm-up of $WARMUP; $(nproc) cores; $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo
 echo "| build | round | requests/s | p99 | repeats | load before |"
 echo "|---|---:|---:|---:|---:|---|"

@@ -12,8 +12,16 @@
 # Every request is a new delivery (its own appointment key), precomputed and
 # signed before the run; the wrk script reports whether any was sent twice.
 #
+# Each target is first warmed up for WARMUP (8s) with other new deliveries
+# (warmup.bin, WARMUP_COUNT of them, none of which the measured run sends), so
+# that what is measured is the steady state: Node's JIT has compiled the hot
+# path, and the bookhook receivers' idempotency store (a million keys) is full
+# and forgets a key for each new one, as in a server that has run for a while.
+# WARMUP=0 measures cold servers instead.
+#
 #   bash bench/load.sh                 # DURATION=10s CONNECTIONS=32 THREADS=2
 #   DURATION=5s TARGETS="a b" bash bench/load.sh
+#   WARMUP=0 bash bench/load.sh        # cold: the store fills during the run
 #
 # Needs cargo, and installs wrk (Debian) and the Node packages when missing.
 # Prints a Markdown table; raw wrk outputs stay in $BOOKHOOK_LOAD_DIR (a
@@ -25,6 +33,8 @@ DURATION="${DURATION:-10s}"
 CONNECTIONS="${CONNECTIONS:-32}"
 THREADS="${THREADS:-2}"
 COUNT="${COUNT:-1500000}"
+WARMUP="${WARMUP:-8s}"
+WARMUP_COUNT="${WARMUP_COUNT:-1000000}"
 TARGETS="${TARGETS:-a b c d e}"
 TOKEN="load-eagenda-token"
 HUB_SECRET="load-hub-secret"
@@ -61,8 +71,9 @@ cargo build --release -p bookhook-examples --example eagenda_axum --example eage
 cargo build --release --manifest-path bench/peers/Cargo.toml --bins >&2
 PEERS=bench/peers/target/release
 
-log "precomputing $COUNT unique signed requests in $OUT"
-"$PEERS/make_requests" "$OUT" "$COUNT" "$TOKEN" "$HUB_SECRET"
+if [ "$WARMUP" = 0 ]; then WARMUP_COUNT=0; fi
+log "precomputing $COUNT unique signed requests (and $WARMUP_COUNT for the warm-up) in $OUT"
+"$PEERS/make_requests" "$OUT" "$COUNT" "$TOKEN" "$HUB_SECRET" "$WARMUP_COUNT"
 
 # Whether something accepts connections on 127.0.0.1:$1.
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -116,6 +127,13 @@ run_target() {
   pids+=("$pid")
   wait_for "$port" "$pid"
   check "$name" "$port" "$ok" "$again" "$bad"
+  local warm=""
+  if [ "$WARMUP" != 0 ]; then
+    BOOKHOOK_REQUESTS="$OUT/warmup.bin" BOOKHOOK_WRK_THREADS="$THREADS" \
+      timeout 120 wrk -t "$THREADS" -c "$CONNECTIONS" -d "$WARMUP" \
+      -s bench/requests.lua "http://127.0.0.1:$port/webhook/eagenda" >"$OUT/$key.warmup.txt"
+    warm="warm-up $WARMUP at $(awk '/^Requests\/sec:/ {printf "%d", $2}' "$OUT/$key.warmup.txt") requests/s; "
+  fi
   local load
   load="$(uptime | sed 's/.*load average: //')"
   BOOKHOOK_REQUESTS="$OUT/requests.bin" BOOKHOOK_WRK_THREADS="$THREADS" \
@@ -128,7 +146,7 @@ run_target() {
   local errors repeats
   errors="$(awk '/Non-2xx or 3xx responses:/ {print $NF} /Socket errors:/ {print}' "$OUT/$key.wrk.txt" | tr '\n' ' ')"
   repeats="$(awk -F'repeats: ' '/repeats:/ {print $2}' "$OUT/$key.wrk.txt")"
-  NOTE[$key]="load before: $load; repeats: ${repeats:-?}${errors:+; errors: $errors}"
+  NOTE[$key]="${warm}load before: $load; repeats: ${repeats:-?}${errors:+; errors: $errors}"
   log "[$key] ${RPS[$key]} requests/s, p99 ${P99[$key]} ms (${NOTE[$key]})"
   sleep 1
 }
@@ -158,7 +176,7 @@ ratio() {
 }
 
 echo
-echo "wrk -t $THREADS -c $CONNECTIONS -d $DURATION --latency -s bench/requests.lua; $(nproc) cores; $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "wrk -t $THREADS -c $CONNECTIONS -d $DURATION --latency -s bench/requests.lua, after a warm-up of ${WARMUP}; $(nproc) cores; $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo
 echo "| target | requests/s | p99 (ms) | notes |"
 echo "|---|---:|---:|---|"
@@ -174,4 +192,4 @@ echo "| b/d (axum receiver / Express sample) | $(ratio b d) |"
 echo "| b/e (axum receiver / Express + octokit) | $(ratio b e) |"
 echo
 log "raw outputs in $OUT"
-rm -f "$OUT/requests.bin"
+rm -f "$OUT/requests.bin" "$OUT/warmup.bin"

@@ -10,7 +10,14 @@
 //! In the same group: the floor (raw HMAC verify + typed serde parse of the
 //! same bytes), `Endpoint::verify_and_parse` (no claim, no handler), and the
 //! pipeline again with a `MemoryStore` of 10,000 keys instead of a million.
-//! Both stores are filled to capacity before anything is timed (about 3 s).
+//! Every store is filled to capacity before anything is timed (about 5 s).
+//!
+//! The floor does none of the deduplication the pipeline does, so one more
+//! reference does the same work by hand, as a user without bookhook might:
+//! `ref_lru_dedup` is the floor plus a claim and a completion in a
+//! mutex-guarded `lru::LruCache` of the delivery's key, and the appointment's
+//! newest timestamp in a second one (half a million keys each, filled before
+//! timing, like the default store's million).
 //!
 //! ```text
 //! cargo bench -p bookhook --bench pipeline
@@ -24,6 +31,8 @@
 mod support;
 
 use std::hint::black_box;
+use std::num::NonZeroUsize;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
@@ -84,6 +93,32 @@ struct FloorClient {
 
 type Input = (Vec<(String, String)>, Bytes);
 
+/// The deduplication a user might write by hand: bounded LRU maps of claimed
+/// keys (`false` while handled, `true` once done) and of appointments' newest
+/// event times.
+struct FloorStore {
+    keys: Mutex<lru::LruCache<String, bool>>,
+    appointments: Mutex<lru::LruCache<String, String>>,
+}
+
+impl FloorStore {
+    fn new(capacity: usize) -> Self {
+        let half = NonZeroUsize::new(capacity / 2).expect("a capacity of at least 2");
+        Self {
+            keys: Mutex::new(lru::LruCache::new(half)),
+            appointments: Mutex::new(lru::LruCache::new(half)),
+        }
+    }
+}
+
+/// What [`floor_with_dedup`] did with a delivery.
+#[derive(Debug, PartialEq)]
+enum FloorOutcome {
+    Handled { latest: bool },
+    Duplicate,
+    Rejected,
+}
+
 /// The floor: raw HMAC verify of the body, then a typed serde parse.
 fn floor(key: &Hmac<Sha256>, (headers, body): &Input) -> Option<FloorEvent> {
     let signature = header(headers, "X-Calendence-Signature").as_bytes();
@@ -91,6 +126,44 @@ fn floor(key: &Hmac<Sha256>, (headers, body): &Input) -> Option<FloorEvent> {
         return None;
     }
     serde_json::from_slice(body).ok()
+}
+
+/// The floor, then the same bookkeeping as the pipeline: claim the
+/// delivery's key (event, booking id, timestamp), record the appointment's
+/// newest event time, run a no-op handler, mark the key done.
+fn floor_with_dedup(key: &Hmac<Sha256>, store: &FloorStore, input: &Input) -> FloorOutcome {
+    let Some(event) = floor(key, input) else {
+        return FloorOutcome::Rejected;
+    };
+    let dedup_key = format!("{}:{}:{}", event.event, event.data.id, event.timestamp);
+    {
+        let mut keys = store.keys.lock().expect("not poisoned");
+        if keys.get(&dedup_key).is_some() {
+            return FloorOutcome::Duplicate;
+        }
+        keys.put(dedup_key.clone(), false);
+    }
+    let latest = {
+        let mut appointments = store.appointments.lock().expect("not poisoned");
+        match appointments.get_mut(&event.data.id) {
+            Some(newest) if *newest > event.timestamp => false,
+            Some(newest) => {
+                newest.clone_from(&event.timestamp);
+                true
+            }
+            None => {
+                appointments.put(event.data.id.clone(), event.timestamp.clone());
+                true
+            }
+        }
+    };
+    black_box(&event);
+    store
+        .keys
+        .lock()
+        .expect("not poisoned")
+        .put(dedup_key, true);
+    FloorOutcome::Handled { latest }
 }
 
 fn pipeline(c: &mut Criterion) {
@@ -135,9 +208,20 @@ fn pipeline(c: &mut Criterion) {
         (headers, Bytes::from(body))
     };
 
+    let floor_store = FloorStore::new(DEFAULT_STORE_KEYS);
+
     // Every contender accepts the inputs before it is timed.
     let (headers, body) = input();
     assert!(floor(&key, &(headers.clone(), body.clone())).is_some());
+    let both = (headers.clone(), body.clone());
+    assert_eq!(
+        floor_with_dedup(&key, &floor_store, &both),
+        FloorOutcome::Handled { latest: true }
+    );
+    assert_eq!(
+        floor_with_dedup(&key, &floor_store, &both),
+        FloorOutcome::Duplicate
+    );
     assert!(
         endpoint
             .verify_and_parse(&Request::post(&headers, body.clone()))
@@ -154,7 +238,7 @@ fn pipeline(c: &mut Criterion) {
         .expect("the pipeline with the memory store completes at once");
     assert_eq!(again.outcome().as_str(), "duplicate");
 
-    // A server runs with its store full. Fill both stores first (each
+    // A server runs with its store full. Fill every store first (each
     // delivery holds two keys: its claim and its appointment's record), so
     // that every timed delivery makes the store forget two keys, as in the
     // steady state, rather than timing the store's growth.
@@ -165,6 +249,10 @@ fn pipeline(c: &mut Criterion) {
             .now_or_never()
             .expect("the pipeline with the memory store completes at once");
         assert_eq!(finished.outcome().as_str(), "handled");
+    }
+    for _ in 0..DEFAULT_STORE_KEYS / 2 {
+        let outcome = floor_with_dedup(&key, &floor_store, &input());
+        assert_eq!(outcome, FloorOutcome::Handled { latest: true });
     }
     for _ in 0..SMALL_STORE_KEYS / 2 {
         let (headers, body) = input();
@@ -181,6 +269,13 @@ fn pipeline(c: &mut Criterion) {
         b.iter_batched_ref(
             input,
             |input| black_box(floor(&key, black_box(input))).is_some(),
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("ref_lru_dedup", |b| {
+        b.iter_batched_ref(
+            input,
+            |input| black_box(floor_with_dedup(&key, &floor_store, black_box(input))),
             BatchSize::SmallInput,
         )
     });

@@ -2,8 +2,13 @@
 //! deliveries, each a complete raw HTTP/1.1 request followed by a NUL byte.
 //!
 //! ```text
-//! make_requests OUT_DIR COUNT TOKEN HUB_SECRET
+//! make_requests OUT_DIR COUNT TOKEN HUB_SECRET [WARMUP_COUNT]
 //! ```
+//!
+//! With WARMUP_COUNT, also writes `warmup.bin`: as many more deliveries, whose
+//! appointment keys are none of `requests.bin`'s, so that a server can be
+//! brought to its steady state (its idempotency store full) before the
+//! measured run, and still see every measured request for the first time.
 //!
 //! Every request carries eAgenda's `Authorization: Bearer <TOKEN>` (signed by
 //! bookhook's eAgenda preset) and `X-Hub-Signature-256: sha256=<hex>` (HMAC of
@@ -47,11 +52,20 @@ impl Signers {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let [_, out, count, token, hub_secret] = args.as_slice() else {
-        return Err("usage: make_requests OUT_DIR COUNT TOKEN HUB_SECRET".into());
+    let (out, count, token, hub_secret, warmup) = match args.as_slice() {
+        [_, out, count, token, hub_secret] => (out, count, token, hub_secret, "0"),
+        [_, out, count, token, hub_secret, warmup] => {
+            (out, count, token, hub_secret, warmup.as_str())
+        }
+        _ => {
+            return Err(
+                "usage: make_requests OUT_DIR COUNT TOKEN HUB_SECRET [WARMUP_COUNT]".into(),
+            );
+        }
     };
     let out = PathBuf::from(out);
     let count: usize = count.parse()?;
+    let warmup: usize = warmup.parse()?;
     let signers = Signers {
         eagenda: Endpoint::builder(Provider::Eagenda)
             .secret(token.as_str())
@@ -72,20 +86,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
 
     std::fs::create_dir_all(&out)?;
-    let mut file = BufWriter::new(File::create(out.join("requests.bin"))?);
-    let mut request = String::with_capacity(1024);
-    for i in 0..count {
-        let body = body(i);
-        request.clear();
-        write!(request, "POST {PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\n")?;
-        for (name, value) in signers.headers(&body) {
-            write!(request, "{name}: {value}\r\n")?;
-        }
-        write!(request, "Content-Length: {}\r\n\r\n{body}", body.len())?;
-        file.write_all(request.as_bytes())?;
-        file.write_all(b"\0")?;
+    write_requests(&out.join("requests.bin"), 0..count, &signers)?;
+    // Index `count` is the probe's; the warm-up's keys come after it.
+    if warmup > 0 {
+        write_requests(
+            &out.join("warmup.bin"),
+            count + 1..count + 1 + warmup,
+            &signers,
+        )?;
     }
-    file.flush()?;
 
     // The probes use an index the load run never sends.
     let probe = body(count);
@@ -99,8 +108,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::fs::write(out.join(name), lines)?;
     }
     eprintln!(
-        "wrote {count} unique requests to {}",
+        "wrote {count} unique requests to {} ({warmup} more to warmup.bin)",
         out.join("requests.bin").display()
     );
+    Ok(())
+}
+
+/// Writes the deliveries of `indices`, each a raw request and a NUL byte.
+fn write_requests(
+    path: &std::path::Path,
+    indices: std::ops::Range<usize>,
+    signers: &Signers,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let mut file = BufWriter::new(File::create(path)?);
+    let mut request = String::with_capacity(1024);
+    for i in indices {
+        let body = body(i);
+        request.clear();
+        write!(request, "POST {PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\n")?;
+        for (name, value) in signers.headers(&body) {
+            write!(request, "{name}: {value}\r\n")?;
+        }
+        write!(request, "Content-Length: {}\r\n\r\n{body}", body.len())?;
+        file.write_all(request.as_bytes())?;
+        file.write_all(b"\0")?;
+    }
+    file.flush()?;
     Ok(())
 }
