@@ -9,11 +9,14 @@
 //! about 1e-27.
 //!
 //! Each shard is one open-addressing table (linear probing, backward-shift
-//! deletion, no tombstones) whose 48-byte slots hold the fingerprint, the
-//! entry and a "used" bit inline: a lookup or an insertion of a new key reads
-//! one run of adjacent slots, and allocates nothing. When a shard is full, a
-//! clock hand walks its slots in order to pick the key to forget (CLOCK, or
-//! second chance, an approximation of least recently used).
+//! deletion, no tombstones) whose 32-byte slots hold the fingerprint, the
+//! entry and a "used" bit inline, packed into four words: a lookup or an
+//! insertion of a new key reads one run of adjacent slots, and allocates
+//! nothing. An all-zero slot is empty, so a new table is one zeroed
+//! allocation: a large one is served with fresh pages from the operating
+//! system, already zero, rather than by writing every byte. When a shard is
+//! full, a clock hand walks its slots in order to pick the key to forget
+//! (CLOCK, or second chance, an approximation of least recently used).
 
 use std::fmt;
 use std::hash::{BuildHasher, Hasher, RandomState};
@@ -67,10 +70,10 @@ const MIN_SLOTS: usize = 8;
 ///   No lock is held across an `.await`: every operation is synchronous
 ///   work inside its future. Each shard has its own clock hand.
 /// - **Compact.** Keys are kept as 128-bit fingerprints, never as strings,
-///   in 48-byte slots of a per-shard table that is at most 3/4 full and
+///   in 32-byte slots of a per-shard table that is at most 3/4 full and
 ///   grows by doubling as keys arrive (nothing is allocated up front, nor per
-///   key): between 64 and 128 bytes per key held once a shard holds more than
-///   a few keys, about 100 at a million keys with the default capacity. A
+///   key): between about 43 and 85 bytes per key held once a shard holds more
+///   than a few keys, about 70 at a million keys with the default capacity. A
 ///   table shrinks only in [`purge_expired`](Self::purge_expired).
 ///
 /// Time is read only from the store's [`Clock`], so tests can use a
@@ -214,13 +217,13 @@ impl MemoryStore {
             until: deadline(now, lease),
         };
         match shard.live(&fingerprint, now) {
-            Some(Entry::Claimed { .. }) => Claim::InFlight,
-            Some(Entry::Done { .. }) => Claim::Done,
+            Some((_, Entry::Claimed { .. })) => Claim::InFlight,
+            Some((_, Entry::Done { .. })) => Claim::Done,
             // Not reachable through the fingerprint's space bit; overwritten
             // in place all the same.
-            Some(entry @ Entry::Seen { .. }) => {
+            Some((index, Entry::Seen { .. })) => {
                 let token = ClaimToken::random();
-                *entry = claim(token);
+                shard.slots[index].set_entry(claim(token));
                 Claim::Claimed(token)
             }
             None => {
@@ -235,11 +238,11 @@ impl MemoryStore {
         let fingerprint = self.fingerprint(Space::Key, key);
         let now = self.clock.now_unix_ms();
         let mut shard = self.shard(&fingerprint);
-        if let Some(entry) = shard.live(&fingerprint, now) {
-            if matches!(entry, Entry::Claimed { token: owner, .. } if *owner == fold(token)) {
-                *entry = Entry::Done {
+        if let Some((index, Entry::Claimed { token: owner, .. })) = shard.live(&fingerprint, now) {
+            if owner == fold(token) {
+                shard.slots[index].set_entry(Entry::Done {
                     until: deadline(now, ttl),
-                };
+                });
             }
         }
     }
@@ -250,7 +253,7 @@ impl MemoryStore {
         // An expired claim with this token is removed too: nobody else owns it.
         if let Some(index) = shard.find(&fingerprint) {
             let owned = matches!(
-                shard.slots[index].entry,
+                shard.slots[index].entry(),
                 Some(Entry::Claimed { token: owner, .. }) if owner == fold(token)
             );
             if owned {
@@ -273,21 +276,23 @@ impl MemoryStore {
             until: deadline(now, ttl),
         };
         match shard.live(&fingerprint, now) {
-            Some(Entry::Seen { newest, until }) => {
-                if occurred_at_ms >= *newest {
-                    *newest = occurred_at_ms;
-                    *until = (*until).max(deadline(now, ttl));
+            Some((index, Entry::Seen { newest, until })) => {
+                if occurred_at_ms >= newest {
+                    shard.slots[index].set_entry(Entry::Seen {
+                        newest: occurred_at_ms,
+                        until: until.max(deadline(now, ttl)),
+                    });
                     Freshness::Latest
                 } else {
                     Freshness::Stale {
-                        newer_seen_at: *newest,
+                        newer_seen_at: newest,
                     }
                 }
             }
             // Not reachable through the fingerprint's space bit; overwritten
             // in place all the same.
-            Some(entry @ (Entry::Claimed { .. } | Entry::Done { .. })) => {
-                *entry = seen;
+            Some((index, Entry::Claimed { .. } | Entry::Done { .. })) => {
+                shard.slots[index].set_entry(seen);
                 Freshness::Latest
             }
             None => {
@@ -502,13 +507,14 @@ enum Space {
 
 /// Two independently keyed SipHash values of a namespaced key.
 ///
-/// Two words rather than a `u128`, so that a [`Slot`] needs 8-byte alignment
-/// only and is 48 bytes. The first word, already a keyed hash, places the key
-/// in its shard's table.
+/// Words 0 and 1 of a [`Slot`]. The first word, already a keyed hash, places
+/// the key in its shard's table; the second picks the shard, and its lowest
+/// bit is the key's [`Space`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Fingerprint([u64; 2]);
 
-/// The state of one key, 24 bytes.
+/// The state of one key, as the store's operations see it. It is never kept
+/// as such: a [`Slot`] holds it packed into its last two words.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Entry {
     /// Leased to the holder of a token (folded to 64 bits) until `until`.
@@ -520,33 +526,161 @@ enum Entry {
 }
 
 impl Entry {
-    /// Whether the entry still counts at `now` (milliseconds since the epoch).
-    fn is_live(&self, now: u64) -> bool {
-        let until = match *self {
+    /// The deadline, in milliseconds since the epoch: the entry counts while
+    /// the time is before it.
+    #[inline]
+    fn until(&self) -> u64 {
+        match *self {
             Entry::Claimed { until, .. } | Entry::Done { until } | Entry::Seen { until, .. } => {
                 until
             }
-        };
-        now < until
+        }
     }
 }
 
-/// One slot of a shard's table, 48 bytes: a key's fingerprint, its entry
-/// (`None` when the slot is empty) and its "used" bit, inline.
-#[derive(Clone, Copy, Debug)]
-struct Slot {
-    fingerprint: Fingerprint,
-    entry: Option<Entry>,
-    /// Set when the entry is inserted or read; cleared by the clock hand.
-    used: bool,
+/// One slot of a shard's table, 32 bytes: a key's fingerprint, its entry and
+/// its "used" bit, packed into four words. The all-zero slot is empty.
+///
+/// - Words 0 and 1: the [`Fingerprint`].
+/// - Word 2, "meta": bits 0–1 a tag (0 empty, 1 [`Entry::Claimed`],
+///   2 [`Entry::Done`], 3 [`Entry::Seen`]); bit 2 the used bit, set when the
+///   entry is inserted or read and cleared by the clock hand; bits 3–7 zero;
+///   bits 8–63 the entry's `until`, in milliseconds since the epoch.
+/// - Word 3: the folded token of a claim, the `newest` of an appointment
+///   record (its `i64` bits), 0 for a done key.
+///
+/// `until` keeps 56 bits: a later deadline is stored as [`MAX_UNTIL`],
+/// 2^56 − 1 ms, over two million years after the epoch. Whether an entry is
+/// live at `now` is `now < until`, exactly, for any `now` before then; an
+/// entry whose deadline was clamped (such as `u64::MAX`, from a TTL of
+/// [`Duration::MAX`]) never expires in practice either.
+///
+/// A plain array rather than a struct: the standard library allocates
+/// `vec![EMPTY; n]` of an all-zero array with `alloc_zeroed`, which needs no
+/// writing of a large table (fresh pages from the operating system are
+/// already zero). An empty slot's `until` is 0, so it is never live.
+type Slot = [u64; 4];
+
+/// The empty slot.
+const EMPTY: Slot = [0; 4];
+
+/// The tag bits of a slot's meta word; 0 when the slot is empty.
+const TAG: u64 = 0b11;
+/// The tag of an [`Entry::Claimed`].
+const TAG_CLAIMED: u64 = 1;
+/// The tag of an [`Entry::Done`].
+const TAG_DONE: u64 = 2;
+/// The tag of an [`Entry::Seen`].
+const TAG_SEEN: u64 = 3;
+/// The used bit of a slot's meta word.
+const USED: u64 = 1 << 2;
+/// Where `until` starts in a slot's meta word.
+const UNTIL_SHIFT: u32 = 8;
+/// The latest `until` a slot holds, 2^56 − 1 ms; later deadlines are clamped
+/// to it.
+const MAX_UNTIL: u64 = u64::MAX >> UNTIL_SHIFT;
+
+/// A slot holding `entry` for `fingerprint`, with its used bit.
+#[inline]
+fn encode(fingerprint: Fingerprint, entry: Entry, used: bool) -> Slot {
+    let (tag, payload) = match entry {
+        Entry::Claimed { token, .. } => (TAG_CLAIMED, token),
+        Entry::Done { .. } => (TAG_DONE, 0),
+        // Two's complement bits, given back unchanged by `as i64`.
+        Entry::Seen { newest, .. } => (TAG_SEEN, newest as u64),
+    };
+    let meta = entry.until().min(MAX_UNTIL) << UNTIL_SHIFT | if used { USED } else { 0 } | tag;
+    [fingerprint.0[0], fingerprint.0[1], meta, payload]
 }
 
-impl Slot {
-    const EMPTY: Slot = Slot {
-        fingerprint: Fingerprint([0; 2]),
-        entry: None,
-        used: false,
-    };
+/// Reading and writing the fields packed into a [`Slot`].
+trait SlotFields {
+    /// Whether the slot holds a key.
+    fn is_occupied(&self) -> bool;
+    /// The fingerprint of the key held (meaningless in an empty slot).
+    fn fingerprint(&self) -> Fingerprint;
+    /// Whether the slot holds `fingerprint`'s key. Words 0 and 1 only: the
+    /// caller checks that the slot is occupied.
+    fn holds(&self, fingerprint: &Fingerprint) -> bool;
+    /// The entry held, `None` if the slot is empty.
+    fn entry(&self) -> Option<Entry>;
+    /// Replaces the entry of an occupied slot, keeping its key and used bit.
+    fn set_entry(&mut self, entry: Entry);
+    /// The entry's deadline as stored (clamped to [`MAX_UNTIL`]); 0 if the
+    /// slot is empty.
+    fn until(&self) -> u64;
+    /// Whether the slot holds an entry that still counts at `now`
+    /// (milliseconds since the epoch): `now < until`.
+    fn is_live(&self, now: u64) -> bool;
+    /// The used bit: the entry was inserted or read since the clock hand last
+    /// passed it.
+    fn used(&self) -> bool;
+    /// Sets or clears the used bit of an occupied slot.
+    fn set_used(&mut self, used: bool);
+}
+
+impl SlotFields for Slot {
+    #[inline]
+    fn is_occupied(&self) -> bool {
+        self[2] & TAG != 0
+    }
+
+    #[inline]
+    fn fingerprint(&self) -> Fingerprint {
+        Fingerprint([self[0], self[1]])
+    }
+
+    #[inline]
+    fn holds(&self, fingerprint: &Fingerprint) -> bool {
+        self[0] == fingerprint.0[0] && self[1] == fingerprint.0[1]
+    }
+
+    #[inline]
+    fn entry(&self) -> Option<Entry> {
+        let until = self.until();
+        match self[2] & TAG {
+            TAG_CLAIMED => Some(Entry::Claimed {
+                token: self[3],
+                until,
+            }),
+            TAG_DONE => Some(Entry::Done { until }),
+            TAG_SEEN => Some(Entry::Seen {
+                newest: self[3] as i64,
+                until,
+            }),
+            _ => None,
+        }
+    }
+
+    #[inline]
+    fn set_entry(&mut self, entry: Entry) {
+        *self = encode(self.fingerprint(), entry, self.used());
+    }
+
+    #[inline]
+    fn until(&self) -> u64 {
+        self[2] >> UNTIL_SHIFT
+    }
+
+    #[inline]
+    fn is_live(&self, now: u64) -> bool {
+        // An empty slot's `until` is 0: never live.
+        now < self.until()
+    }
+
+    #[inline]
+    fn used(&self) -> bool {
+        self[2] & USED != 0
+    }
+
+    #[inline]
+    fn set_used(&mut self, used: bool) {
+        if used {
+            self[2] |= USED;
+        } else {
+            self[2] &= !USED;
+        }
+    }
 }
 
 /// One shard: an open-addressing table with linear probing.
@@ -560,6 +694,7 @@ impl Slot {
 /// clock hand.
 struct Shard {
     /// No slot at all, or a power of two of them, at least one always empty.
+    /// Allocated zeroed: every slot starts empty.
     slots: Vec<Slot>,
     /// Occupied slots, expired entries included.
     len: usize,
@@ -588,8 +723,10 @@ impl Shard {
         let mut index = home(fingerprint, mask);
         loop {
             let slot = &self.slots[index];
-            slot.entry.as_ref()?;
-            if slot.fingerprint == *fingerprint {
+            if !slot.is_occupied() {
+                return None;
+            }
+            if slot.holds(fingerprint) {
                 return Some(index);
             }
             index = (index + 1) & mask;
@@ -601,29 +738,31 @@ impl Shard {
     fn vacancy(&self, fingerprint: &Fingerprint) -> usize {
         let mask = self.slots.len() - 1;
         let mut index = home(fingerprint, mask);
-        while self.slots[index].entry.is_some() {
+        while self.slots[index].is_occupied() {
             index = (index + 1) & mask;
         }
         index
     }
 
-    /// The live entry for `fingerprint`, marked as used. An expired entry is
-    /// removed and reads as absent.
+    /// The slot and live entry for `fingerprint`, marked as used. An expired
+    /// entry is removed and reads as absent. A change to the entry is written
+    /// back with [`set_entry`](SlotFields::set_entry) on that slot.
     ///
     /// An absent key, the common case (every new delivery), costs one run of
     /// adjacent slots from its home to the first empty one.
-    fn live(&mut self, fingerprint: &Fingerprint, now: u64) -> Option<&mut Entry> {
+    fn live(&mut self, fingerprint: &Fingerprint, now: u64) -> Option<(usize, Entry)> {
         let index = self.find(fingerprint)?;
-        if !self.slots[index]
-            .entry
-            .is_some_and(|entry| entry.is_live(now))
-        {
-            self.remove_at(index);
-            return None;
-        }
         let slot = &mut self.slots[index];
-        slot.used = true;
-        slot.entry.as_mut()
+        match slot.entry() {
+            Some(entry) if slot.is_live(now) => {
+                slot.set_used(true);
+                Some((index, entry))
+            }
+            _ => {
+                self.remove_at(index);
+                None
+            }
+        }
     }
 
     /// Inserts an entry for a key that [`live`](Self::live) just found
@@ -641,11 +780,7 @@ impl Shard {
             }
         }
         let index = self.vacancy(&fingerprint);
-        self.slots[index] = Slot {
-            fingerprint,
-            entry: Some(entry),
-            used: true,
-        };
+        self.slots[index] = encode(fingerprint, entry, true);
         self.len += 1;
     }
 
@@ -660,15 +795,14 @@ impl Shard {
         while passed < SWEEP_PER_INSERT {
             let hand = self.hand;
             let slot = &mut self.slots[hand];
-            match slot.entry {
-                Some(entry) if !entry.is_live(now) => {
+            if slot.is_occupied() {
+                if !slot.is_live(now) {
                     // The hand stays: an entry may have been shifted into the
                     // slot it just emptied.
                     self.remove_at(hand);
                     continue;
                 }
-                Some(_) => slot.used = false,
-                None => {}
+                slot.set_used(false);
             }
             self.hand = (hand + 1) & mask;
             passed += 1;
@@ -684,14 +818,14 @@ impl Shard {
         loop {
             let hand = self.hand;
             let slot = &mut self.slots[hand];
-            match slot.entry {
-                None => {}
-                Some(entry) if !entry.is_live(now) => {
+            if slot.is_occupied() {
+                if !slot.is_live(now) {
                     self.remove_at(hand);
                     return;
                 }
-                Some(_) if slot.used => slot.used = false,
-                Some(_) => {
+                if slot.used() {
+                    slot.set_used(false);
+                } else {
                     tracing::debug!(
                         capacity = self.cap,
                         "idempotency shard full, forgetting a key not used since the clock hand last passed"
@@ -721,8 +855,8 @@ impl Shard {
         let mask = self.slots.len() - 1;
         let mut hole = index;
         let mut next = (index + 1) & mask;
-        while self.slots[next].entry.is_some() {
-            let from_home = next.wrapping_sub(home(&self.slots[next].fingerprint, mask)) & mask;
+        while self.slots[next].is_occupied() {
+            let from_home = next.wrapping_sub(home(&self.slots[next].fingerprint(), mask)) & mask;
             let from_hole = next.wrapping_sub(hole) & mask;
             if from_home >= from_hole {
                 self.slots[hole] = self.slots[next];
@@ -730,20 +864,23 @@ impl Shard {
             }
             next = (next + 1) & mask;
         }
-        self.slots[hole] = Slot::EMPTY;
+        self.slots[hole] = EMPTY;
         self.len -= 1;
     }
 
     /// Moves every live entry, with its used bit, into a new table of
     /// `slots` slots (a power of two with room for them); expired entries are
     /// dropped on the way. The hand starts over at slot 0.
+    ///
+    /// The new table is a zeroed allocation (see [`Slot`]): its pages are
+    /// written only where entries land.
     fn rehash(&mut self, slots: usize, now: u64) {
-        let old = std::mem::replace(&mut self.slots, vec![Slot::EMPTY; slots]);
+        let old = std::mem::replace(&mut self.slots, vec![EMPTY; slots]);
         self.len = 0;
         self.hand = 0;
         for slot in old {
-            if slot.entry.is_some_and(|entry| entry.is_live(now)) {
-                let index = self.vacancy(&slot.fingerprint);
+            if slot.is_live(now) {
+                let index = self.vacancy(&slot.fingerprint());
                 self.slots[index] = slot;
                 self.len += 1;
             }
@@ -754,10 +891,12 @@ impl Shard {
         let before = self.len;
         let mut index = 0;
         while index < self.slots.len() {
-            match self.slots[index].entry {
+            let slot = &self.slots[index];
+            if slot.is_occupied() && !slot.is_live(now) {
                 // The slot may now hold an entry shifted back: look again.
-                Some(entry) if !entry.is_live(now) => self.remove_at(index),
-                _ => index += 1,
+                self.remove_at(index);
+            } else {
+                index += 1;
             }
         }
         let removed = before - self.len;
@@ -916,11 +1055,251 @@ mod tests {
 
     #[test]
     fn stores_compact_entries() {
-        assert_eq!(std::mem::size_of::<Entry>(), 24);
         assert_eq!(std::mem::size_of::<Fingerprint>(), 16);
         assert_eq!(std::mem::align_of::<Fingerprint>(), 8);
-        // Fingerprint, entry (its `None` is the empty slot) and used bit.
-        assert_eq!(std::mem::size_of::<Slot>(), 48);
+        // Fingerprint, entry (tag 0 is the empty slot) and used bit.
+        assert_eq!(std::mem::size_of::<Slot>(), 32);
+        assert_eq!(std::mem::align_of::<Slot>(), 8);
+    }
+
+    #[test]
+    fn slot_layout_is_as_documented() {
+        let fingerprint = Fingerprint([0x1234, 0x5678]);
+        let claimed = Entry::Claimed {
+            token: 0xabcd,
+            until: 5,
+        };
+        assert_eq!(
+            encode(fingerprint, claimed, true),
+            [0x1234, 0x5678, 5 << 8 | 0b100 | 1, 0xabcd]
+        );
+        let done = Entry::Done { until: 7 };
+        assert_eq!(
+            encode(fingerprint, done, false),
+            [0x1234, 0x5678, 7 << 8 | 2, 0]
+        );
+        let seen = Entry::Seen {
+            newest: -2,
+            until: 9,
+        };
+        assert_eq!(
+            encode(fingerprint, seen, false),
+            [0x1234, 0x5678, 9 << 8 | 3, u64::MAX - 1]
+        );
+    }
+
+    #[test]
+    fn every_entry_round_trips_through_a_slot() {
+        let tokens = [0, 1, 0x8000_0000_0000_0000, u64::MAX];
+        let newests = [
+            i64::MIN,
+            i64::MIN + 1,
+            -1,
+            0,
+            1,
+            1_700_000_000_000,
+            i64::MAX,
+        ];
+        let untils = [0, 1, NOW, 1_700_000_000_000, MAX_UNTIL - 1, MAX_UNTIL];
+        let mut entries = vec![];
+        for until in untils {
+            entries.push(Entry::Done { until });
+            for token in tokens {
+                entries.push(Entry::Claimed { token, until });
+            }
+            for newest in newests {
+                entries.push(Entry::Seen { newest, until });
+            }
+        }
+        // The all-zero fingerprint too: emptiness is the tag's alone.
+        let fingerprints = [
+            Fingerprint([0, 0]),
+            Fingerprint([u64::MAX, u64::MAX]),
+            key(3, 7),
+        ];
+        for fingerprint in fingerprints {
+            for &entry in &entries {
+                for used in [false, true] {
+                    let mut slot = encode(fingerprint, entry, used);
+                    assert!(slot.is_occupied(), "{entry:?}");
+                    assert_eq!(slot.entry(), Some(entry));
+                    assert_eq!(slot.fingerprint(), fingerprint);
+                    assert!(slot.holds(&fingerprint));
+                    assert_eq!(slot.used(), used, "{entry:?}");
+                    assert_eq!(slot.until(), entry.until());
+                    // The used bit and the entry are independent.
+                    slot.set_used(!used);
+                    assert_eq!(slot.used(), !used);
+                    assert_eq!(slot.entry(), Some(entry));
+                    slot.set_used(used);
+                    assert_eq!(slot, encode(fingerprint, entry, used));
+                    // Replacing the entry keeps the key and the used bit.
+                    let other = Entry::Seen {
+                        newest: 42,
+                        until: NOW,
+                    };
+                    slot.set_entry(other);
+                    assert_eq!(slot, encode(fingerprint, other, used));
+                    slot.set_entry(entry);
+                    assert_eq!(slot, encode(fingerprint, entry, used));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_slot_is_live_exactly_before_its_deadline() {
+        for until in [1, 2, NOW, 1_700_000_000_000, MAX_UNTIL - 1, MAX_UNTIL] {
+            let slot = encode(key(0, 0), done(until), true);
+            assert!(slot.is_live(0), "{until}");
+            assert!(slot.is_live(until - 1), "{until}");
+            assert!(!slot.is_live(until), "{until}");
+            assert!(!slot.is_live(until + 1), "{until}");
+            assert!(!slot.is_live(u64::MAX), "{until}");
+        }
+        // A deadline of 0 has always passed, but the slot still holds a key.
+        let slot = encode(key(0, 0), done(0), true);
+        assert!(slot.is_occupied() && !slot.is_live(0));
+        assert_eq!(slot.entry(), Some(done(0)));
+    }
+
+    #[test]
+    fn a_deadline_past_56_bits_is_clamped_and_never_expires() {
+        // 2^56 ms is over two million years.
+        const { assert!(MAX_UNTIL / (1_000 * 3_600 * 24 * 366) > 2_000_000) };
+        let year_10_000 = 253_402_300_800_000;
+        let realistic = [0, NOW, 1_700_000_000_000, year_10_000, 1 << 55];
+        for until in [MAX_UNTIL + 1, 1 << 60, u64::MAX - 1, u64::MAX] {
+            for entry in [
+                done(until),
+                Entry::Claimed {
+                    token: u64::MAX,
+                    until,
+                },
+                Entry::Seen {
+                    newest: i64::MIN,
+                    until,
+                },
+            ] {
+                for used in [false, true] {
+                    let slot = encode(key(1, 1), entry, used);
+                    // Clamped without touching the tag or the used bit.
+                    assert_eq!(slot.until(), MAX_UNTIL);
+                    assert_eq!(slot.used(), used);
+                    let clamped = match entry {
+                        Entry::Claimed { token, .. } => Entry::Claimed {
+                            token,
+                            until: MAX_UNTIL,
+                        },
+                        Entry::Done { .. } => done(MAX_UNTIL),
+                        Entry::Seen { newest, .. } => Entry::Seen {
+                            newest,
+                            until: MAX_UNTIL,
+                        },
+                    };
+                    assert_eq!(slot.entry(), Some(clamped));
+                    for now in realistic {
+                        assert!(slot.is_live(now), "{entry:?} at {now}");
+                    }
+                }
+            }
+        }
+        // Through the store: a TTL of `Duration::MAX` is a deadline of
+        // `u64::MAX`, and the key stays done.
+        let (store, clock) = store(16, 1);
+        let now = store.clock.now_unix_ms();
+        let Claim::Claimed(token) = store.claim_now("k", Duration::MAX, now) else {
+            panic!("a new key is claimed");
+        };
+        assert_eq!(store.claim_now("k", Duration::MAX, now), Claim::InFlight);
+        store.complete_now("k", token, Duration::MAX);
+        clock.advance(Duration::from_secs(1_000 * 366 * 24 * 3_600));
+        let later = store.clock.now_unix_ms();
+        assert_eq!(store.claim_now("k", Duration::MAX, later), Claim::Done);
+        assert_eq!(store.purge_expired(), 0);
+    }
+
+    #[test]
+    fn an_empty_slot_is_all_zeros() {
+        assert_eq!(EMPTY, [0; 4]);
+        assert!(!EMPTY.is_occupied());
+        assert_eq!(EMPTY.entry(), None);
+        assert!(!EMPTY.used());
+        assert_eq!(EMPTY.until(), 0);
+        for now in [0, NOW, u64::MAX] {
+            assert!(!EMPTY.is_live(now));
+        }
+        // Only the tag tells: a zero tag is empty whatever the other words.
+        let mut slot = encode(key(5, 5), done(LATER), true);
+        assert!(slot.is_occupied());
+        slot[2] &= !TAG;
+        assert!(!slot.is_occupied());
+        assert_eq!(slot.entry(), None);
+        // A removed key leaves an all-zero slot behind.
+        let mut shard = Shard::new(8);
+        shard.insert_absent(key(2, 2), done(LATER), NOW);
+        let index = shard.find(&key(2, 2)).unwrap();
+        shard.remove_at(index);
+        assert!(shard.slots.iter().all(|slot| *slot == EMPTY));
+    }
+
+    #[test]
+    fn a_freshly_grown_table_is_all_zeros() {
+        let mut shard = Shard::new(10_000);
+        let mut sizes = 0;
+        let mut id = 0;
+        while shard.slots.len() < 1_024 {
+            let before = shard.slots.len();
+            shard.insert_absent(key(mix(id), id), done(LATER), NOW);
+            id += 1;
+            if shard.slots.len() != before {
+                sizes += 1;
+                // Just grown: every slot but the keys' is all zero.
+                let zero = shard.slots.iter().filter(|slot| **slot == EMPTY).count();
+                assert_eq!(zero, shard.slots.len() - shard.len);
+                check(&shard);
+            }
+        }
+        assert!(sizes >= 8, "{sizes}");
+        // A table rebuilt without a live key is all zero.
+        shard.rehash(4_096, LATER);
+        assert_eq!(shard.len, 0);
+        assert_eq!(shard.slots.len(), 4_096);
+        assert!(shard.slots.iter().all(|slot| *slot == EMPTY));
+    }
+
+    #[test]
+    fn appointment_times_round_trip_at_their_extremes() {
+        let (store, _) = store(16, 1);
+        let ttl = Duration::from_secs(60);
+        let now = store.clock.now_unix_ms();
+        assert_eq!(
+            store.observe_now("a", i64::MIN, ttl, now),
+            Freshness::Latest
+        );
+        assert_eq!(
+            store.observe_now("a", i64::MIN, ttl, now),
+            Freshness::Latest
+        );
+        assert_eq!(store.observe_now("a", -1, ttl, now), Freshness::Latest);
+        assert_eq!(
+            store.observe_now("a", i64::MIN, ttl, now),
+            Freshness::Stale { newer_seen_at: -1 }
+        );
+        assert_eq!(
+            store.observe_now("a", i64::MAX, ttl, now),
+            Freshness::Latest
+        );
+        assert_eq!(
+            store.observe_now("a", i64::MAX - 1, ttl, now),
+            Freshness::Stale {
+                newer_seen_at: i64::MAX
+            }
+        );
+        assert_eq!(
+            store.observe_now("a", i64::MAX, ttl, now),
+            Freshness::Latest
+        );
     }
 
     #[test]
@@ -1045,25 +1424,25 @@ mod tests {
             shard.len
         );
         assert!(shard.hand < slots);
-        let occupied = shard.slots.iter().filter(|s| s.entry.is_some()).count();
+        let occupied = shard.slots.iter().filter(|s| s.is_occupied()).count();
         assert_eq!(occupied, shard.len);
         let mask = slots - 1;
         for (index, slot) in shard.slots.iter().enumerate() {
-            if slot.entry.is_none() {
-                assert!(!slot.used, "empty slot {index} marked used");
+            if !slot.is_occupied() {
+                // Not marked used, nor holding anything else.
+                assert_eq!(*slot, EMPTY, "empty slot {index} not all zero");
                 continue;
             }
+            assert!(slot.entry().is_some());
+            assert_eq!(slot[2] & 0b1111_1000, 0, "unused meta bits set at {index}");
             // No empty slot between a key's home and its slot...
-            let mut at = home(&slot.fingerprint, mask);
+            let mut at = home(&slot.fingerprint(), mask);
             while at != index {
-                assert!(
-                    shard.slots[at].entry.is_some(),
-                    "gap at {at} before {index}"
-                );
+                assert!(shard.slots[at].is_occupied(), "gap at {at} before {index}");
                 at = (at + 1) & mask;
             }
             // ...so a lookup finds it, and finds no other copy first.
-            assert_eq!(shard.find(&slot.fingerprint), Some(index));
+            assert_eq!(shard.find(&slot.fingerprint()), Some(index));
         }
     }
 
@@ -1112,7 +1491,9 @@ mod tests {
             for (insert, id) in ops {
                 let fingerprint = fingerprint_of(id);
                 if insert {
-                    let entry = Entry::Seen { newest: id as i64, until: LATER };
+                    // A deadline a slot holds exactly, so that the entry read
+                    // back equals the one written.
+                    let entry = Entry::Seen { newest: id as i64, until: MAX_UNTIL };
                     if shard.live(&fingerprint, NOW).is_none() {
                         shard.insert_absent(fingerprint, entry, NOW);
                     }
@@ -1127,7 +1508,7 @@ mod tests {
                 for (&id, entry) in &model {
                     let index = shard.find(&fingerprint_of(id));
                     proptest::prop_assert!(index.is_some(), "key {} lost", id);
-                    proptest::prop_assert_eq!(shard.slots[index.unwrap()].entry, Some(*entry));
+                    proptest::prop_assert_eq!(shard.slots[index.unwrap()].entry(), Some(*entry));
                 }
                 check(&shard);
             }
@@ -1169,7 +1550,7 @@ mod tests {
         }
         // The hand has just passed every key; then b and d are read.
         for slot in shard.slots.iter_mut() {
-            slot.used = false;
+            slot.set_used(false);
         }
         shard.hand = 0;
         assert!(shard.live(&b, NOW).is_some());
@@ -1183,8 +1564,8 @@ mod tests {
         // once (its bit is now clear), d was not reached yet.
         assert!(!holds(&shard, a) && !holds(&shard, c));
         assert!(holds(&shard, b) && holds(&shard, d) && holds(&shard, e) && holds(&shard, f));
-        assert!(!shard.slots[1].used);
-        assert!(shard.slots[3].used);
+        assert!(!shard.slots[1].used());
+        assert!(shard.slots[3].used());
         assert_eq!(shard.hand, 2);
     }
 
@@ -1200,7 +1581,7 @@ mod tests {
         shard.insert_absent(d, done(LATER), NOW);
         shard.hand = 0;
         for (index, used) in [true, true, false, false].into_iter().enumerate() {
-            shard.slots[index].used = used;
+            shard.slots[index].set_used(used);
         }
         let now = NOW + 2;
         shard.insert_absent(key(5, 5), done(LATER), now);
@@ -1268,7 +1649,7 @@ mod tests {
             assert!(shard.live(&fingerprint, NOW).is_some());
         }
         assert_eq!(shard.slots.len(), 8);
-        assert!(shard.slots[..6].iter().all(|slot| slot.used));
+        assert!(shard.slots[..6].iter().all(|slot| slot.used()));
         shard.hand = 3;
 
         let new = key(6, 6);
@@ -1281,10 +1662,10 @@ mod tests {
         for (home, &fingerprint) in old.iter().enumerate() {
             if home != 3 {
                 assert!(holds(&shard, fingerprint), "key at {home} lost");
-                assert!(!shard.slots[home].used);
+                assert!(!shard.slots[home].used());
             }
         }
-        assert!(shard.slots[6].used, "the new key counts as used");
+        assert!(shard.slots[6].used(), "the new key counts as used");
         assert_eq!(shard.hand, 3);
     }
 
@@ -1315,11 +1696,12 @@ mod tests {
         assert_eq!(shard.len, KEYS as usize);
         for id in 0..KEYS {
             let index = shard.find(&key(mix(id), id)).expect("key kept");
+            // Inserted with a deadline of `LATER`, kept as the latest a slot holds.
             assert_eq!(
-                shard.slots[index].entry,
+                shard.slots[index].entry(),
                 Some(Entry::Seen {
                     newest: id as i64,
-                    until: LATER
+                    until: MAX_UNTIL
                 })
             );
         }
