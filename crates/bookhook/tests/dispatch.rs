@@ -1,16 +1,16 @@
 //! The delivery contract of DESIGN.md, run through `Dispatcher::dispatch`.
 #![cfg(feature = "testing")]
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use bookhook::testing::conformance::{Conformance, DownStore, SECRET as CONFORMANCE_SECRET};
+use bookhook::testing::conformance::{Conformance, DownStore, SECRET as CONFORMANCE_SECRET, Stage};
 use bookhook::testing::signed_request;
 use bookhook::{
     Context, Dispatcher, DispatcherBuilder, Endpoint, Freshness, HandlerError, Kind, ManualClock,
-    MemoryStore, Provider, Request,
+    MemoryStore, Outcome, Provider, Request,
 };
 
 const SECRET: &str = "dispatch-test-secret";
@@ -124,6 +124,53 @@ async fn conformance_table_passes_through_the_core() {
         );
     }
     conformance.check_handler_runs();
+}
+
+/// `Case::stage` is read from the expected response; check it against the
+/// outcome each case really gets, so adapters that trust it (to run the table
+/// through a layer or an extractor) sort every case correctly.
+#[tokio::test]
+async fn every_case_stage_matches_the_outcome_the_dispatcher_reaches() {
+    let conformance = Conformance::new().await;
+    let mut stages: HashMap<Stage, usize> = HashMap::new();
+    for case in &conformance.cases {
+        let mount = conformance
+            .mounts
+            .iter()
+            .find(|m| m.path == case.path)
+            .expect("case path is mounted");
+        let finished = mount
+            .dispatcher
+            .dispatch(Request::new(
+                case.method,
+                &case.headers,
+                case.query.as_deref(),
+                case.body.clone().into(),
+            ))
+            .await;
+        let reached = match finished.outcome() {
+            Outcome::Rejected(_) => Stage::Verify,
+            Outcome::Duplicate | Outcome::InFlight { .. } | Outcome::StoreUnavailable(_) => {
+                Stage::Claim
+            }
+            Outcome::Unrouted => Stage::Route,
+            Outcome::Handled | Outcome::Failed(_) => Stage::Handler,
+            other => panic!("case `{}`: unexpected outcome {other:?}", case.name),
+        };
+        assert_eq!(case.stage(), reached, "case `{}`", case.name);
+        *stages.entry(reached).or_default() += 1;
+    }
+    assert_eq!(
+        stages.values().sum::<usize>(),
+        conformance.cases.len(),
+        "every case was sent"
+    );
+    for stage in [Stage::Verify, Stage::Claim, Stage::Route, Stage::Handler] {
+        assert!(
+            stages.get(&stage).copied().unwrap_or(0) > 0,
+            "the table has no {stage:?} case: {stages:?}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

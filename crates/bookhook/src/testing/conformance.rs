@@ -14,6 +14,12 @@
 //! timestamps, odd or missing `Content-Type`, and methods other than POST.
 //! Each gets a clean status from [`Outcome::response`], and none reaches a
 //! handler unless it is authentic.
+//!
+//! The table is written for dispatchers. To run it through an entry point
+//! that does less (a layer that verifies and claims in front of a handler of
+//! the user's own, or an extractor that only verifies), ask each case for its
+//! [`Stage`]: the step of a dispatcher that decided its answer, and so which
+//! part of the answer such an entry point must reproduce exactly.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -84,6 +90,69 @@ pub struct Case {
     pub response_body: String,
     /// The expected `Retry-After` header.
     pub retry_after: Option<u64>,
+}
+
+/// The step of a dispatcher that decides a [`Case`]'s answer; see [`Case::stage`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Stage {
+    /// Refused before any claim ([`Outcome::Rejected`]): body size, method,
+    /// signature, timestamp, or a body that is not an event. Every entry
+    /// point that verifies must give the case's status, body and
+    /// `Retry-After` exactly, and run no handler.
+    Verify,
+    /// Authentic, then answered from the idempotency store without a handler
+    /// run: [`Outcome::Duplicate`], [`Outcome::InFlight`] or
+    /// [`Outcome::StoreUnavailable`]. An entry point that claims must give
+    /// the case's answer exactly; one that does not claim hands the request
+    /// to the handler.
+    Claim,
+    /// Authentic and claimed, but the dispatcher has no route for its event
+    /// type ([`Outcome::Unrouted`]): acknowledged without a handler run. An
+    /// entry point without routes hands it to the handler.
+    Route,
+    /// The dispatcher's handler ran and succeeded ([`Outcome::Handled`]) or
+    /// failed or panicked ([`Outcome::Failed`]). Which ids fail or panic is
+    /// fixed: [`FAIL_ONCE_ID`] fails on its first run, [`PANIC_ID`] panics.
+    Handler,
+}
+
+impl Case {
+    /// The step of a dispatcher that decides this case's answer, read from
+    /// the expected response (each outcome has its own status and body).
+    ///
+    /// # Panics
+    ///
+    /// If the expected response is none of the core's: the table has a case
+    /// this function does not know yet.
+    pub fn stage(&self) -> Stage {
+        let expects = |outcome: Outcome| {
+            let response = outcome.response();
+            response.status == self.status
+                && response.body == self.response_body
+                && response.retry_after == self.retry_after
+        };
+        let in_flight = Outcome::InFlight {
+            retry_after: Duration::from_secs(self.retry_after.unwrap_or(0)),
+        };
+        let unavailable = Outcome::StoreUnavailable(StoreError::Unavailable {
+            reason: String::new(),
+        });
+        if expects(Outcome::Handled) || expects(Outcome::Failed(HandlerError::new(""))) {
+            Stage::Handler
+        } else if expects(Outcome::Unrouted) {
+            Stage::Route
+        } else if expects(Outcome::Duplicate) || expects(in_flight) || expects(unavailable) {
+            Stage::Claim
+        } else if matches!(self.status, 400 | 401 | 405 | 413) && self.retry_after.is_none() {
+            Stage::Verify
+        } else {
+            panic!(
+                "case `{}`: no stage answers {} {}",
+                self.name, self.status, self.response_body
+            )
+        }
+    }
 }
 
 /// A dispatcher mounted at a path for the conformance run.
