@@ -32,6 +32,12 @@ use crate::service::{ActixHeaders, read_body, to_http_response};
 /// [`web::Data`]. Register it on a [`web::resource`] or [`web::scope`] to
 /// serve several endpoints from one app; the innermost one wins.
 ///
+/// Under a [`web::post`] guard, as below, actix-web answers other methods
+/// with its own empty 405 before the extractor runs; mount the handler with
+/// [`web::route`] instead to have them get the core's JSON 405. A panic in
+/// your handler is not caught by the extractor: actix-web closes the
+/// connection without an answer, and the sender retries.
+///
 /// ```
 /// use actix_web::{App, HttpResponse, web};
 /// use bookhook_actix::{Endpoint, Provider, VerifiedEvent};
