@@ -20,63 +20,63 @@ use bookhook::{Context, Dispatcher, Endpoint, HandlerError, Provider, Request};
 const SAMPLES: &[(Provider, &str)] = &[
     (
         Provider::Eagenda,
-        include_str!("../tests/fixtures/payloads/eagenda/appointment.created.json"),
+        include_str!("../crates/bookhook/fixtures/payloads/eagenda/appointment.created.json"),
     ),
     (
         Provider::Moncreneau,
-        include_str!("../tests/fixtures/payloads/moncreneau/appointment.created.json"),
+        include_str!("../crates/bookhook/fixtures/payloads/moncreneau/appointment.created.json"),
     ),
     (
         Provider::Moncreneau,
-        include_str!("../tests/fixtures/payloads/moncreneau/appointment.updated.json"),
+        include_str!("../crates/bookhook/fixtures/payloads/moncreneau/appointment.updated.json"),
     ),
     (
         Provider::Moncreneau,
-        include_str!("../tests/fixtures/payloads/moncreneau/appointment.cancelled.json"),
+        include_str!("../crates/bookhook/fixtures/payloads/moncreneau/appointment.cancelled.json"),
     ),
     (
         Provider::Moncreneau,
-        include_str!("../tests/fixtures/payloads/moncreneau/appointment.validated.json"),
+        include_str!("../crates/bookhook/fixtures/payloads/moncreneau/appointment.validated.json"),
     ),
     (
         Provider::Moncreneau,
-        include_str!("../tests/fixtures/payloads/moncreneau/appointment.completed.json"),
+        include_str!("../crates/bookhook/fixtures/payloads/moncreneau/appointment.completed.json"),
     ),
     (
         Provider::Orufy,
-        include_str!("../tests/fixtures/payloads/orufy/BOOK.json"),
+        include_str!("../crates/bookhook/fixtures/payloads/orufy/BOOK.json"),
     ),
     (
         Provider::Orufy,
-        include_str!("../tests/fixtures/payloads/orufy/RESCHEDULE.json"),
+        include_str!("../crates/bookhook/fixtures/payloads/orufy/RESCHEDULE.json"),
     ),
     (
         Provider::Orufy,
-        include_str!("../tests/fixtures/payloads/orufy/CANCEL.json"),
+        include_str!("../crates/bookhook/fixtures/payloads/orufy/CANCEL.json"),
     ),
     (
         Provider::Orufy,
-        include_str!("../tests/fixtures/payloads/orufy/NO_SHOW.json"),
+        include_str!("../crates/bookhook/fixtures/payloads/orufy/NO_SHOW.json"),
     ),
     (
         Provider::Calendence,
-        include_str!("../tests/fixtures/payloads/calendence/booking.created.json"),
+        include_str!("../crates/bookhook/fixtures/payloads/calendence/booking.created.json"),
     ),
     (
         Provider::Decoda,
-        include_str!("../tests/fixtures/payloads/decoda/APPOINTMENT_SCHEDULED.json"),
+        include_str!("../crates/bookhook/fixtures/payloads/decoda/APPOINTMENT_SCHEDULED.json"),
     ),
     (
         Provider::Decoda,
-        include_str!("../tests/fixtures/payloads/decoda/APPOINTMENT_RESCHEDULED.json"),
+        include_str!("../crates/bookhook/fixtures/payloads/decoda/APPOINTMENT_RESCHEDULED.json"),
     ),
     (
         Provider::Decoda,
-        include_str!("../tests/fixtures/payloads/decoda/APPOINTMENT_CANCELLED.json"),
+        include_str!("../crates/bookhook/fixtures/payloads/decoda/APPOINTMENT_CANCELLED.json"),
     ),
     (
         Provider::Decoda,
-        include_str!("../tests/fixtures/payloads/decoda/PAYMENT_CREATED.json"),
+        include_str!("../crates/bookhook/fixtures/payloads/decoda/PAYMENT_CREATED.json"),
     ),
 ];
 

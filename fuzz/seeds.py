@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the seed corpora under fuzz/seeds/<target>/ from tests/fixtures.
+"""Writes the seed corpora under fuzz/seeds/<target>/ from crates/bookhook/fixtures.
 
 Each seed is encoded the way `arbitrary` decodes the target's `Input`
 (see src/lib.rs): enums are a little-endian u32 choosing variant
@@ -19,7 +19,7 @@ import shutil
 import struct
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-FIXTURES = ROOT / "tests" / "fixtures"
+FIXTURES = ROOT / "crates" / "bookhook" / "fixtures"
 SEEDS = ROOT / "fuzz" / "seeds"
 
 NOW = 1767225600  # the time of every vector in signatures.json

@@ -11,7 +11,7 @@ const SECRET: &str = "cal_test_secret";
 
 fn calendence_body() -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures/payloads/calendence/booking.created.json");
+        .join("../bookhook/fixtures/payloads/calendence/booking.created.json");
     std::fs::read(path).expect("the calendence fixture")
 }
 

@@ -9,7 +9,7 @@ use support::{TempDir, bookhook, run, stderr, stdout};
 const NOW: &str = "1767225600";
 
 fn fixture(path: &str) -> Vec<u8> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/payloads");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../bookhook/fixtures/payloads");
     std::fs::read(root.join(path)).expect("a payload fixture")
 }
 
@@ -461,7 +461,7 @@ fn help_documents_the_interface() {
 #[test]
 fn sign_matches_the_known_answer_vectors() {
     let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/signatures.json");
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../bookhook/fixtures/signatures.json");
     let text = std::fs::read_to_string(path).expect("the signature vectors");
     let vectors: serde_json::Value = serde_json::from_str(&text).expect("json vectors");
     let mut checked = Vec::new();

@@ -1,5 +1,5 @@
 //! Envelope + typed parse per provider, for every seed payload under
-//! `tests/fixtures/payloads`, each next to a reference in the same group
+//! `crates/bookhook/fixtures/payloads`, each next to a reference in the same group
 //! (`ref_serde_json_value`): a plain `serde_json::Value` parse of the same
 //! bytes, untyped and with no envelope checks.
 //!
@@ -31,7 +31,7 @@ const PROVIDERS: [Provider; 5] = [
 /// The seed payloads of `provider`, by file name.
 fn payloads(provider: Provider) -> Vec<(String, Bytes)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures/payloads")
+        .join("fixtures/payloads")
         .join(provider.as_str());
     let mut files: Vec<(String, Bytes)> = std::fs::read_dir(&dir)
         .unwrap_or_else(|err| panic!("{}: {err}", dir.display()))

@@ -10,10 +10,7 @@ use bookhook::{
 };
 use serde::Deserialize;
 
-const FIXTURES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../tests/fixtures/signatures.json"
-);
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/signatures.json");
 
 #[derive(Deserialize)]
 struct File {

@@ -1,4 +1,4 @@
-//! Every payload under `tests/fixtures/payloads` parses into the right typed
+//! Every payload under `fixtures/payloads` parses into the right typed
 //! variant, normalized kind, idempotency key and appointment fields.
 
 use std::collections::BTreeSet;
@@ -8,7 +8,7 @@ use bookhook::provider::{calendence, decoda, eagenda, moncreneau, orufy};
 use bookhook::{Delivery, Event, Kind, NoHeaders, Provider, Timestamp};
 
 fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/payloads")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/payloads")
 }
 
 fn load(provider: Provider, file: &str) -> Delivery {

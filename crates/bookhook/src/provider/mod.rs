@@ -1025,7 +1025,7 @@ mod tests {
 
         fn fixtures(provider: Provider) -> Vec<Vec<u8>> {
             let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../tests/fixtures/payloads")
+                .join("fixtures/payloads")
                 .join(provider.as_str());
             let mut paths: Vec<_> = std::fs::read_dir(&dir)
                 .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
