@@ -1,12 +1,15 @@
 //! Helpers for tests, compiled with the `testing` feature.
 //!
 //! - [`signed_request`]: sign a body as any provider would, for your own tests.
+//! - [`samples`]: the platforms' sample payloads, one per event type, to sign
+//!   and send through your own handlers.
 //! - [`conformance`]: one table of requests and expected responses that every
 //!   web adapter must pass.
 //! - [`store`]: a contract that every [`IdempotencyStore`](crate::IdempotencyStore)
 //!   must meet, as async checks to run from your own tests.
 
 pub mod conformance;
+pub mod samples;
 mod sign;
 pub mod store;
 
