@@ -12,72 +12,29 @@
 //! signature or token (401).
 //! One handler, written against the normalized appointment view, serves all five.
 
+use bookhook::testing::samples::sample;
 use bookhook::testing::signed_request;
 use bookhook::{Context, Dispatcher, Endpoint, HandlerError, Provider, Request};
 
-/// The sample payloads, as the platforms publish them (or, for Orufy and
-/// Decoda, written from their documented field lists).
+/// The samples to send, by event type (`bookhook::testing::samples` holds the
+/// payloads, as the platforms publish them or, for Orufy and Decoda, written
+/// from their documented field lists).
 const SAMPLES: &[(Provider, &str)] = &[
-    (
-        Provider::Eagenda,
-        include_str!("../crates/bookhook/fixtures/payloads/eagenda/appointment.created.json"),
-    ),
-    (
-        Provider::Moncreneau,
-        include_str!("../crates/bookhook/fixtures/payloads/moncreneau/appointment.created.json"),
-    ),
-    (
-        Provider::Moncreneau,
-        include_str!("../crates/bookhook/fixtures/payloads/moncreneau/appointment.updated.json"),
-    ),
-    (
-        Provider::Moncreneau,
-        include_str!("../crates/bookhook/fixtures/payloads/moncreneau/appointment.cancelled.json"),
-    ),
-    (
-        Provider::Moncreneau,
-        include_str!("../crates/bookhook/fixtures/payloads/moncreneau/appointment.validated.json"),
-    ),
-    (
-        Provider::Moncreneau,
-        include_str!("../crates/bookhook/fixtures/payloads/moncreneau/appointment.completed.json"),
-    ),
-    (
-        Provider::Orufy,
-        include_str!("../crates/bookhook/fixtures/payloads/orufy/BOOK.json"),
-    ),
-    (
-        Provider::Orufy,
-        include_str!("../crates/bookhook/fixtures/payloads/orufy/RESCHEDULE.json"),
-    ),
-    (
-        Provider::Orufy,
-        include_str!("../crates/bookhook/fixtures/payloads/orufy/CANCEL.json"),
-    ),
-    (
-        Provider::Orufy,
-        include_str!("../crates/bookhook/fixtures/payloads/orufy/NO_SHOW.json"),
-    ),
-    (
-        Provider::Calendence,
-        include_str!("../crates/bookhook/fixtures/payloads/calendence/booking.created.json"),
-    ),
-    (
-        Provider::Decoda,
-        include_str!("../crates/bookhook/fixtures/payloads/decoda/APPOINTMENT_SCHEDULED.json"),
-    ),
-    (
-        Provider::Decoda,
-        include_str!("../crates/bookhook/fixtures/payloads/decoda/APPOINTMENT_RESCHEDULED.json"),
-    ),
-    (
-        Provider::Decoda,
-        include_str!("../crates/bookhook/fixtures/payloads/decoda/APPOINTMENT_CANCELLED.json"),
-    ),
-    (
-        Provider::Decoda,
-        include_str!("../crates/bookhook/fixtures/payloads/decoda/PAYMENT_CREATED.json"),
-    ),
+    (Provider::Eagenda, "appointment.created"),
+    (Provider::Moncreneau, "appointment.created"),
+    (Provider::Moncreneau, "appointment.updated"),
+    (Provider::Moncreneau, "appointment.cancelled"),
+    (Provider::Moncreneau, "appointment.validated"),
+    (Provider::Moncreneau, "appointment.completed"),
+    (Provider::Orufy, "BOOK"),
+    (Provider::Orufy, "RESCHEDULE"),
+    (Provider::Orufy, "CANCEL"),
+    (Provider::Orufy, "NO_SHOW"),
+    (Provider::Calendence, "booking.created"),
+    (Provider::Decoda, "APPOINTMENT_SCHEDULED"),
+    (Provider::Decoda, "APPOINTMENT_RESCHEDULED"),
+    (Provider::Decoda, "APPOINTMENT_CANCELLED"),
+    (Provider::Decoda, "PAYMENT_CREATED"),
 ];
 
 /// The one handler: it sees every platform through the same normalized view.
@@ -149,10 +106,12 @@ async fn run() -> Result<usize, Box<dyn std::error::Error>> {
         dispatchers.push((provider, dispatcher(provider)?));
     }
     let mut failures = 0;
-    for (provider, body) in SAMPLES {
+    for (provider, event_type) in SAMPLES {
         let Some((_, dispatcher)) = dispatchers.iter().find(|(p, _)| p == provider) else {
             continue;
         };
+        let body = sample(*provider, event_type)
+            .ok_or_else(|| format!("no {provider} sample of type `{event_type}`"))?;
         println!("{provider}:");
         let first = send(dispatcher, body.as_bytes(), false).await;
         let again = send(dispatcher, body.as_bytes(), false).await;

@@ -1,6 +1,7 @@
 //! Built-in sample payloads for `bookhook send --event TYPE`.
 //!
-//! The samples are the project's payload fixtures, embedded at build time.
+//! The samples are the core crate's [`bookhook::testing::samples`], the
+//! project's payload fixtures embedded at build time.
 //! Each call gives the payload a fresh idempotency identity (the field or
 //! time the provider's key is made of), so that two `send`s of one type are
 //! two distinct events.
@@ -11,117 +12,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bookhook::Provider;
+use bookhook::testing::samples::SAMPLES;
 use chrono::{SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::error::CliError;
 
-/// `(provider, event type as sent, payload)`.
-const FIXTURES: &[(Provider, &str, &str)] = &[
-    (
-        Provider::Eagenda,
-        "appointment.created",
-        include_str!("../../bookhook/fixtures/payloads/eagenda/appointment.created.json"),
-    ),
-    (
-        Provider::Moncreneau,
-        "appointment.created",
-        include_str!("../../bookhook/fixtures/payloads/moncreneau/appointment.created.json"),
-    ),
-    (
-        Provider::Moncreneau,
-        "appointment.updated",
-        include_str!("../../bookhook/fixtures/payloads/moncreneau/appointment.updated.json"),
-    ),
-    (
-        Provider::Moncreneau,
-        "appointment.cancelled",
-        include_str!("../../bookhook/fixtures/payloads/moncreneau/appointment.cancelled.json"),
-    ),
-    (
-        Provider::Moncreneau,
-        "appointment.validated",
-        include_str!("../../bookhook/fixtures/payloads/moncreneau/appointment.validated.json"),
-    ),
-    (
-        Provider::Moncreneau,
-        "appointment.completed",
-        include_str!("../../bookhook/fixtures/payloads/moncreneau/appointment.completed.json"),
-    ),
-    (
-        Provider::Orufy,
-        "BOOK",
-        include_str!("../../bookhook/fixtures/payloads/orufy/BOOK.json"),
-    ),
-    (
-        Provider::Orufy,
-        "CANCEL",
-        include_str!("../../bookhook/fixtures/payloads/orufy/CANCEL.json"),
-    ),
-    (
-        Provider::Orufy,
-        "RESCHEDULE",
-        include_str!("../../bookhook/fixtures/payloads/orufy/RESCHEDULE.json"),
-    ),
-    (
-        Provider::Orufy,
-        "NO_SHOW",
-        include_str!("../../bookhook/fixtures/payloads/orufy/NO_SHOW.json"),
-    ),
-    (
-        Provider::Calendence,
-        "booking.created",
-        include_str!("../../bookhook/fixtures/payloads/calendence/booking.created.json"),
-    ),
-    (
-        Provider::Decoda,
-        "APPOINTMENT_SCHEDULED",
-        include_str!("../../bookhook/fixtures/payloads/decoda/APPOINTMENT_SCHEDULED.json"),
-    ),
-    (
-        Provider::Decoda,
-        "SELF_SCHEDULED_APPOINTMENT",
-        include_str!("../../bookhook/fixtures/payloads/decoda/SELF_SCHEDULED_APPOINTMENT.json"),
-    ),
-    (
-        Provider::Decoda,
-        "APPOINTMENT_REQUEST",
-        include_str!("../../bookhook/fixtures/payloads/decoda/APPOINTMENT_REQUEST.json"),
-    ),
-    (
-        Provider::Decoda,
-        "APPOINTMENT_RESCHEDULED",
-        include_str!("../../bookhook/fixtures/payloads/decoda/APPOINTMENT_RESCHEDULED.json"),
-    ),
-    (
-        Provider::Decoda,
-        "APPOINTMENT_CANCELLED",
-        include_str!("../../bookhook/fixtures/payloads/decoda/APPOINTMENT_CANCELLED.json"),
-    ),
-    (
-        Provider::Decoda,
-        "CALL_RECIEVED",
-        include_str!("../../bookhook/fixtures/payloads/decoda/CALL_RECIEVED.json"),
-    ),
-    (
-        Provider::Decoda,
-        "PATIENT_CREATED",
-        include_str!("../../bookhook/fixtures/payloads/decoda/PATIENT_CREATED.json"),
-    ),
-    (
-        Provider::Decoda,
-        "PAYMENT_CREATED",
-        include_str!("../../bookhook/fixtures/payloads/decoda/PAYMENT_CREATED.json"),
-    ),
-];
-
 /// The event types with a built-in sample for `provider`; empty for the
 /// providers that accept any type (standard, hmac).
 pub(crate) fn types_of(provider: Provider) -> Vec<&'static str> {
-    FIXTURES
+    SAMPLES
         .iter()
-        .filter(|(p, _, _)| *p == provider)
-        .map(|(_, name, _)| *name)
+        .filter(|s| s.provider == provider)
+        .map(|s| s.event_type)
         .collect()
 }
 
@@ -143,26 +46,27 @@ pub(crate) fn sample(provider: Provider, event_type: &str) -> Result<Vec<u8>, Cl
             "data": {},
         }),
         _ => {
-            let found = FIXTURES
+            let found = SAMPLES
                 .iter()
-                .find(|(p, name, _)| *p == provider && *name == event_type)
+                .find(|s| s.provider == provider && s.event_type == event_type)
                 .or_else(|| {
-                    FIXTURES.iter().find(|(p, name, _)| {
-                        *p == provider && name.eq_ignore_ascii_case(event_type)
+                    SAMPLES.iter().find(|s| {
+                        s.provider == provider && s.event_type.eq_ignore_ascii_case(event_type)
                     })
                 });
-            let Some((_, name, text)) = found else {
+            let Some(found) = found else {
                 return Err(CliError::usage(format!(
                     "no built-in {provider} payload of type `{event_type}`; available: {}",
                     types_of(provider).join(", ")
                 )));
             };
-            let mut value: Value = serde_json::from_str(text).map_err(|err| {
+            let mut value: Value = serde_json::from_str(found.payload).map_err(|err| {
                 CliError::failure(format!(
-                    "the built-in {provider} {name} sample is not json: {err}"
+                    "the built-in {provider} {} sample is not json: {err}",
+                    found.event_type
                 ))
             })?;
-            freshen(provider, name, &mut value, &now);
+            freshen(provider, found.event_type, &mut value, &now);
             value
         }
     };
@@ -254,21 +158,23 @@ mod tests {
 
     #[test]
     fn every_sample_parses_as_its_type() {
-        for (provider, name, _) in FIXTURES {
-            let delivery = parse(*provider, sample(*provider, name).unwrap());
-            assert_eq!(delivery.raw_event_type(), *name, "{provider}");
+        for s in SAMPLES {
+            let delivery = parse(s.provider, sample(s.provider, s.event_type).unwrap());
+            assert_eq!(delivery.raw_event_type(), s.event_type, "{}", s.provider);
         }
     }
 
     #[test]
     fn two_samples_of_one_type_are_distinct_events() {
-        for (provider, name, _) in FIXTURES {
-            let first = parse(*provider, sample(*provider, name).unwrap());
-            let second = parse(*provider, sample(*provider, name).unwrap());
+        for s in SAMPLES {
+            let first = parse(s.provider, sample(s.provider, s.event_type).unwrap());
+            let second = parse(s.provider, sample(s.provider, s.event_type).unwrap());
             assert_ne!(
                 first.idempotency_key(),
                 second.idempotency_key(),
-                "{provider} {name}"
+                "{} {}",
+                s.provider,
+                s.event_type
             );
             assert_eq!(first.appointment_id(), second.appointment_id());
         }
