@@ -2,7 +2,8 @@
 //!
 //! An adapter test builds a [`Conformance`], mounts each of its
 //! [`mounts`](Conformance::mounts) at the given path, sends every
-//! [`Case`] in order and hands what came back to [`Conformance::check`].
+//! [`Case`] in order and hands what came back to [`Conformance::check`] (or
+//! all of it, as an [`Answered`], to [`Conformance::check_answered`]).
 //! Both `bookhook-axum` and `bookhook-actix` run this same table, so they
 //! answer every request with the same status and body.
 //!
@@ -19,11 +20,16 @@
 //! that does less (a layer that verifies and claims in front of a handler of
 //! the user's own, or an extractor that only verifies), ask each case for its
 //! [`Stage`]: the step of a dispatcher that decided its answer, and so which
-//! part of the answer such an entry point must reproduce exactly.
+//! part of the answer such an entry point must reproduce exactly. Behind it,
+//! a handler of the user's own asks a [`Journal`] what to do, so that it
+//! behaves like the table's handlers, and the test reads back each case's
+//! [`Run`]s; [`count_stages`] counts the cases sent, per stage.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
+
+use bytes::Bytes;
 
 use crate::MemoryStore;
 use crate::clock::ManualClock;
@@ -34,7 +40,7 @@ use crate::event::Delivery;
 use crate::headers::NoHeaders;
 use crate::idempotency::{BoxFuture, Claim, ClaimToken, Freshness, IdempotencyStore};
 use crate::kind::{Kind, Provider};
-use crate::outcome::{Outcome, Rejection};
+use crate::outcome::{Outcome, Rejection, Response};
 use crate::provider::generic::GenericEnvelope;
 use crate::signature::{Encoding, HmacScheme, SignRequest, StandardScheme};
 
@@ -301,6 +307,24 @@ impl Conformance {
         );
     }
 
+    /// Like [`check`](Self::check), with all of `answered`, which must also
+    /// be JSON: every answer of the core's has
+    /// [`Content-Type: application/json`](Response::CONTENT_TYPE).
+    pub fn check_answered(&self, case: &Case, answered: &Answered) {
+        self.check(
+            case,
+            answered.status,
+            &answered.body,
+            answered.retry_after.as_deref(),
+        );
+        assert_eq!(
+            answered.content_type.as_deref(),
+            Some(Response::CONTENT_TYPE),
+            "case `{}`: content type",
+            case.name
+        );
+    }
+
     /// Checks what the handlers saw once every case ran: each event handled
     /// exactly once, the failing one twice (failure, then retry).
     pub fn check_handler_runs(&self) {
@@ -331,13 +355,147 @@ impl Conformance {
     }
 }
 
+/// How many of `cases` have each [`Stage`].
+///
+/// # Panics
+///
+/// If a stage has no case, so that an empty or one-sided run cannot pass
+/// unnoticed.
+pub fn count_stages<'a>(cases: impl IntoIterator<Item = &'a Case>) -> HashMap<Stage, usize> {
+    let mut counts: HashMap<Stage, usize> = HashMap::new();
+    for case in cases {
+        *counts.entry(case.stage()).or_default() += 1;
+    }
+    for stage in [Stage::Verify, Stage::Claim, Stage::Route, Stage::Handler] {
+        assert!(
+            counts.get(&stage).copied().unwrap_or(0) > 0,
+            "no {stage:?} case was sent: {counts:?}"
+        );
+    }
+    counts
+}
+
+/// What a handler of the user's own did on one run; see [`Journal::decide`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// It answered this status and body.
+    Responded(u16, String),
+    /// It panicked, as the table's handlers do for [`PANIC_ID`].
+    Panicked,
+}
+
+/// One run of a handler of the user's own, as recorded by [`Journal::decide`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run {
+    /// The id it saw, as the table's handlers compute it: the appointment
+    /// id, or the idempotency key for events without an appointment.
+    pub id: String,
+    /// The raw body the handler was given.
+    pub body: Bytes,
+    /// What it did.
+    pub answer: Answer,
+}
+
+/// What came back for one [`Case`], for [`Conformance::check_answered`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answered {
+    /// The status.
+    pub status: u16,
+    /// The `Content-Type` header, if any.
+    pub content_type: Option<String>,
+    /// The `Retry-After` header, if any.
+    pub retry_after: Option<String>,
+    /// The whole body.
+    pub body: Bytes,
+}
+
+/// Every run of a handler of the user's own, in order.
+///
+/// For entry points that hand a verified request to such a handler (a layer
+/// or an extractor) rather than to the table's dispatchers: the handler asks
+/// [`decide`](Self::decide) what to do, so that it behaves like the table's
+/// handlers, and the test reads back what each case ran. Clones share the
+/// same runs, and it can be shared between threads.
+#[derive(Debug, Clone, Default)]
+pub struct Journal(Arc<Mutex<Vec<Run>>>);
+
+impl Journal {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Run>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Decides what a handler of the user's own does for `delivery`, like the
+    /// table's handlers, and records the run with the raw `body` the handler
+    /// was given.
+    ///
+    /// - [`PANIC_ID`]: [`Answer::Panicked`]; the handler must then panic.
+    /// - [`FAIL_ONCE_ID`], on its first run: a 500.
+    /// - Anything else: a 200.
+    ///
+    /// A response's body is the handler's own JSON,
+    /// `{"<marker>":"failed"|"handled","id":"<id>"}`, so that a test can tell
+    /// it from a response of the core's; `marker` names who answered.
+    pub fn decide(&self, delivery: &Delivery, body: Bytes, marker: &str) -> Answer {
+        let id = handler_id(delivery);
+        let mut runs = self.lock();
+        let answer = if id == PANIC_ID {
+            Answer::Panicked
+        } else {
+            let failing = id == FAIL_ONCE_ID && !runs.iter().any(|run| run.id == id);
+            let (status, outcome) = if failing {
+                (500, "failed")
+            } else {
+                (200, "handled")
+            };
+            let json = serde_json::json!({ marker: outcome, "id": id });
+            Answer::Responded(status, json.to_string())
+        };
+        runs.push(Run {
+            id,
+            body,
+            answer: answer.clone(),
+        });
+        answer
+    }
+
+    /// How many runs saw `id`.
+    pub fn runs(&self, id: &str) -> usize {
+        self.lock().iter().filter(|run| run.id == id).count()
+    }
+
+    /// How many runs there were.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether there was no run yet.
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
+    /// The runs after the first `start`, in order: those of one case when
+    /// `start` is [`len`](Self::len) before it was sent.
+    ///
+    /// # Panics
+    ///
+    /// If `start` is more than [`len`](Self::len).
+    pub fn since(&self, start: usize) -> Vec<Run> {
+        self.lock()[start..].to_vec()
+    }
+}
+
+/// The id the table's handlers go by: the appointment id, or the
+/// idempotency key for events without an appointment.
+fn handler_id(delivery: &Delivery) -> String {
+    delivery
+        .appointment()
+        .map(|a| a.id.clone())
+        .unwrap_or_else(|| delivery.idempotency_key().to_owned())
+}
+
 fn handlers(endpoint: Endpoint, probe: Probe) -> Dispatcher<Probe> {
     async fn run(ctx: Context<Probe>) -> Result<(), HandlerError> {
-        // The appointment id, or the dedup key for events without an appointment.
-        let id = ctx
-            .appointment()
-            .map(|a| a.id.clone())
-            .unwrap_or_else(|| ctx.delivery().idempotency_key().to_owned());
+        let id = handler_id(ctx.delivery());
         let count = ctx.state().record(&id);
         if id == PANIC_ID {
             panic!("conformance handler panics on purpose");
@@ -1193,5 +1351,113 @@ impl IdempotencyStore for DownStore {
         _ttl: Duration,
     ) -> BoxFuture<'a, Result<Freshness, StoreError>> {
         Box::pin(std::future::ready(down()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn delivery(id: &str) -> Delivery {
+        Delivery::parse(
+            Provider::Calendence,
+            &NoHeaders,
+            booking("booking.created", id).into(),
+        )
+        .unwrap_or_else(|err| panic!("{id}: {err}"))
+    }
+
+    #[test]
+    fn journal_decides_like_the_tables_handlers_and_records_every_run() {
+        let journal = Journal::default();
+        let shared = journal.clone();
+        assert!(journal.is_empty());
+        let fail_once = delivery(FAIL_ONCE_ID);
+        let answers = [
+            shared.decide(&fail_once, Bytes::from_static(b"first"), "mine"),
+            shared.decide(&fail_once, Bytes::from_static(b"retry"), "mine"),
+            shared.decide(&delivery(PANIC_ID), Bytes::new(), "mine"),
+            shared.decide(&delivery("b-1"), Bytes::new(), "mine"),
+        ];
+        let responded = |status, outcome: &str, id: &str| {
+            let body = serde_json::json!({"mine": outcome, "id": id});
+            Answer::Responded(status, body.to_string())
+        };
+        assert_eq!(
+            answers,
+            [
+                responded(500, "failed", FAIL_ONCE_ID),
+                responded(200, "handled", FAIL_ONCE_ID),
+                Answer::Panicked,
+                responded(200, "handled", "b-1"),
+            ]
+        );
+        assert_eq!(journal.len(), 4, "clones share their runs");
+        assert_eq!(journal.runs(FAIL_ONCE_ID), 2);
+        assert_eq!(journal.runs(PANIC_ID), 1);
+        assert_eq!(journal.runs(IN_FLIGHT_ID), 0);
+        let retry = Run {
+            id: FAIL_ONCE_ID.into(),
+            body: Bytes::from_static(b"retry"),
+            answer: answers[1].clone(),
+        };
+        assert_eq!(journal.since(1)[0], retry);
+        assert_eq!(journal.since(4), []);
+    }
+
+    #[tokio::test]
+    async fn count_stages_counts_every_case_of_the_table() {
+        let conformance = Conformance::new().await;
+        let counts = count_stages(&conformance.cases);
+        assert_eq!(counts.len(), 4, "{counts:?}");
+        assert_eq!(counts.values().sum::<usize>(), conformance.cases.len());
+    }
+
+    /// A case answered [`Outcome::Handled`], and that answer.
+    fn handled() -> (Case, Answered) {
+        let handled = Outcome::Handled.response();
+        let answered = Answered {
+            status: handled.status,
+            content_type: Some(Response::CONTENT_TYPE.to_owned()),
+            retry_after: None,
+            body: handled.body.clone().into(),
+        };
+        let case = Case {
+            name: "handled",
+            method: "POST",
+            path: CALENDENCE_PATH,
+            query: None,
+            headers: Vec::new(),
+            body: Vec::new(),
+            declare_length: true,
+            status: handled.status,
+            response_body: handled.body,
+            retry_after: handled.retry_after,
+        };
+        (case, answered)
+    }
+
+    #[test]
+    #[should_panic(expected = "no Verify case was sent")]
+    fn count_stages_fails_when_a_stage_has_no_case() {
+        let (case, _) = handled();
+        count_stages([&case]);
+    }
+
+    #[tokio::test]
+    async fn check_answered_accepts_the_expected_json_answer() {
+        let conformance = Conformance::new().await;
+        let (case, answered) = handled();
+        conformance.check_answered(&case, &answered);
+        assert_eq!(case.stage(), Stage::Handler);
+    }
+
+    #[tokio::test]
+    #[should_panic(expected = "case `handled`: content type")]
+    async fn check_answered_fails_an_answer_that_is_not_json() {
+        let conformance = Conformance::new().await;
+        let (case, mut answered) = handled();
+        answered.content_type = Some("text/plain".to_owned());
+        conformance.check_answered(&case, &answered);
     }
 }
