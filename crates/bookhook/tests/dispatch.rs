@@ -77,21 +77,8 @@ fn echoes(response: &[u8], request: &[u8]) -> bool {
 async fn conformance_table_passes_through_the_core() {
     let conformance = Conformance::new().await;
     for case in &conformance.cases {
-        let mount = conformance
-            .mounts
-            .iter()
-            .find(|m| m.path == case.path)
-            .expect("case path is mounted");
         // Oversized bodies go to the core whole: it refuses them itself.
-        let finished = mount
-            .dispatcher
-            .dispatch(Request::new(
-                case.method,
-                &case.headers,
-                case.query.as_deref(),
-                case.body.clone().into(),
-            ))
-            .await;
+        let finished = conformance.dispatch(case).await;
         let response = finished.response();
         let retry_after = response.retry_after.map(|s| s.to_string());
         conformance.check(
@@ -134,20 +121,7 @@ async fn every_case_stage_matches_the_outcome_the_dispatcher_reaches() {
     let conformance = Conformance::new().await;
     let mut stages: HashMap<Stage, usize> = HashMap::new();
     for case in &conformance.cases {
-        let mount = conformance
-            .mounts
-            .iter()
-            .find(|m| m.path == case.path)
-            .expect("case path is mounted");
-        let finished = mount
-            .dispatcher
-            .dispatch(Request::new(
-                case.method,
-                &case.headers,
-                case.query.as_deref(),
-                case.body.clone().into(),
-            ))
-            .await;
+        let finished = conformance.dispatch(case).await;
         let reached = match finished.outcome() {
             Outcome::Rejected(_) => Stage::Verify,
             Outcome::Duplicate | Outcome::InFlight { .. } | Outcome::StoreUnavailable(_) => {

@@ -34,7 +34,7 @@ use bytes::Bytes;
 use crate::MemoryStore;
 use crate::clock::ManualClock;
 use crate::dispatch::{Context, Dispatcher, DispatcherBuilder};
-use crate::endpoint::Endpoint;
+use crate::endpoint::{Endpoint, Finished, Request};
 use crate::error::{HandlerError, ParseError, StoreError, VerifyError};
 use crate::event::Delivery;
 use crate::headers::NoHeaders;
@@ -323,6 +323,28 @@ impl Conformance {
             "case `{}`: content type",
             case.name
         );
+    }
+
+    /// Sends `case` straight to the dispatcher mounted at its path, with no web
+    /// adapter in between: the report every adapter must turn into its answer.
+    ///
+    /// # Panics
+    /// If no mount serves the case's path.
+    pub async fn dispatch(&self, case: &Case) -> Finished {
+        let mount = self
+            .mounts
+            .iter()
+            .find(|mount| mount.path == case.path)
+            .unwrap_or_else(|| panic!("case `{}`: no mount at {}", case.name, case.path));
+        mount
+            .dispatcher
+            .dispatch(Request::new(
+                case.method,
+                &case.headers,
+                case.query.as_deref(),
+                case.body.clone().into(),
+            ))
+            .await
     }
 
     /// Checks what the handlers saw once every case ran: each event handled
