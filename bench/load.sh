@@ -22,6 +22,12 @@
 #   bash bench/load.sh                 # DURATION=10s CONNECTIONS=32 THREADS=2
 #   DURATION=5s TARGETS="a b" bash bench/load.sh
 #   WARMUP=0 bash bench/load.sh        # cold: the store fills during the run
+#   ROUNDS=3 bash bench/load.sh        # all targets three times over, interleaved,
+#                                      # with each round's ratios and their medians
+#
+# The host's speed drifts by up to a quarter within minutes, for every server
+# alike, so the ratios of a single round scatter; their median over rounds
+# says more.
 #
 # Needs cargo, and installs wrk (Debian) and the Node packages when missing.
 # Prints a Markdown table; raw wrk outputs stay in $BOOKHOOK_LOAD_DIR (a
@@ -34,6 +40,7 @@ CONNECTIONS="${CONNECTIONS:-32}"
 THREADS="${THREADS:-2}"
 COUNT="${COUNT:-1500000}"
 WARMUP="${WARMUP:-8s}"
+ROUNDS="${ROUNDS:-1}"
 WARMUP_COUNT="${WARMUP_COUNT:-1000000}"
 TARGETS="${TARGETS:-a b c d e}"
 TOKEN="load-eagenda-token"
@@ -117,12 +124,14 @@ to_ms() {
 }
 
 declare -A RPS P99 NOTE
+round=1
 run_target() {
   local key=$1 name=$2 port=$3 ok=$4 again=$5 bad=$6
   shift 6
-  log "[$key] $name on 127.0.0.1:$port"
+  local id="$key:$round" file="$OUT/$key.$round"
+  log "[$key, round $round] $name on 127.0.0.1:$port"
   BOOKHOOK_QUIET=1 BOOKHOOK_ADDR="127.0.0.1:$port" PORT="$port" \
-    EAGENDA_TOKEN="$TOKEN" HUB_SECRET="$HUB_SECRET" "$@" >"$OUT/$key.server.log" 2>&1 &
+    EAGENDA_TOKEN="$TOKEN" HUB_SECRET="$HUB_SECRET" "$@" >"$file.server.log" 2>&1 &
   local pid=$!
   pids+=("$pid")
   wait_for "$port" "$pid"
@@ -131,65 +140,94 @@ run_target() {
   if [ "$WARMUP" != 0 ]; then
     BOOKHOOK_REQUESTS="$OUT/warmup.bin" BOOKHOOK_WRK_THREADS="$THREADS" \
       timeout 120 wrk -t "$THREADS" -c "$CONNECTIONS" -d "$WARMUP" \
-      -s bench/requests.lua "http://127.0.0.1:$port/webhook/eagenda" >"$OUT/$key.warmup.txt"
-    warm="warm-up $WARMUP at $(awk '/^Requests\/sec:/ {printf "%d", $2}' "$OUT/$key.warmup.txt") requests/s; "
+      -s bench/requests.lua "http://127.0.0.1:$port/webhook/eagenda" >"$file.warmup.txt"
+    warm="warm-up $WARMUP at $(awk '/^Requests\/sec:/ {printf "%d", $2}' "$file.warmup.txt") requests/s; "
   fi
   local load
   load="$(uptime | sed 's/.*load average: //')"
   BOOKHOOK_REQUESTS="$OUT/requests.bin" BOOKHOOK_WRK_THREADS="$THREADS" \
     timeout 120 wrk -t "$THREADS" -c "$CONNECTIONS" -d "$DURATION" --latency \
-    -s bench/requests.lua "http://127.0.0.1:$port/webhook/eagenda" >"$OUT/$key.wrk.txt"
+    -s bench/requests.lua "http://127.0.0.1:$port/webhook/eagenda" >"$file.wrk.txt"
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
-  RPS[$key]="$(awk '/^Requests\/sec:/ {print $2}' "$OUT/$key.wrk.txt")"
-  P99[$key]="$(to_ms "$(awk '$1 == "99%" {print $2}' "$OUT/$key.wrk.txt")")"
+  RPS[$id]="$(awk '/^Requests\/sec:/ {print $2}' "$file.wrk.txt")"
+  P99[$id]="$(to_ms "$(awk '$1 == "99%" {print $2}' "$file.wrk.txt")")"
   local errors repeats
-  errors="$(awk '/Non-2xx or 3xx responses:/ {print $NF} /Socket errors:/ {print}' "$OUT/$key.wrk.txt" | tr '\n' ' ')"
-  repeats="$(awk -F'repeats: ' '/repeats:/ {print $2}' "$OUT/$key.wrk.txt")"
-  NOTE[$key]="${warm}load before: $load; repeats: ${repeats:-?}${errors:+; errors: $errors}"
-  log "[$key] ${RPS[$key]} requests/s, p99 ${P99[$key]} ms (${NOTE[$key]})"
+  errors="$(awk '/Non-2xx or 3xx responses:/ {print $NF} /Socket errors:/ {print}' "$file.wrk.txt" | tr '\n' ' ')"
+  repeats="$(awk -F'repeats: ' '/repeats:/ {print $2}' "$file.wrk.txt")"
+  NOTE[$id]="${warm}load before: $load; repeats: ${repeats:-?}${errors:+; errors: $errors}"
+  log "[$key, round $round] ${RPS[$id]} requests/s, p99 ${P99[$id]} ms (${NOTE[$id]})"
   sleep 1
 }
 
-for key in $TARGETS; do
-  case "$key" in
-    a) run_target a "bare axum POST -> 200" 18081 '200 {"status":"ok"}' '200 {"status":"ok"}' '200 {"status":"ok"}' \
-         "$PEERS/bare_axum" ;;
-    b) run_target b "bookhook eagenda_axum" 18082 '200 {"status":"ok"}' '200 {"status":"duplicate"}' '401 *' \
-         target/release/examples/eagenda_axum ;;
-    c) run_target c "bookhook eagenda_actix" 18083 '200 {"status":"ok"}' '200 {"status":"duplicate"}' '401 *' \
-         target/release/examples/eagenda_actix ;;
-    d) run_target d "Express sample (seed 000)" 18084 '200 {"status":"ok"}' '200 {"status":"ok"}' '200 {"status":"ok"}' \
-         node bench/express/server.js ;;
-    e) run_target e "Express + @octokit/webhooks verify" 18085 '200 {"status":"ok"}' '200 {"status":"ok"}' '401 *' \
-         node bench/express/octokit.mjs ;;
-    *) log "unknown target $key"; exit 2 ;;
-  esac
+for round in $(seq 1 "$ROUNDS"); do
+  for key in $TARGETS; do
+    case "$key" in
+      a) run_target a "bare axum POST -> 200" 18081 '200 {"status":"ok"}' '200 {"status":"ok"}' '200 {"status":"ok"}' \
+           "$PEERS/bare_axum" ;;
+      b) run_target b "bookhook eagenda_axum" 18082 '200 {"status":"ok"}' '200 {"status":"duplicate"}' '401 *' \
+           target/release/examples/eagenda_axum ;;
+      c) run_target c "bookhook eagenda_actix" 18083 '200 {"status":"ok"}' '200 {"status":"duplicate"}' '401 *' \
+           target/release/examples/eagenda_actix ;;
+      d) run_target d "Express sample (seed 000)" 18084 '200 {"status":"ok"}' '200 {"status":"ok"}' '200 {"status":"ok"}' \
+           node bench/express/server.js ;;
+      e) run_target e "Express + @octokit/webhooks verify" 18085 '200 {"status":"ok"}' '200 {"status":"ok"}' '401 *' \
+           node bench/express/octokit.mjs ;;
+      *) log "unknown target $key"; exit 2 ;;
+    esac
+  done
 done
 
+# The ratio of targets $1 and $2 in round $3.
 ratio() {
-  if [ -n "${RPS[$1]:-}" ] && [ -n "${RPS[$2]:-}" ]; then
-    awk -v x="${RPS[$1]}" -v y="${RPS[$2]}" 'BEGIN { printf "%.2f", x / y }'
+  if [ -n "${RPS[$1:$3]:-}" ] && [ -n "${RPS[$2:$3]:-}" ]; then
+    awk -v x="${RPS[$1:$3]}" -v y="${RPS[$2:$3]}" 'BEGIN { printf "%.2f", x / y }'
   else
     printf 'n/a'
   fi
 }
 
+# The median of the numbers on standard input (n/a when there are none).
+median() {
+  sort -g | awk '{ v[NR] = $1 } END {
+    if (NR == 0) { printf "n/a"; exit }
+    if (NR % 2) printf "%.2f", v[(NR + 1) / 2]; else printf "%.2f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+RATIOS=("b a axum receiver / bare axum" "c a actix receiver / bare axum"
+  "b d axum receiver / Express sample" "b e axum receiver / Express + octokit")
+
 echo
-echo "wrk -t $THREADS -c $CONNECTIONS -d $DURATION --latency -s bench/requests.lua, after a warm-up of ${WARMUP}; $(nproc) cores; $(date -u '+%Y-%m-%d %H:%M UTC')"
-echo
-echo "| target | requests/s | p99 (ms) | notes |"
-echo "|---|---:|---:|---|"
-for key in $TARGETS; do
-  echo "| $key | ${RPS[$key]:-} | ${P99[$key]:-} | ${NOTE[$key]:-} |"
+echo "wrk -t $THREADS -c $CONNECTIONS -d $DURATION --latency -s bench/requests.lua, after a warm-up of ${WARMUP}; $ROUNDS round(s); $(nproc) cores; $(date -u '+%Y-%m-%d %H:%M UTC')"
+for round in $(seq 1 "$ROUNDS"); do
+  echo
+  if [ "$ROUNDS" -gt 1 ]; then echo "Round $round:"; echo; fi
+  echo "| target | requests/s | p99 (ms) | notes |"
+  echo "|---|---:|---:|---|"
+  for key in $TARGETS; do
+    echo "| $key | ${RPS[$key:$round]:-} | ${P99[$key:$round]:-} | ${NOTE[$key:$round]:-} |"
+  done
+  echo
+  echo "| ratio | value |"
+  echo "|---|---:|"
+  for entry in "${RATIOS[@]}"; do
+    read -r x y what <<<"$entry"
+    echo "| $x/$y ($what) | $(ratio "$x" "$y" "$round") |"
+  done
 done
-echo
-echo "| ratio | value |"
-echo "|---|---:|"
-echo "| b/a (axum receiver / bare axum) | $(ratio b a) |"
-echo "| c/a (actix receiver / bare axum) | $(ratio c a) |"
-echo "| b/d (axum receiver / Express sample) | $(ratio b d) |"
-echo "| b/e (axum receiver / Express + octokit) | $(ratio b e) |"
+if [ "$ROUNDS" -gt 1 ]; then
+  echo
+  echo "Over $ROUNDS rounds:"
+  echo
+  echo "| ratio | each round | median |"
+  echo "|---|---|---:|"
+  for entry in "${RATIOS[@]}"; do
+    read -r x y what <<<"$entry"
+    values=()
+    for round in $(seq 1 "$ROUNDS"); do values+=("$(ratio "$x" "$y" "$round")"); done
+    echo "| $x/$y ($what) | ${values[*]} | $(printf '%s\n' "${values[@]}" | grep -v n/a | median) |"
+  done
+fi
 echo
 log "raw outputs in $OUT"
 rm -f "$OUT/requests.bin" "$OUT/warmup.bin"
