@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, FixedOffset, NaiveDateTime, SecondsFormat};
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, SecondsFormat};
 
 /// A point in time from a payload, kept as the platform wrote it.
 ///
@@ -35,26 +35,7 @@ impl Timestamp {
         if let Ok(t) = DateTime::parse_from_rfc3339(input) {
             return Some(Timestamp::Offset(t));
         }
-        for format in [
-            "%Y-%m-%dT%H:%M:%S%.f",
-            "%Y-%m-%d %H:%M:%S%.f",
-            "%Y-%m-%dT%H:%M",
-        ] {
-            if let Ok(t) = NaiveDateTime::parse_from_str(input, format) {
-                return Some(Timestamp::Local(t));
-            }
-        }
-        // Some senders put a space before the offset or omit the colon.
-        for format in [
-            "%Y-%m-%dT%H:%M:%S%.f%z",
-            "%Y-%m-%d %H:%M:%S%.f%z",
-            "%Y-%m-%d %H:%M:%S%.f %z",
-        ] {
-            if let Ok(t) = DateTime::parse_from_str(input, format) {
-                return Some(Timestamp::Offset(t));
-            }
-        }
-        None
+        parse_local(input).or_else(|| parse_any(input))
     }
 
     /// Milliseconds since the Unix epoch. A [`Timestamp::Local`] time is read
@@ -73,6 +54,75 @@ impl Timestamp {
             Timestamp::Local(_) => None,
         }
     }
+}
+
+/// A date-time without offset, `YYYY-MM-DDTHH:MM:SS` and an optional
+/// fraction of up to nine digits, as MonCréneau sends on every delivery, read
+/// without chrono's format-string parser. Anything else (an offset, a space
+/// for `T`, no seconds, a leap second, ...) gives `None`, and the other
+/// parsers decide. Where this gives a time, it is the one chrono's
+/// format-string parser gives (a test compares them).
+fn parse_local(input: &str) -> Option<Timestamp> {
+    let b = input.as_bytes();
+    let number = |from: usize, to: usize| -> Option<u32> {
+        let digits = b.get(from..to)?;
+        digits.iter().try_fold(0_u32, |n, &d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    };
+    if b.len() < 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let nanos = match &b[19..] {
+        [] => 0,
+        [b'.', digits @ ..] if (1..=9).contains(&digits.len()) => {
+            let scale = 10_u32.pow(9 - u32::try_from(digits.len()).ok()?);
+            number(20, b.len())? * scale
+        }
+        _ => return None,
+    };
+    let second = number(17, 19)?;
+    if second > 59 {
+        return None;
+    }
+    let date = NaiveDate::from_ymd_opt(
+        i32::try_from(number(0, 4)?).ok()?,
+        number(5, 7)?,
+        number(8, 10)?,
+    )?;
+    let time = NaiveTime::from_hms_nano_opt(number(11, 13)?, number(14, 16)?, second, nanos)?;
+    Some(Timestamp::Local(date.and_time(time)))
+}
+
+/// Every form [`Timestamp::parse`] accepts but RFC 3339, through chrono's
+/// format-string parsers.
+fn parse_any(input: &str) -> Option<Timestamp> {
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+    ] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(input, format) {
+            return Some(Timestamp::Local(t));
+        }
+    }
+    // Some senders put a space before the offset or omit the colon.
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%.f%z",
+        "%Y-%m-%d %H:%M:%S%.f%z",
+        "%Y-%m-%d %H:%M:%S%.f %z",
+    ] {
+        if let Ok(t) = DateTime::parse_from_str(input, format) {
+            return Some(Timestamp::Offset(t));
+        }
+    }
+    None
 }
 
 impl fmt::Display for Timestamp {
@@ -101,6 +151,102 @@ impl<'de> serde::Deserialize<'de> for Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The same variant, wall-clock time and offset (chrono's `==` on
+    /// `DateTime` compares instants only).
+    fn same(a: &Timestamp, b: &Timestamp) -> bool {
+        match (a, b) {
+            (Timestamp::Offset(x), Timestamp::Offset(y)) => {
+                x.naive_local() == y.naive_local() && x.offset() == y.offset()
+            }
+            (Timestamp::Local(x), Timestamp::Local(y)) => x == y,
+            _ => false,
+        }
+    }
+
+    #[test]
+    fn a_time_without_offset_is_read_without_the_format_parser() {
+        for input in [
+            "2026-01-25T14:30:00",
+            "2026-01-25T14:30:00.5",
+            "2026-01-25T14:30:00.123456789",
+            "2024-02-29T23:59:59",
+            "0000-01-01T00:00:00",
+        ] {
+            let fast = parse_local(input).unwrap_or_else(|| panic!("{input}: not read"));
+            let general = parse_any(input).unwrap();
+            assert!(same(&fast, &general), "{input}: {fast:?} != {general:?}");
+        }
+    }
+
+    #[test]
+    fn other_shapes_are_left_to_the_general_parsers() {
+        for input in [
+            "2026-01-25T14:30:00Z",
+            "2026-01-25T14:30:00+03:00",
+            "2026-01-25 14:30:00",
+            "2026-01-25t14:30:00z",
+            "2026-01-25T14:30",
+            "2026-01-25T14:30:00+0300",
+            "2026-01-25T14:30:00 +03:00",
+            "2016-12-31T23:59:60Z",
+            "2026-01-25T14:30:00.1234567891Z",
+            "2026-02-30T14:30:00Z",
+            "2026-01-25T24:00:00Z",
+            "2026-01-25T14:30:00+24:00",
+            "+2026-01-25T14:30:00Z",
+            "2026-1-25T14:30:00Z",
+            "",
+        ] {
+            assert!(
+                parse_local(input).is_none(),
+                "{input}: read by the fast path"
+            );
+        }
+        // The general parsers still read what they always read.
+        for input in [
+            "2026-01-25T14:30:00Z",
+            "2026-01-25 14:30:00",
+            "2026-01-25T14:30",
+            "2026-01-25T14:30:00+0300",
+        ] {
+            assert!(Timestamp::parse(input).is_some(), "{input}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+
+        /// Wherever the fast path gives a time, the general parsers give the
+        /// same one, on inputs built from valid and invalid parts alike.
+        #[test]
+        fn the_fast_path_agrees_with_the_general_parsers(
+            year in 0_u32..10_000,
+            month in 0_u32..14,
+            day in 0_u32..33,
+            hour in 0_u32..26,
+            minute in 0_u32..61,
+            second in 0_u32..62,
+            separator in proptest::sample::select(vec!["T", "T", "T", "t", " "]),
+            fraction in proptest::option::of("[0-9]{0,11}"),
+            offset in proptest::sample::select(vec![
+                // Mostly none: only times without offset take the fast path.
+                "", "", "", "", "", "", "", "Z", "z", "+00:00", "-03:00", "+0300", " +03:00",
+            ]),
+        ) {
+            let fraction = fraction.map(|digits| format!(".{digits}")).unwrap_or_default();
+            let input = format!(
+                "{year:04}-{month:02}-{day:02}{separator}{hour:02}:{minute:02}:{second:02}{fraction}{offset}"
+            );
+            if let Some(fast) = parse_local(&input) {
+                let general = parse_any(&input);
+                proptest::prop_assert!(
+                    general.is_some_and(|general| same(&fast, &general)),
+                    "{input}: fast {fast:?}, general {general:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn keeps_the_offset() {
