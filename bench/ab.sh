@@ -3,6 +3,7 @@
 # `eagenda_axum` example): each is started fresh on 127.0.0.1, loaded with wrk
 # for a bounded time, and killed, alternating, ROUNDS times. Alternating pairs
 # show a change even on a noisy machine, where two separate runs would not.
+# Prints each run, then B's requests/s over A's for each round and their median.
 #
 #   bash bench/ab.sh NAME_A BINARY_A NAME_B BINARY_B
 #   ROUNDS=3 DURATION=5s CONNECTIONS=32 THREADS=2 COUNT=600000 (defaults)
@@ -57,7 +58,8 @@ run() {
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   pid=""
-  echo "| $name | $round | $(awk '/^Requests\/sec:/ {print $2}' "$OUT/wrk.txt") | $(awk '$1 == "99%" {print $2}' "$OUT/wrk.txt") | $(awk -F'repeats: ' '/repeats:/ {print $2}' "$OUT/wrk.txt") | $load |"
+  rps="$(awk '/^Requests\/sec:/ {print $2}' "$OUT/wrk.txt")"
+  echo "| $name | $round | $rps | $(awk '$1 == "99%" {print $2}' "$OUT/wrk.txt") | $(awk -F'repeats: ' '/repeats:/ {print $2}' "$OUT/wrk.txt") | $load |"
   sleep 1
 }
 
@@ -65,7 +67,14 @@ echo "wrk -t $THREADS -c $CONNECTIONS -d $DURATION --latency -s bench/requests.l
 echo
 echo "| build | round | requests/s | p99 | repeats | load before |"
 echo "|---|---:|---:|---:|---:|---|"
+ratios=()
 for round in $(seq 1 "$ROUNDS"); do
   run "$1" "$2" 18101
+  first="$rps"
   run "$3" "$4" 18102
+  ratios+=("$(awk -v x="$rps" -v y="$first" 'BEGIN { if (x > 0 && y > 0) printf "%.2f", x / y; else printf "n/a" }')")
 done
+echo
+median="$(printf '%s\n' "${ratios[@]}" | grep -v n/a | sort -g |
+  awk '{ v[NR] = $1 } END { if (NR == 0) printf "n/a"; else if (NR % 2) printf "%.2f", v[(NR + 1) / 2]; else printf "%.2f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }')"
+echo "$3/$1 requests/s per round: ${ratios[*]}; median $median"
