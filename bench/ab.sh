@@ -38,7 +38,8 @@ cargo build --release --manifest-path bench/peers/Cargo.toml --bin make_requests
 if [ "$WARMUP" = 0 ]; then WARMUP_COUNT=0; fi
 bench/peers/target/release/make_requests "$OUT" "$COUNT" "$TOKEN" unused-hub-secret "$WARMUP_COUNT" >&2
 
-listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# shellcheck source=bench/common.sh
+source bench/common.sh
 
 run() {
   local name=$1 binary=$2 port=$3
@@ -46,15 +47,11 @@ run() {
   pid=$!
   for _ in $(seq 1 200); do listening "$port" && break; sleep 0.05; done
   if [ "$WARMUP" != 0 ]; then
-    BOOKHOOK_REQUESTS="$OUT/warmup.bin" BOOKHOOK_WRK_THREADS="$THREADS" \
-      timeout 120 wrk -t "$THREADS" -c "$CONNECTIONS" -d "$WARMUP" \
-      -s bench/requests.lua "http://127.0.0.1:$port/webhook/eagenda" >/dev/null
+    send_requests "$OUT/warmup.bin" "$WARMUP" "$port" >/dev/null
   fi
   local load
   load="$(uptime | sed 's/.*load average: //')"
-  BOOKHOOK_REQUESTS="$OUT/requests.bin" BOOKHOOK_WRK_THREADS="$THREADS" \
-    timeout 120 wrk -t "$THREADS" -c "$CONNECTIONS" -d "$DURATION" --latency \
-    -s bench/requests.lua "http://127.0.0.1:$port/webhook/eagenda" >"$OUT/wrk.txt"
+  send_requests "$OUT/requests.bin" "$DURATION" "$port" --latency >"$OUT/wrk.txt"
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   pid=""
@@ -75,6 +72,5 @@ for round in $(seq 1 "$ROUNDS"); do
   ratios+=("$(awk -v x="$rps" -v y="$first" 'BEGIN { if (x > 0 && y > 0) printf "%.2f", x / y; else printf "n/a" }')")
 done
 echo
-median="$(printf '%s\n' "${ratios[@]}" | grep -v n/a | sort -g |
-  awk '{ v[NR] = $1 } END { if (NR == 0) printf "n/a"; else if (NR % 2) printf "%.2f", v[(NR + 1) / 2]; else printf "%.2f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }')"
+median="$(printf '%s\n' "${ratios[@]}" | { grep -v n/a || true; } | median)"
 echo "$3/$1 requests/s per round: ${ratios[*]}; median $median"

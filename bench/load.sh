@@ -48,6 +48,9 @@ HUB_SECRET="load-hub-secret"
 OUT="${BOOKHOOK_LOAD_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/bookhook-load.XXXXXX")}"
 mkdir -p "$OUT"
 
+# shellcheck source=bench/common.sh
+source bench/common.sh
+
 log() { echo "load.sh: $*" >&2; }
 
 pids=()
@@ -82,8 +85,6 @@ if [ "$WARMUP" = 0 ]; then WARMUP_COUNT=0; fi
 log "precomputing $COUNT unique signed requests (and $WARMUP_COUNT for the warm-up) in $OUT"
 "$PEERS/make_requests" "$OUT" "$COUNT" "$TOKEN" "$HUB_SECRET" "$WARMUP_COUNT"
 
-# Whether something accepts connections on 127.0.0.1:$1.
-listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 wait_for() {
   local port=$1 pid=$2
@@ -138,16 +139,12 @@ run_target() {
   check "$name" "$port" "$ok" "$again" "$bad"
   local warm=""
   if [ "$WARMUP" != 0 ]; then
-    BOOKHOOK_REQUESTS="$OUT/warmup.bin" BOOKHOOK_WRK_THREADS="$THREADS" \
-      timeout 120 wrk -t "$THREADS" -c "$CONNECTIONS" -d "$WARMUP" \
-      -s bench/requests.lua "http://127.0.0.1:$port/webhook/eagenda" >"$file.warmup.txt"
+    send_requests "$OUT/warmup.bin" "$WARMUP" "$port" >"$file.warmup.txt"
     warm="warm-up $WARMUP at $(awk '/^Requests\/sec:/ {printf "%d", $2}' "$file.warmup.txt") requests/s; "
   fi
   local load
   load="$(uptime | sed 's/.*load average: //')"
-  BOOKHOOK_REQUESTS="$OUT/requests.bin" BOOKHOOK_WRK_THREADS="$THREADS" \
-    timeout 120 wrk -t "$THREADS" -c "$CONNECTIONS" -d "$DURATION" --latency \
-    -s bench/requests.lua "http://127.0.0.1:$port/webhook/eagenda" >"$file.wrk.txt"
+  send_requests "$OUT/requests.bin" "$DURATION" "$port" --latency >"$file.wrk.txt"
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   RPS[$id]="$(awk '/^Requests\/sec:/ {print $2}' "$file.wrk.txt")"
@@ -187,13 +184,6 @@ ratio() {
   fi
 }
 
-# The median of the numbers on standard input (n/a when there are none).
-median() {
-  sort -g | awk '{ v[NR] = $1 } END {
-    if (NR == 0) { printf "n/a"; exit }
-    if (NR % 2) printf "%.2f", v[(NR + 1) / 2]; else printf "%.2f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
 RATIOS=("b a axum receiver / bare axum" "c a actix receiver / bare axum"
   "b d axum receiver / Express sample" "b e axum receiver / Express + octokit")
 
@@ -225,7 +215,7 @@ if [ "$ROUNDS" -gt 1 ]; then
     read -r x y what <<<"$entry"
     values=()
     for round in $(seq 1 "$ROUNDS"); do values+=("$(ratio "$x" "$y" "$round")"); done
-    echo "| $x/$y ($what) | ${values[*]} | $(printf '%s\n' "${values[@]}" | grep -v n/a | median) |"
+    echo "| $x/$y ($what) | ${values[*]} | $(printf '%s\n' "${values[@]}" | { grep -v n/a || true; } | median) |"
   done
 fi
 echo
