@@ -15,6 +15,7 @@ mod error;
 mod event;
 mod headers;
 mod idempotency;
+pub mod inbox;
 mod kind;
 mod outcome;
 pub mod provider;
