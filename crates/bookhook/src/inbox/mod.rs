@@ -34,10 +34,14 @@ use bytes::Bytes;
 use crate::idempotency::{BoxFuture, ClaimToken};
 use crate::kind::{Kind, Provider};
 
+mod ingest;
 mod memory;
+mod redact;
 mod schedule;
 
+pub use ingest::{Ingest, Ingested, Wakeup};
 pub use memory::MemoryInbox;
+pub use redact::{REDACTED, is_secret_header};
 pub use schedule::{DEFAULT_DELAYS, DEFAULT_JITTER, RetrySchedule};
 
 /// The inbox's own id of a stored event: unique within one inbox, and
