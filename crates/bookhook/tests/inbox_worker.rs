@@ -402,3 +402,41 @@ async fn worker_settings_are_checked() {
     );
     assert!(build(|b| b.schedule(RetrySchedule::default().jitter(2.0))).is_err());
 }
+
+#[tokio::test]
+async fn done_events_are_removed_after_the_retention_period() {
+    let clock = ManualClock::at_unix(NOW_UNIX);
+    let endpoint = endpoint(&clock);
+    let dispatcher = Dispatcher::builder(endpoint.clone()).build().unwrap();
+    let inbox = Arc::new(MemoryInbox::new());
+    let worker = Worker::builder(dispatcher, inbox.clone())
+        .clock(clock.clone())
+        .retention(Duration::from_secs(3600))
+        .poll(Duration::from_millis(10))
+        .build()
+        .unwrap();
+    let ingest = worker.ingest();
+    let done = store(&ingest, &booking("b-1", 0)).await;
+    let handle = worker.spawn();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while inbox.get(done).await.unwrap().unwrap().record.state != State::Done {
+        assert!(std::time::Instant::now() < deadline, "not handled in time");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    clock.advance(Duration::from_secs(3599));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(
+        inbox.get(done).await.unwrap().is_some(),
+        "kept within retention"
+    );
+    // The worker looks for old events once a minute.
+    clock.advance(Duration::from_secs(60));
+    while inbox.get(done).await.unwrap().is_some() {
+        assert!(std::time::Instant::now() < deadline, "not removed in time");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Its key is free again: the same event is a new one now.
+    let again = store(&ingest, &booking("b-1", 0)).await;
+    assert_ne!(again, done);
+    handle.shutdown().await;
+}
