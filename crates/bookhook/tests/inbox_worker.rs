@@ -440,3 +440,43 @@ async fn done_events_are_removed_after_the_retention_period() {
     assert_ne!(again, done);
     handle.shutdown().await;
 }
+
+#[tokio::test]
+async fn stored_headers_let_the_worker_parse_as_the_request_was_parsed() {
+    // Standard Webhooks take the idempotency key from the `webhook-id` header.
+    let endpoint = Endpoint::builder(Provider::Standard)
+        .scheme(bookhook::StandardScheme::new())
+        .secret("whsec_Y29uZm9ybWFuY2Utc2VjcmV0LWtleQ==")
+        .build()
+        .unwrap();
+    let keys: Arc<Mutex<Vec<String>>> = Arc::default();
+    let dispatcher = Dispatcher::builder(endpoint.clone())
+        .fallback({
+            let keys = keys.clone();
+            move |ctx: Context| {
+                keys.lock()
+                    .unwrap()
+                    .push(ctx.delivery().idempotency_key().to_owned());
+                async { Ok::<_, HandlerError>(()) }
+            }
+        })
+        .build()
+        .unwrap();
+    let inbox = Arc::new(MemoryInbox::new());
+    let worker = Worker::builder(dispatcher, inbox.clone()).build().unwrap();
+    let body = r#"{"type":"invoice.paid","timestamp":"2026-03-24T14:30:00Z","data":{"id":"i-1"}}"#;
+    let signed = endpoint.sign(
+        body.as_bytes(),
+        &bookhook::SignRequest::now().with_id("msg_2a1b"),
+    );
+    let stored = worker
+        .ingest()
+        .receive("POST", &signed.headers, None, body.into())
+        .await;
+    assert_eq!(stored.status(), 200, "{:?}", stored.response());
+    assert_eq!(worker.drain().await, 1);
+    assert_eq!(*keys.lock().unwrap(), ["msg_2a1b"]);
+    let row = inbox.get(stored.id().unwrap()).await.unwrap().unwrap();
+    assert_eq!(row.record.key, "msg_2a1b");
+    assert_eq!(row.record.state, State::Done);
+}
