@@ -136,7 +136,8 @@ pub(crate) enum ProviderName {
     Calendence,
     /// Decoda Health: HMAC-SHA256 in `Decoda-Signature`.
     Decoda,
-    /// Standard Webhooks (and Svix): `webhook-*` headers, `whsec_` secrets.
+    /// Standard Webhooks (and Svix): `webhook-*` headers, base64 secrets
+    /// (with or without `whsec_`).
     Standard,
     /// Any HMAC-SHA256 over the body: set --header, --prefix and --encoding.
     Hmac,

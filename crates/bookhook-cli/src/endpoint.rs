@@ -83,10 +83,29 @@ mod tests {
             ProviderName::Orufy,
             ProviderName::Calendence,
             ProviderName::Decoda,
-            ProviderName::Standard,
         ] {
             let endpoint = args(provider).endpoint().unwrap();
             assert_eq!(endpoint.provider(), provider.provider());
+        }
+        // A Standard Webhooks secret is base64, with or without `whsec_`.
+        for secret in ["whsec_czNjcjN0", "czNjcjN0"] {
+            let mut standard = args(ProviderName::Standard);
+            standard.secrets = vec![secret.into()];
+            let endpoint = standard.endpoint().unwrap();
+            assert_eq!(endpoint.provider(), bookhook::Provider::Standard);
+        }
+    }
+
+    #[test]
+    fn standard_secret_that_is_not_base64_is_a_usage_error_naming_the_cause() {
+        let mut standard = args(ProviderName::Standard);
+        standard.secrets = vec!["not base64!".into()];
+        match standard.endpoint() {
+            Err(CliError::Usage(message)) => {
+                assert!(message.contains("not valid base64"), "{message}");
+                assert!(!message.contains("not base64!"), "{message}");
+            }
+            other => panic!("unexpected {other:?}"),
         }
     }
 
