@@ -12,7 +12,8 @@ Receive, verify and test webhooks from booking platforms.
 
 Providers: eagenda, moncreneau, orufy, calendence, decoda, standard (Standard
 Webhooks / Svix), and hmac (any platform signing the raw body with HMAC-SHA256,
-configured with --header, --prefix and --encoding).
+configured with --header, --prefix and --encoding; --type-header names a
+header that carries the event type, such as GitHub's X-GitHub-Event).
 
 Secrets: --secret S, repeatable; any one of them verifies, signing uses the
 first. Without --secret, the secret is read from the BOOKHOOK_SECRET
@@ -196,6 +197,11 @@ pub(crate) struct ProviderArgs {
     /// hmac only: how the MAC is written [default: hex].
     #[arg(long, value_enum, value_name = "ENCODING")]
     pub(crate) encoding: Option<EncodingName>,
+
+    /// hmac only: a header that names the event type, read before the body
+    /// (GitHub: X-GitHub-Event, Shopify: X-Shopify-Topic).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) type_header: Option<String>,
 }
 
 #[derive(Debug, Args)]
