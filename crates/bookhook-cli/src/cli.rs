@@ -56,8 +56,11 @@ List the providers, one row each: signature scheme, headers, idempotency
 (dedup) key and known event types.
 
 With --json, print a JSON array of objects with the fields `name`, `scheme`,
-`headers`, `dedup_key` and `event_types` (an empty `event_types` means the
-provider accepts any type without a typed payload).")]
+`headers` (every header the scheme reads, such as both the webhook-* and the
+svix-* names of standard), `query` (query parameters it reads, such as orufy's
+`token`), `dedup_key` and `event_types` (an empty `event_types` means the
+provider accepts any type without a typed payload). Every listed event type
+has a built-in sample for `send --event`.")]
     Providers(ProvidersArgs),
 
     /// Print the headers a sender adds to a body, one `Name: value` per line.
@@ -90,8 +93,8 @@ Sign and POST deliveries to an http:// URL, and print one line per request:
 parse as the provider's event). Exits 1 if any response was not 2xx (or any
 request failed).
 
-With --event TYPE, a built-in sample payload of that type is sent (see the
-list in the error for an unknown type); each `send` gives it a fresh
+With --event TYPE, a built-in sample payload of that type is sent (every type
+that `providers` lists has one); each `send` gives it a fresh
 idempotency identity, so two runs are two distinct events. For standard and
 hmac, any TYPE is accepted and a minimal envelope is built. Otherwise the body
 is read from FILE, or from standard input when FILE is `-` or absent.
