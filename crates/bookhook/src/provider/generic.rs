@@ -13,10 +13,10 @@
 //! send the event type in a header rather than in the body: name it with
 //! [`GenericEnvelopeBuilder::type_header`] (or
 //! [`EndpointBuilder::type_header`](crate::EndpointBuilder::type_header)), and
-//! it is read before the type pointers. A body whose type is found nowhere is
-//! still delivered, with an empty [`Event::event_type`] and [`Kind::Other`]: a
-//! correctly signed request is never refused for lacking a type. The body must
-//! be a JSON object.
+//! it is read before the type pointers. A type is a non-empty string (or a
+//! number); a body whose type is found nowhere is still delivered, with an
+//! empty [`Event::event_type`] and [`Kind::Other`]: a correctly signed request
+//! is never refused for lacking a type. The body must be a JSON object.
 //!
 //! [RFC 6901]: https://www.rfc-editor.org/rfc/rfc6901
 
@@ -271,6 +271,15 @@ fn first<'v>(payload: &'v Value, pointers: &[String]) -> Option<&'v Value> {
 }
 
 /// The first non-empty, trimmed UTF-8 value of the headers `names`.
+/// The first value at `pointers` that is a non-empty string or a number, as text.
+fn first_name(payload: &Value, pointers: &[String]) -> Option<String> {
+    pointers
+        .iter()
+        .filter_map(|p| payload.pointer(p))
+        .filter_map(id_of)
+        .find(|name| !name.trim().is_empty())
+}
+
 fn header_value(headers: &dyn Headers, names: &[String]) -> Option<String> {
     names
         .iter()
@@ -293,17 +302,11 @@ pub(crate) fn parse(
             reason: "expected a json object",
         });
     }
-    let event_type = match header_value(headers, &envelope.type_headers) {
-        Some(from_header) => from_header,
-        None => match first(&payload, &envelope.type_pointers) {
-            Some(found) => id_of(found).ok_or(ParseError::InvalidField {
-                field: "type",
-                reason: "expected a string",
-            })?,
-            // No type anywhere: still an authentic event, of kind `other`.
-            None => String::new(),
-        },
-    };
+    // No type anywhere (or only values that are no name, such as an object):
+    // still an authentic event, of kind `other`.
+    let event_type = header_value(headers, &envelope.type_headers)
+        .or_else(|| first_name(&payload, &envelope.type_pointers))
+        .unwrap_or_default();
     let id = first(&payload, &envelope.id_pointers)
         .and_then(id_of)
         .or_else(|| header_value(headers, &envelope.id_headers));
@@ -364,6 +367,15 @@ mod tests {
         let with_id = parse_default(r#"{"id":"x"}"#).unwrap();
         assert_eq!(with_id.event_type(), "");
         assert_eq!(with_id.idempotency_key(), "x");
+    }
+
+    #[test]
+    fn values_that_are_no_name_are_skipped() {
+        let delivery = parse_default(r#"{"type":{"a":1},"event":"b"}"#).unwrap();
+        assert_eq!(delivery.event_type(), "b");
+        let delivery = parse_default(r#"{"type":["a"],"event":"  "}"#).unwrap();
+        assert_eq!(delivery.event_type(), "");
+        assert_eq!(parse_default(r#"{"type":7}"#).unwrap().event_type(), "7");
     }
 
     #[test]
