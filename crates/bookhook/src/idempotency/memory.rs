@@ -79,8 +79,10 @@ const MIN_SLOTS: usize = 8;
 ///   (the hand clears its mark), and the first key not used since is
 ///   forgotten. A key written once and never read again is remembered for
 ///   between about 2/3 and 4/3 of the shard's keys in newer keys; the sizing
-///   counts on the lower end. [`MemoryStoreBuilder::max_keys`] sets the bound
-///   in keys instead.
+///   counts on the lower end, and is tested with streams of new deliveries,
+///   each written and read once. A delivery seen again is recent again, as
+///   under least recently used. [`MemoryStoreBuilder::max_keys`] sets the
+///   bound in keys instead.
 /// - **Expiring.** A done key is forgotten after the `ttl` given to
 ///   [`complete`](IdempotencyStore::complete), a claim after the `lease` given
 ///   to [`claim`](IdempotencyStore::claim) (so a worker that died does not block
