@@ -70,7 +70,7 @@ async fn fallback(ctx: Context) -> Result<(), HandlerError> {
 fuzz_target!(|input: Input<'_>| {
     let clock = ManualClock::at_unix(NOW_SECS);
     let store = MemoryStore::builder()
-        .capacity(16)
+        .max_keys(16)
         .shards(1)
         .clock(clock.clone())
         .build()

@@ -12,7 +12,8 @@ Receive, verify and test webhooks from booking platforms.
 
 Providers: eagenda, moncreneau, orufy, calendence, decoda, standard (Standard
 Webhooks / Svix), and hmac (any platform signing the raw body with HMAC-SHA256,
-configured with --header, --prefix and --encoding).
+configured with --header, --prefix and --encoding; --type-header names a
+header that carries the event type, such as GitHub's X-GitHub-Event).
 
 Secrets: --secret S, repeatable; any one of them verifies, signing uses the
 first. Without --secret, the secret is read from the BOOKHOOK_SECRET
@@ -55,8 +56,11 @@ List the providers, one row each: signature scheme, headers, idempotency
 (dedup) key and known event types.
 
 With --json, print a JSON array of objects with the fields `name`, `scheme`,
-`headers`, `dedup_key` and `event_types` (an empty `event_types` means the
-provider accepts any type without a typed payload).")]
+`headers` (every header the scheme reads, such as both the webhook-* and the
+svix-* names of standard), `query` (query parameters it reads, such as orufy's
+`token`), `dedup_key` and `event_types` (an empty `event_types` means the
+provider accepts any type without a typed payload). Every listed event type
+has a built-in sample for `send --event`.")]
     Providers(ProvidersArgs),
 
     /// Print the headers a sender adds to a body, one `Name: value` per line.
@@ -89,8 +93,8 @@ Sign and POST deliveries to an http:// URL, and print one line per request:
 parse as the provider's event). Exits 1 if any response was not 2xx (or any
 request failed).
 
-With --event TYPE, a built-in sample payload of that type is sent (see the
-list in the error for an unknown type); each `send` gives it a fresh
+With --event TYPE, a built-in sample payload of that type is sent (every type
+that `providers` lists has one); each `send` gives it a fresh
 idempotency identity, so two runs are two distinct events. For standard and
 hmac, any TYPE is accepted and a minimal envelope is built. Otherwise the body
 is read from FILE, or from standard input when FILE is `-` or absent.
@@ -136,7 +140,8 @@ pub(crate) enum ProviderName {
     Calendence,
     /// Decoda Health: HMAC-SHA256 in `Decoda-Signature`.
     Decoda,
-    /// Standard Webhooks (and Svix): `webhook-*` headers, `whsec_` secrets.
+    /// Standard Webhooks (and Svix): `webhook-*` headers, base64 secrets
+    /// (with or without `whsec_`).
     Standard,
     /// Any HMAC-SHA256 over the body: set --header, --prefix and --encoding.
     Hmac,
@@ -195,6 +200,11 @@ pub(crate) struct ProviderArgs {
     /// hmac only: how the MAC is written [default: hex].
     #[arg(long, value_enum, value_name = "ENCODING")]
     pub(crate) encoding: Option<EncodingName>,
+
+    /// hmac only: a header that names the event type, read before the body
+    /// (GitHub: X-GitHub-Event, Shopify: X-Shopify-Topic).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) type_header: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -32,11 +32,15 @@ impl ProviderArgs {
                 });
             }
             builder = builder.scheme(scheme);
+            if let Some(type_header) = &self.type_header {
+                builder = builder.type_header(type_header.as_str());
+            }
         } else {
             let given = [
                 ("--header", self.header.is_some()),
                 ("--prefix", self.prefix.is_some()),
                 ("--encoding", self.encoding.is_some()),
+                ("--type-header", self.type_header.is_some()),
             ];
             if let Some((flag, _)) = given.iter().find(|(_, set)| *set) {
                 return Err(CliError::usage(format!(
@@ -72,6 +76,7 @@ mod tests {
             header: None,
             prefix: None,
             encoding: None,
+            type_header: None,
         }
     }
 
@@ -83,10 +88,29 @@ mod tests {
             ProviderName::Orufy,
             ProviderName::Calendence,
             ProviderName::Decoda,
-            ProviderName::Standard,
         ] {
             let endpoint = args(provider).endpoint().unwrap();
             assert_eq!(endpoint.provider(), provider.provider());
+        }
+        // A Standard Webhooks secret is base64, with or without `whsec_`.
+        for secret in ["whsec_czNjcjN0", "czNjcjN0"] {
+            let mut standard = args(ProviderName::Standard);
+            standard.secrets = vec![secret.into()];
+            let endpoint = standard.endpoint().unwrap();
+            assert_eq!(endpoint.provider(), bookhook::Provider::Standard);
+        }
+    }
+
+    #[test]
+    fn standard_secret_that_is_not_base64_is_a_usage_error_naming_the_cause() {
+        let mut standard = args(ProviderName::Standard);
+        standard.secrets = vec!["not base64!".into()];
+        match standard.endpoint() {
+            Err(CliError::Usage(message)) => {
+                assert!(message.contains("not valid base64"), "{message}");
+                assert!(!message.contains("not base64!"), "{message}");
+            }
+            other => panic!("unexpected {other:?}"),
         }
     }
 
@@ -110,6 +134,28 @@ mod tests {
         let mut calendence = args(ProviderName::Calendence);
         calendence.prefix = Some("v1=".into());
         assert!(matches!(calendence.endpoint(), Err(CliError::Usage(_))));
+        let mut decoda = args(ProviderName::Decoda);
+        decoda.type_header = Some("X-GitHub-Event".into());
+        assert!(matches!(decoda.endpoint(), Err(CliError::Usage(_))));
+    }
+
+    #[test]
+    fn hmac_reads_the_event_type_from_the_type_header() {
+        let mut github = args(ProviderName::Hmac);
+        github.header = Some("X-Hub-Signature-256".into());
+        github.prefix = Some("sha256=".into());
+        github.type_header = Some("X-GitHub-Event".into());
+        let endpoint = github.endpoint().unwrap();
+        let body = br#"{"zen":"Approachable is better than simple.","hook_id":1}"#;
+        let mut headers = endpoint.sign(body, &bookhook::SignRequest::now()).headers;
+        headers.push(("X-GitHub-Event".into(), "ping".into()));
+        let delivery = endpoint
+            .verify_and_parse(&bookhook::Request::post(&headers, body.to_vec().into()))
+            .unwrap();
+        assert_eq!(delivery.event_type(), "ping");
+        let mut bad_name = github;
+        bad_name.type_header = Some("bad header".into());
+        assert!(matches!(bad_name.endpoint(), Err(CliError::Usage(_))));
     }
 
     #[test]

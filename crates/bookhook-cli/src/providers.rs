@@ -16,6 +16,8 @@ pub(crate) struct Info {
     pub(crate) provider: Provider,
     pub(crate) scheme: &'static str,
     pub(crate) headers: Vec<String>,
+    /// Query parameters the scheme reads (a token in the URL), if any.
+    pub(crate) query: Vec<String>,
     pub(crate) dedup_key: &'static str,
     /// Known (typed) event types; empty when any type is accepted as it is.
     pub(crate) event_types: Vec<String>,
@@ -40,6 +42,7 @@ fn info(provider: Provider) -> Option<Info> {
             provider,
             scheme: scheme_name(eagenda::scheme()),
             headers: strings(&["Authorization"]),
+            query: Vec::new(),
             dedup_key: "event + data.appointment_key + timestamp (else the body's sha-256)",
             event_types: strings(&[
                 "appointment.created",
@@ -54,6 +57,7 @@ fn info(provider: Provider) -> Option<Info> {
                 moncreneau::SIGNATURE_HEADER,
                 moncreneau::SDK_SIGNATURE_HEADER,
             ]),
+            query: Vec::new(),
             dedup_key: "id",
             event_types: strings(&[
                 "appointment.created",
@@ -68,6 +72,7 @@ fn info(provider: Provider) -> Option<Info> {
             provider,
             scheme: scheme_name(orufy::scheme()),
             headers: strings(&["Authorization"]),
+            query: strings(&["token"]),
             dedup_key: "eventType + meetData._id + cancellation/reschedule timestamp or updatedAt (else the body's sha-256)",
             event_types: strings(&["BOOK", "CANCEL", "RESCHEDULE", "NO_SHOW"]),
         },
@@ -75,6 +80,7 @@ fn info(provider: Provider) -> Option<Info> {
             provider,
             scheme: scheme_name(calendence::scheme()),
             headers: strings(&[calendence::SIGNATURE_HEADER]),
+            query: Vec::new(),
             dedup_key: "event + data.id + timestamp (else the body's sha-256)",
             event_types: strings(&[
                 "booking.created",
@@ -87,6 +93,7 @@ fn info(provider: Provider) -> Option<Info> {
             provider,
             scheme: scheme_name(decoda::scheme()),
             headers: strings(&[decoda::SIGNATURE_HEADER]),
+            query: Vec::new(),
             dedup_key: "alertId (else id)",
             event_types: decoda::EventType::ALL
                 .iter()
@@ -100,7 +107,11 @@ fn info(provider: Provider) -> Option<Info> {
                 bookhook::WEBHOOK_ID,
                 bookhook::WEBHOOK_TIMESTAMP,
                 bookhook::WEBHOOK_SIGNATURE,
+                bookhook::SVIX_ID,
+                bookhook::SVIX_TIMESTAMP,
+                bookhook::SVIX_SIGNATURE,
             ]),
+            query: Vec::new(),
             dedup_key: "webhook-id header (or svix-id)",
             event_types: Vec::new(),
         },
@@ -108,6 +119,7 @@ fn info(provider: Provider) -> Option<Info> {
             provider,
             scheme: "hmac-sha256",
             headers: strings(&["--header NAME"]),
+            query: Vec::new(),
             dedup_key: "id (else the body's sha-256)",
             event_types: Vec::new(),
         },
@@ -126,6 +138,7 @@ pub(crate) fn run(args: &ProvidersArgs) -> Result<ExitCode, CliError> {
                     "name": info.provider.as_str(),
                     "scheme": info.scheme,
                     "headers": info.headers,
+                    "query": info.query,
                     "dedup_key": info.dedup_key,
                     "event_types": info.event_types,
                 })
@@ -151,10 +164,17 @@ fn table(infos: &[Info]) -> String {
             } else {
                 info.event_types.join(",")
             };
+            // A token read from the URL shows as `?name=` beside the headers.
+            let sources: Vec<String> = info
+                .headers
+                .iter()
+                .cloned()
+                .chain(info.query.iter().map(|name| format!("?{name}=")))
+                .collect();
             [
                 info.provider.as_str().to_owned(),
                 info.scheme.to_owned(),
-                info.headers.join(","),
+                sources.join(","),
                 info.dedup_key.to_owned(),
                 types,
             ]
@@ -230,6 +250,44 @@ mod tests {
                 assert_eq!(delivery.event_type(), event_type, "{}", info.provider);
             }
         }
+    }
+
+    /// `send --event TYPE` works for every type `providers` lists.
+    #[test]
+    fn every_listed_event_type_has_a_sample() {
+        for info in all() {
+            for event_type in &info.event_types {
+                let body =
+                    crate::fixture::sample(info.provider, event_type).unwrap_or_else(|err| {
+                        panic!("{} {event_type}: no sample: {err:?}", info.provider)
+                    });
+                let delivery =
+                    bookhook::Delivery::parse(info.provider, &bookhook::NoHeaders, body.into())
+                        .unwrap_or_else(|err| panic!("{} {event_type}: {err}", info.provider));
+                assert_eq!(delivery.raw_event_type(), event_type, "{}", info.provider);
+            }
+        }
+    }
+
+    #[test]
+    fn every_verified_header_and_parameter_is_listed() {
+        let orufy = info(Provider::Orufy).unwrap();
+        assert_eq!(orufy.headers, ["Authorization"]);
+        assert_eq!(orufy.query, ["token"]);
+        let standard = info(Provider::Standard).unwrap();
+        for name in [
+            bookhook::WEBHOOK_ID,
+            bookhook::WEBHOOK_TIMESTAMP,
+            bookhook::WEBHOOK_SIGNATURE,
+            bookhook::SVIX_ID,
+            bookhook::SVIX_TIMESTAMP,
+            bookhook::SVIX_SIGNATURE,
+        ] {
+            assert!(standard.headers.iter().any(|h| h == name), "{name}");
+        }
+        let text = table(&all());
+        let row = text.lines().find(|l| l.starts_with("orufy ")).unwrap();
+        assert!(row.contains("Authorization,?token="), "{row}");
     }
 
     #[test]

@@ -426,6 +426,24 @@ fn providers_json_lists_every_provider() {
             .contains(&"booking.created".into())
     );
     assert_eq!(rows[5]["scheme"], "standard-webhooks");
+    for name in [
+        "webhook-signature",
+        "svix-id",
+        "svix-timestamp",
+        "svix-signature",
+    ] {
+        assert!(
+            rows[5]["headers"]
+                .as_array()
+                .unwrap()
+                .contains(&name.into()),
+            "{name}"
+        );
+    }
+    let orufy = &rows[2];
+    assert_eq!(orufy["headers"], serde_json::json!(["Authorization"]));
+    assert_eq!(orufy["query"], serde_json::json!(["token"]));
+    assert!(rows.iter().all(|row| row["query"].is_array()), "{list}");
 
     let mut command = bookhook();
     command.arg("providers");

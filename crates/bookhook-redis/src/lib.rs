@@ -34,10 +34,18 @@
 //! dispatcher answers 503 by default, so no handler runs without
 //! deduplication), and the store reconnects by itself when Redis is back. See
 //! [`RedisStore`] for the details and [`RedisStoreBuilder`] for the settings.
+//!
+//! Handled deliveries are remembered only as long as Redis keeps its keys:
+//! run Redis with `appendonly yes` (or at least RDB snapshots). At connect the
+//! store reads the server's persistence settings, logs a `tracing` warning
+//! when it keeps nothing across a restart, and reports what it found in
+//! [`RedisStore::persistence`].
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod error;
+mod persistence;
 mod script;
 mod store;
 
+pub use persistence::Persistence;
 pub use store::{DEFAULT_PREFIX, RedisStore, RedisStoreBuilder};

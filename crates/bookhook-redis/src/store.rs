@@ -11,6 +11,7 @@ use redis::Value;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use crate::error::from_redis;
+use crate::persistence::Persistence;
 use crate::script::{self, Scripts};
 
 /// The key prefix used unless [`RedisStoreBuilder::prefix`] says otherwise.
@@ -44,6 +45,14 @@ const MAX_EXPIRY_MS: u64 = 1 << 47;
 ///
 /// The store needs a standalone Redis (or a primary): it does not speak the
 /// Redis Cluster protocol.
+///
+/// # Durability
+///
+/// Deduplication across a Redis restart needs Redis to keep its keys: run it
+/// with the append-only file on (`appendonly yes`), or at least RDB
+/// snapshots. [`connect`](RedisStoreBuilder::connect) reads the server's
+/// persistence settings and logs a `tracing` warning when it has neither;
+/// [`persistence`](Self::persistence) returns what it found.
 #[derive(Clone)]
 pub struct RedisStore {
     inner: Arc<Inner>,
@@ -53,6 +62,7 @@ struct Inner {
     connection: ConnectionManager,
     prefix: String,
     scripts: Scripts,
+    persistence: Persistence,
 }
 
 impl fmt::Debug for RedisStore {
@@ -88,6 +98,22 @@ impl RedisStore {
     /// The prefix put in front of every key this store writes.
     pub fn prefix(&self) -> &str {
         &self.inner.prefix
+    }
+
+    /// How the server persisted its data when the store connected: whether
+    /// handled deliveries survive a Redis restart.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), bookhook::StoreError> {
+    /// let store = bookhook_redis::RedisStore::connect("redis://127.0.0.1:6379").await?;
+    /// if let Some(warning) = store.persistence().warning() {
+    ///     eprintln!("warning: {warning}");
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn persistence(&self) -> Persistence {
+        self.inner.persistence
     }
 
     fn claim_key(&self, key: &str) -> String {
@@ -319,7 +345,9 @@ impl RedisStoreBuilder {
         self
     }
 
-    /// Connects to `url` with these settings.
+    /// Connects to `url` with these settings, and reads the server's
+    /// persistence settings ([`RedisStore::persistence`]), logging a warning
+    /// when the server keeps nothing across a restart.
     ///
     /// # Errors
     ///
@@ -356,11 +384,17 @@ impl RedisStoreBuilder {
                     reason: format!("redis: loading scripts: {err}"),
                 })?;
         }
+        let persistence = Persistence::read(&mut loader).await;
+        match persistence.warning() {
+            Some(warning) => tracing::warn!("{warning}"),
+            None => tracing::debug!(persistence = %persistence, "redis persistence"),
+        }
         Ok(RedisStore {
             inner: Arc::new(Inner {
                 connection,
                 prefix: self.prefix,
                 scripts,
+                persistence,
             }),
         })
     }

@@ -184,7 +184,7 @@ fn pipeline(c: &mut Criterion) {
         .secret(SECRET)
         .store(
             MemoryStore::builder()
-                .capacity(SMALL_STORE_KEYS)
+                .max_keys(SMALL_STORE_KEYS)
                 .build()
                 .expect("valid store"),
         )

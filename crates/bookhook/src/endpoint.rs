@@ -495,6 +495,7 @@ pub struct EndpointBuilder {
     secrets: Vec<Secret>,
     namespace: Option<String>,
     envelope: Option<GenericEnvelope>,
+    type_headers: Vec<String>,
     store: Option<Arc<dyn IdempotencyStore>>,
     clock: Arc<dyn Clock>,
     max_body: usize,
@@ -524,6 +525,7 @@ impl EndpointBuilder {
             secrets: Vec::new(),
             namespace: None,
             envelope: None,
+            type_headers: Vec::new(),
             store: None,
             clock: Arc::new(SystemClock),
             max_body: DEFAULT_MAX_BODY,
@@ -572,6 +574,36 @@ impl EndpointBuilder {
     /// Where the event type, id and time are read for [`Provider::Hmac`].
     pub fn envelope(mut self, envelope: GenericEnvelope) -> Self {
         self.envelope = Some(envelope);
+        self
+    }
+
+    /// [`Provider::Hmac`] only: a header that carries the event type, read
+    /// before the envelope's type pointers. GitHub sends it in
+    /// `X-GitHub-Event`, Shopify in `X-Shopify-Topic`. Repeatable: the first
+    /// header present with a non-empty value wins. A body whose type is found
+    /// nowhere is still delivered, with an empty type and [`Kind::Other`](crate::Kind::Other).
+    ///
+    /// [`build`](Self::build) refuses it for any other provider, and refuses
+    /// a name that is not a valid header name.
+    ///
+    /// ```
+    /// use bookhook::{Endpoint, HmacScheme, Provider, Request};
+    ///
+    /// let endpoint = Endpoint::builder(Provider::Hmac)
+    ///     .scheme(HmacScheme::new("X-Hub-Signature-256").prefix("sha256="))
+    ///     .type_header("X-GitHub-Event")
+    ///     .secret("github-webhook-secret")
+    ///     .build()?;
+    /// let body = br#"{"zen":"Half measures are as bad as nothing at all.","hook_id":1}"#;
+    /// let signed = endpoint.sign(body, &bookhook::SignRequest::now());
+    /// let mut headers = signed.headers.clone();
+    /// headers.push(("X-GitHub-Event".into(), "ping".into()));
+    /// let delivery = endpoint.verify_and_parse(&Request::post(&headers, body.to_vec().into()))?;
+    /// assert_eq!(delivery.event_type(), "ping");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn type_header(mut self, name: impl Into<String>) -> Self {
+        self.type_headers.push(name.into());
         self
     }
 
@@ -664,6 +696,22 @@ impl EndpointBuilder {
         if namespace.is_empty() {
             return Err(invalid("namespace", "must not be empty"));
         }
+        let envelope = match (self.type_headers.is_empty(), self.provider) {
+            (true, _) => self.envelope,
+            (false, Provider::Hmac) => Some(
+                self.envelope
+                    .unwrap_or_default()
+                    .with_type_headers(&self.type_headers)?,
+            ),
+            (false, provider) => {
+                return Err(ConfigError::InvalidSetting {
+                    setting: "type_header",
+                    reason: format!(
+                        "provider `{provider}` reads its event type itself; a type header is for `hmac`"
+                    ),
+                });
+            }
+        };
         let retry_after = self
             .retry_after
             .unwrap_or(self.lease.min(Duration::from_secs(5)))
@@ -673,7 +721,7 @@ impl EndpointBuilder {
                 provider: self.provider,
                 namespace,
                 verifier,
-                envelope: self.envelope,
+                envelope,
                 store: self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
                 clock: self.clock,
                 max_body: self.max_body,

@@ -4,7 +4,8 @@ use std::fmt;
 
 use subtle::ConstantTimeEq;
 
-/// A shared secret: an HMAC key, a Standard Webhooks `whsec_` key or a token.
+/// A shared secret: an HMAC key, a Standard Webhooks key (base64, with or
+/// without `whsec_`) or a token.
 ///
 /// Its `Debug` output is `Secret(***)`, so it can sit in configuration structs
 /// that are logged without leaking the value. There is no `Display`.

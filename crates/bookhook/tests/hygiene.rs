@@ -503,7 +503,8 @@ async fn every_error_type_from_real_failures_leaks_nothing() {
             format!(r#"{{"event":["{BODY_MARKER}"],"data":{{"id":"x"}}}}"#),
         ),
         (&endpoint, format!(r#"["{BODY_MARKER}"]"#)),
-        (&generic, format!(r#"{{"meta":{{}},"x":"{BODY_MARKER}"}}"#)),
+        // Not a JSON object (a body with no type at all is delivered).
+        (&generic, format!(r#"["{BODY_MARKER}",{{"meta":{{}}}}]"#)),
     ];
     for (endpoint, body) in bodies {
         let (headers, query) = signed_request(endpoint, body.as_bytes());

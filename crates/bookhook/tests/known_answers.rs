@@ -220,5 +220,11 @@ fn every_scheme_has_a_vector() {
     assert!(has(&|v| matches!(v.scheme, SchemeSpec::Standard)
         && v.secrets.iter().all(|s| s.starts_with("whsec_"))
         && v.produced_by.contains("standardwebhooks")));
+    // A secret without `whsec_`, signed by the `standardwebhooks` package,
+    // which base64-decodes it as every Standard Webhooks library does.
+    assert!(has(&|v| matches!(v.scheme, SchemeSpec::Standard)
+        && v.expect == "ok"
+        && v.secrets.iter().all(|s| !s.starts_with("whsec_"))
+        && v.produced_by.contains("standardwebhooks")));
     assert!(has(&|v| matches!(v.scheme, SchemeSpec::Token { .. })));
 }

@@ -1,8 +1,9 @@
 //! `MemoryStore` against the store contract, plus what only an in-memory store
-//! promises: a capacity, with CLOCK eviction (an approximation of least
-//! recently used).
+//! promises: a capacity in deliveries, kept with a bound in keys and CLOCK
+//! eviction (an approximation of least recently used).
 #![cfg(feature = "testing")]
 
+use std::io::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -69,7 +70,7 @@ async fn meets_the_store_contract_with_one_shard() {
 // forgotten per new key, and a key used since the hand last passed is spared.
 #[tokio::test]
 async fn capacity_evicts_a_key_not_used_since_the_clock_hand_passed() {
-    let memory = Memory::with(MemoryStore::builder().capacity(3).shards(1));
+    let memory = Memory::with(MemoryStore::builder().max_keys(3).shards(1));
     let store = &memory.store;
     for key in ["a", "b", "c"] {
         let token = claimed(store, key).await;
@@ -105,8 +106,8 @@ async fn capacity_evicts_a_key_not_used_since_the_clock_hand_passed() {
 // places in the table (see above); the test no longer expects the claim, the
 // least recently used entry, to be the one.
 #[tokio::test]
-async fn appointment_records_count_against_capacity() {
-    let memory = Memory::with(MemoryStore::builder().capacity(2).shards(1));
+async fn appointment_records_count_against_max_keys() {
+    let memory = Memory::with(MemoryStore::builder().max_keys(2).shards(1));
     let store = &memory.store;
     claimed(store, "evt").await;
     store.observe("appt_1", 10, TTL).await.unwrap();
@@ -193,4 +194,104 @@ async fn sixty_four_concurrent_claims_admit_one() {
         }
         assert_eq!(claimed, 1, "round {round}: claims admitted");
     }
+}
+
+/// Runs `count` new deliveries from `first` on: each claims its key, records
+/// its own appointment (the two keys a delivery can take) and completes.
+async fn deliver(store: &MemoryStore, first: usize, count: usize) {
+    for i in first..first + count {
+        let key = format!("calendence:k:booking.created:{i}");
+        let appointment = format!("calendence:a:{i}");
+        let observation = bookhook::Observation {
+            appointment: &appointment,
+            occurred_at_ms: 1_700_000_000_000 + i as i64,
+            ttl: TTL,
+        };
+        let (claim, _) = store
+            .claim_and_observe(&key, LEASE, Some(observation))
+            .await
+            .unwrap();
+        let Claim::Claimed(token) = claim else {
+            panic!("delivery {i} is new, got {claim:?}");
+        };
+        store.complete(&key, token, TTL).await.unwrap();
+    }
+}
+
+/// How many of the deliveries before `end` are remembered, counted from the
+/// newest back to the first one forgotten (its key or its appointment record).
+async fn remembered_from_newest(store: &MemoryStore, end: usize) -> usize {
+    let mut count = 0;
+    for i in (0..end).rev() {
+        let key = format!("calendence:k:booking.created:{i}");
+        let appointment = format!("calendence:a:{i}");
+        let done = store.claim(&key, LEASE).await.unwrap() == Claim::Done;
+        let recorded = matches!(
+            store
+                .observe(&appointment, 1_699_999_999_999, TTL)
+                .await
+                .unwrap(),
+            Freshness::Stale { .. }
+        );
+        if !(done && recorded) {
+            break;
+        }
+        count += 1;
+    }
+    count
+}
+
+/// The capacity counts deliveries, each taking two keys (its claim and its
+/// appointment's record): after a long stream of new deliveries, the last
+/// `capacity` of them are all remembered, at several sizes and shard counts.
+#[tokio::test]
+async fn remembers_the_last_capacity_deliveries() {
+    for (capacity, shards) in [
+        (1, Some(1)),
+        (10, Some(1)),
+        (1_000, Some(1)),
+        (1_000, None),
+        (5_000, Some(16)),
+    ] {
+        let mut builder = MemoryStore::builder().capacity(capacity);
+        if let Some(shards) = shards {
+            builder = builder.shards(shards);
+        }
+        let memory = Memory::with(builder);
+        let store = &memory.store;
+        // Long enough for every shard's clock hand to turn several times.
+        let stream = 6 * capacity;
+        deliver(store, 0, stream).await;
+        let remembered = remembered_from_newest(store, stream).await;
+        let _ = writeln!(
+            std::io::stderr(),
+            "capacity {capacity}, {} shards, {} keys: the last {remembered} deliveries remembered",
+            store.shards(),
+            store.max_keys()
+        );
+        assert!(
+            remembered >= capacity,
+            "capacity {capacity}, {} shards: only the last {remembered} deliveries remembered",
+            store.shards()
+        );
+        assert!(store.len() <= store.max_keys());
+    }
+}
+
+/// The same at the default scale, with `MemoryStore::new()`: 250,000
+/// deliveries after a stream of four times as many.
+#[tokio::test]
+async fn remembers_the_last_250_000_deliveries_with_the_default_settings() {
+    let store = MemoryStore::new();
+    assert_eq!(store.capacity(), 250_000);
+    let stream = 4 * store.capacity();
+    deliver(&store, 0, stream).await;
+    assert_eq!(store.len(), store.max_keys(), "the store filled up");
+    let remembered = remembered_from_newest(&store, stream).await;
+    let _ = writeln!(
+        std::io::stderr(),
+        "default store: the last {remembered} of {stream} deliveries remembered ({:.2}x the capacity)",
+        remembered as f64 / store.capacity() as f64
+    );
+    assert!(remembered >= store.capacity(), "{remembered}");
 }

@@ -18,7 +18,7 @@ enum Kind {
     HmacHexPrefix,
     HmacBase64,
     HmacSignedTimestamp,
-    StandardRaw,
+    StandardBare,
     StandardWhsec,
     TokenBearer,
     TokenQuery,
@@ -28,7 +28,7 @@ const KINDS: [Kind; 7] = [
     Kind::HmacHexPrefix,
     Kind::HmacBase64,
     Kind::HmacSignedTimestamp,
-    Kind::StandardRaw,
+    Kind::StandardBare,
     Kind::StandardWhsec,
     Kind::TokenBearer,
     Kind::TokenQuery,
@@ -45,7 +45,7 @@ impl Kind {
             Kind::HmacSignedTimestamp => HmacScheme::new("X-Signature")
                 .signed_timestamp("X-Timestamp", Duration::from_secs(120))
                 .into(),
-            Kind::StandardRaw | Kind::StandardWhsec => StandardScheme::new().into(),
+            Kind::StandardBare | Kind::StandardWhsec => StandardScheme::new().into(),
             Kind::TokenBearer => TokenScheme::bearer().into(),
             Kind::TokenQuery => TokenScheme::query("token").into(),
         }
@@ -57,13 +57,8 @@ impl Kind {
             Kind::StandardWhsec => format!("whsec_{}", STANDARD.encode(raw)).into_bytes(),
             // Header tokens are printable ASCII without surrounding spaces.
             Kind::TokenBearer => raw.iter().map(|b| b'!' + b % 94).collect(),
-            Kind::StandardRaw => {
-                let mut secret = raw.to_vec();
-                if secret.starts_with(b"whsec_") {
-                    secret[0] = b'W';
-                }
-                secret
-            }
+            // Base64 without the prefix, decoded all the same.
+            Kind::StandardBare => STANDARD.encode(raw).into_bytes(),
             _ => raw.to_vec(),
         }
     }
@@ -92,7 +87,7 @@ impl Kind {
                 flip(&mut mac);
                 *value = STANDARD.encode(mac).into_bytes();
             }
-            Kind::StandardRaw | Kind::StandardWhsec => {
+            Kind::StandardBare | Kind::StandardWhsec => {
                 let value = &mut signed.headers[2].1;
                 let mut mac = STANDARD.decode(&value[3..]).expect("v1,base64");
                 flip(&mut mac);

@@ -10,6 +10,7 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -83,27 +84,58 @@ pub(crate) fn private_server(why_needed: &str) -> Option<RedisServer> {
     Some(RedisServer::start())
 }
 
-/// A `redis-server` child process on a loopback port, without persistence.
-/// Killed when dropped.
+/// A private server started with more settings ([`RedisServer::start_with`]).
+pub(crate) fn private_server_with(why_needed: &str, settings: &[&str]) -> Option<RedisServer> {
+    if !have_redis_server() {
+        no_server(&format!("{why_needed} and no `redis-server` is on PATH"));
+        return None;
+    }
+    Some(RedisServer::start_with(settings))
+}
+
+/// A `redis-server` child process on a loopback port, without persistence
+/// unless started with other settings. Its files go to a private directory,
+/// removed with it. Killed when dropped.
 pub(crate) struct RedisServer {
     port: u16,
     child: Option<Child>,
+    settings: Vec<String>,
+    dir: PathBuf,
 }
 
 impl RedisServer {
     /// Starts a server on a free port. Panics if none comes up.
     pub(crate) fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Starts a server on a free port with more command-line settings (such
+    /// as `["--appendonly", "yes"]`), given after the defaults so that they
+    /// win. Panics if none comes up.
+    pub(crate) fn start_with(settings: &[&str]) -> Self {
+        let settings: Vec<String> = settings.iter().map(|s| (*s).to_owned()).collect();
         let mut last = String::new();
         for _ in 0..5 {
             let port = free_port();
-            match spawn(port) {
+            let dir = std::env::temp_dir()
+                .join(format!("bookhook-redis-test-{}-{port}", std::process::id()));
+            if let Err(err) = std::fs::create_dir_all(&dir) {
+                last = format!("create {}: {err}", dir.display());
+                continue;
+            }
+            match spawn(port, &settings, &dir) {
                 Ok(child) => {
                     return Self {
                         port,
                         child: Some(child),
+                        settings,
+                        dir,
                     };
                 }
-                Err(err) => last = err,
+                Err(err) => {
+                    let _ = std::fs::remove_dir_all(&dir);
+                    last = err;
+                }
             }
         }
         panic!("could not start redis-server: {last}");
@@ -148,7 +180,7 @@ impl RedisServer {
         self.kill();
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
-            match spawn(self.port) {
+            match spawn(self.port, &self.settings, &self.dir) {
                 Ok(child) => {
                     self.child = Some(child);
                     return;
@@ -169,6 +201,7 @@ impl RedisServer {
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -177,13 +210,16 @@ fn free_port() -> u16 {
     listener.local_addr().expect("local address").port()
 }
 
-fn spawn(port: u16) -> Result<Child, String> {
+fn spawn(port: u16, settings: &[String], dir: &std::path::Path) -> Result<Child, String> {
     let mut child = Command::new("redis-server")
         .args(["--port", &port.to_string()])
         .args(["--bind", "127.0.0.1"])
         .args(["--save", ""])
         .args(["--appendonly", "no"])
         .args(["--loglevel", "warning"])
+        .arg("--dir")
+        .arg(dir)
+        .args(settings)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

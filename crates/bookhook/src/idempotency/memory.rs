@@ -27,8 +27,27 @@ use super::{BoxFuture, Claim, ClaimToken, Freshness, IdempotencyStore, Observati
 use crate::clock::{Clock, SystemClock};
 use crate::error::{ConfigError, StoreError};
 
-/// Keys held by [`MemoryStore::new`].
-const DEFAULT_CAPACITY: usize = 1_000_000;
+/// Deliveries remembered by [`MemoryStore::new`].
+const DEFAULT_CAPACITY: usize = 250_000;
+
+/// Keys one delivery may take: its idempotency key, and the record of its
+/// appointment (shared by every delivery about that appointment).
+const KEYS_PER_DELIVERY: usize = 2;
+
+/// The share of a full shard's keys that a key written once stays for, at
+/// least, under CLOCK: it is forgotten after between about 2/3 and 4/3 of the
+/// shard's keys in newer ones (see
+/// `a_key_used_once_is_remembered_for_about_the_capacity`); sized below
+/// that, with room for chance.
+const RETENTION: f64 = 0.55;
+
+/// Standard deviations of room for the uneven spread of keys over shards:
+/// the keys of the last deliveries land on one shard as a binomial draw.
+const SPREAD_SIGMAS: f64 = 6.0;
+
+/// Keys added to every shard, for the small numbers where neither estimate
+/// above holds well.
+const SHARD_SLACK: usize = 8;
 
 /// Upper bound for the default number of shards.
 const MAX_DEFAULT_SHARDS: usize = 256;
@@ -46,17 +65,24 @@ const MIN_SLOTS: usize = 8;
 /// This is the default store. It serves one process: use a shared store (such
 /// as `bookhook-redis`) once several replicas receive the same webhooks.
 ///
-/// - **Bounded.** At most `capacity` keys are held (idempotency keys and
-///   appointment records together). When a shard is full, one key is
-///   forgotten for each new one, even if its TTL has not run out. The key is
-///   chosen by CLOCK, an approximation of least recently used: a hand walks
-///   the shard's slots in order; a key read or written since the hand last
-///   passed it is spared once (the hand clears its mark), and the first key
-///   not used since is forgotten. A key written once and never read again is
-///   therefore remembered for between about 2/3 and 4/3 of the shard's
-///   capacity in newer keys (exactly the capacity under true LRU), so size the
-///   capacity with headroom over the number of deliveries you expect within
-///   the done TTL.
+/// - **Sized in deliveries.** The `capacity` is a number of deliveries: the
+///   store remembers at least the last `capacity` deliveries it handled
+///   (within the done TTL), each taking up to two keys, its idempotency key
+///   and the record of its appointment. The store holds at most
+///   [`max_keys`](Self::max_keys) keys, about four per delivery of capacity
+///   (a million for the default 250,000 deliveries): room for two keys per
+///   delivery, for CLOCK's approximation and for the uneven spread of keys
+///   over shards. When a shard is full, one key is forgotten for each new
+///   one, even if its TTL has not run out. The key is chosen by CLOCK, an
+///   approximation of least recently used: a hand walks the shard's slots in
+///   order; a key read or written since the hand last passed it is spared once
+///   (the hand clears its mark), and the first key not used since is
+///   forgotten. A key written once and never read again is remembered for
+///   between about 2/3 and 4/3 of the shard's keys in newer keys; the sizing
+///   counts on the lower end, and is tested with streams of new deliveries,
+///   each written and read once. A delivery seen again is recent again, as
+///   under least recently used. [`MemoryStoreBuilder::max_keys`] sets the
+///   bound in keys instead.
 /// - **Expiring.** A done key is forgotten after the `ttl` given to
 ///   [`complete`](IdempotencyStore::complete), a claim after the `lease` given
 ///   to [`claim`](IdempotencyStore::claim) (so a worker that died does not block
@@ -73,8 +99,8 @@ const MIN_SLOTS: usize = 8;
 ///   in 32-byte slots of a per-shard table that is at most 3/4 full and
 ///   grows by doubling as keys arrive (nothing is allocated up front, nor per
 ///   key): between about 43 and 85 bytes per key held once a shard holds more
-///   than a few keys, about 70 at a million keys with the default capacity. A
-///   table shrinks only in [`purge_expired`](Self::purge_expired).
+///   than a few keys, about 70 at a million keys (the default capacity, full).
+///   A table shrinks only in [`purge_expired`](Self::purge_expired).
 ///
 /// Time is read only from the store's [`Clock`], so tests can use a
 /// [`ManualClock`](crate::ManualClock) instead of sleeping. Operations never
@@ -102,47 +128,61 @@ const MIN_SLOTS: usize = 8;
 pub struct MemoryStore {
     shards: Box<[Padded<Mutex<Shard>>]>,
     capacity: usize,
+    max_keys: usize,
     clock: Box<dyn Clock>,
     hasher: RandomState,
 }
 
 impl MemoryStore {
-    /// A store for 1,000,000 keys, on the system clock, with a number of shards
-    /// suited to this machine and to the capacity (128 or more, so that no
-    /// shard's table grows past about 8,192 keys).
+    /// A store that remembers the last 250,000 deliveries (at most about a
+    /// million keys), on the system clock, with a number of shards suited to
+    /// this machine and to the capacity (128 or more, so that no shard's table
+    /// grows past about 8,192 keys).
     pub fn new() -> Self {
+        let shards = default_shards(keys_estimate(DEFAULT_CAPACITY));
         Self::from_parts(
             DEFAULT_CAPACITY,
-            default_shards(DEFAULT_CAPACITY),
+            shard_caps_for_deliveries(DEFAULT_CAPACITY, shards),
             Box::new(SystemClock),
         )
     }
 
-    /// Configures a store: capacity, shards and clock.
+    /// Configures a store: capacity (in deliveries), shards and clock.
     ///
     /// ```
     /// use bookhook::{ManualClock, MemoryStore};
     ///
     /// let store = MemoryStore::builder()
-    ///     .capacity(10_000)
+    ///     .capacity(10_000) // the last 10,000 deliveries are remembered
     ///     .shards(4)
     ///     .clock(ManualClock::at_unix(1_700_000_000))
     ///     .build()
     ///     .unwrap();
     /// assert_eq!(store.capacity(), 10_000);
+    /// assert!(store.max_keys() >= 2 * 10_000);
     /// assert!(MemoryStore::builder().capacity(0).build().is_err());
     /// ```
     pub fn builder() -> MemoryStoreBuilder {
         MemoryStoreBuilder {
             capacity: DEFAULT_CAPACITY,
+            max_keys: None,
             shards: None,
             clock: None,
         }
     }
 
-    /// The most keys the store holds at once.
+    /// The number of most recent deliveries the store remembers, at least
+    /// (within the done TTL). With a bound set by
+    /// [`MemoryStoreBuilder::max_keys`], the most this bound guarantees, which
+    /// may be 0 for a bound of a few keys.
     pub fn capacity(&self) -> usize {
         self.capacity
+    }
+
+    /// The most keys (idempotency keys and appointment records) the store
+    /// holds at once.
+    pub fn max_keys(&self) -> usize {
+        self.max_keys
     }
 
     /// The number of shards.
@@ -174,15 +214,19 @@ impl MemoryStore {
             .sum()
     }
 
-    fn from_parts(capacity: usize, shards: usize, clock: Box<dyn Clock>) -> Self {
-        let base = capacity / shards;
-        let extra = capacity % shards;
-        let shards = (0..shards)
-            .map(|index| Padded(Mutex::new(Shard::new(base + usize::from(index < extra)))))
+    /// A store of `capacity` deliveries whose shards hold `caps` keys each.
+    fn from_parts(capacity: usize, caps: Vec<usize>, clock: Box<dyn Clock>) -> Self {
+        let max_keys = caps
+            .iter()
+            .fold(0_usize, |sum, cap| sum.saturating_add(*cap));
+        let shards = caps
+            .into_iter()
+            .map(|cap| Padded(Mutex::new(Shard::new(cap))))
             .collect();
         Self {
             shards,
             capacity,
+            max_keys,
             clock,
             hasher: RandomState::new(),
         }
@@ -313,6 +357,7 @@ impl fmt::Debug for MemoryStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MemoryStore")
             .field("capacity", &self.capacity)
+            .field("max_keys", &self.max_keys)
             .field("shards", &self.shards.len())
             .field("clock", &self.clock)
             .finish_non_exhaustive()
@@ -389,20 +434,43 @@ impl IdempotencyStore for MemoryStore {
 #[must_use]
 pub struct MemoryStoreBuilder {
     capacity: usize,
+    max_keys: Option<usize>,
     shards: Option<usize>,
     clock: Option<Box<dyn Clock>>,
 }
 
 impl MemoryStoreBuilder {
-    /// The most keys held at once, at least 1. Default: 1,000,000.
-    pub fn capacity(mut self, capacity: usize) -> Self {
-        self.capacity = capacity;
+    /// How many of the most recent deliveries are remembered, at least 1.
+    /// Default: 250,000. The store holds up to about four keys per delivery
+    /// ([`MemoryStore::max_keys`]; see [`MemoryStore`] for why), about 70
+    /// bytes each when full.
+    pub fn capacity(mut self, deliveries: usize) -> Self {
+        self.capacity = deliveries;
         self
     }
 
-    /// The number of independently locked shards: a power of two, at most the
-    /// capacity. Default: four per available core, rounded up to a power of
-    /// two, at most 256 and at most the capacity.
+    /// Bounds the store in keys instead of deliveries: at most `keys` keys
+    /// (idempotency keys and appointment records) are held, and
+    /// [`capacity`](Self::capacity) is ignored. For sizing by memory: about
+    /// 70 bytes per key when full.
+    ///
+    /// ```
+    /// use bookhook::MemoryStore;
+    ///
+    /// let store = MemoryStore::builder().max_keys(1_000_000).build().unwrap();
+    /// assert_eq!(store.max_keys(), 1_000_000);
+    /// // The deliveries a million keys are sized to remember.
+    /// assert!(store.capacity() > 200_000);
+    /// ```
+    pub fn max_keys(mut self, keys: usize) -> Self {
+        self.max_keys = Some(keys);
+        self
+    }
+
+    /// The number of independently locked shards: a power of two, at most
+    /// [`max_keys`](Self::max_keys) when that is set. Default: four per
+    /// available core, rounded up to a power of two, at most 256 and at most
+    /// the number of keys.
     pub fn shards(mut self, shards: usize) -> Self {
         self.shards = Some(shards);
         self
@@ -419,37 +487,103 @@ impl MemoryStoreBuilder {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::InvalidSetting`] if the capacity is 0, or if the number
-    /// of shards is not a power of two or exceeds the capacity.
+    /// [`ConfigError::InvalidSetting`] if the capacity (or `max_keys`) is 0,
+    /// or if the number of shards is not a power of two or exceeds
+    /// `max_keys`.
     pub fn build(self) -> Result<MemoryStore, ConfigError> {
-        if self.capacity == 0 {
+        let (setting, amount, keys) = match self.max_keys {
+            Some(keys) => ("max_keys", keys, keys),
+            None => ("capacity", self.capacity, keys_estimate(self.capacity)),
+        };
+        if amount == 0 {
             return Err(ConfigError::InvalidSetting {
-                setting: "capacity",
+                setting,
                 reason: "must be at least 1".into(),
             });
         }
         let shards = match self.shards {
-            None => default_shards(self.capacity),
+            None => default_shards(keys),
             Some(shards) if !shards.is_power_of_two() => {
                 return Err(ConfigError::InvalidSetting {
                     setting: "shards",
                     reason: format!("must be a power of two, got {shards}"),
                 });
             }
-            Some(shards) if shards > self.capacity => {
+            Some(shards) if self.max_keys.is_some_and(|keys| shards > keys) => {
                 return Err(ConfigError::InvalidSetting {
                     setting: "shards",
-                    reason: format!(
-                        "must not exceed the capacity ({}), got {shards}",
-                        self.capacity
-                    ),
+                    reason: format!("must not exceed max_keys ({keys}), got {shards}"),
                 });
             }
             Some(shards) => shards,
         };
         let clock = self.clock.unwrap_or_else(|| Box::new(SystemClock));
-        Ok(MemoryStore::from_parts(self.capacity, shards, clock))
+        Ok(match self.max_keys {
+            Some(keys) => MemoryStore::from_parts(
+                deliveries_for_keys(keys, shards),
+                split_keys(keys, shards),
+                clock,
+            ),
+            None => MemoryStore::from_parts(
+                self.capacity,
+                shard_caps_for_deliveries(self.capacity, shards),
+                clock,
+            ),
+        })
     }
+}
+
+/// The keys one shard of `shards` holds so that it remembers its part of the
+/// last `deliveries` deliveries: their keys on this shard (a binomial draw,
+/// plus [`SPREAD_SIGMAS`] standard deviations), over [`RETENTION`], plus
+/// [`SHARD_SLACK`].
+fn shard_keys(deliveries: usize, shards: usize) -> usize {
+    let keys = deliveries as f64 * KEYS_PER_DELIVERY as f64;
+    let share = 1.0 / shards as f64;
+    let mean = keys * share;
+    let spread = (keys * share * (1.0 - share)).sqrt();
+    // `as` saturates: an absurd capacity gives the largest bound, allocated
+    // only as keys arrive.
+    let cap = ((mean + SPREAD_SIGMAS * spread) / RETENTION).ceil() as usize;
+    cap.saturating_add(SHARD_SLACK)
+}
+
+/// Every shard's keys for `deliveries` deliveries over `shards` shards.
+fn shard_caps_for_deliveries(deliveries: usize, shards: usize) -> Vec<usize> {
+    vec![shard_keys(deliveries, shards); shards]
+}
+
+/// `keys` split over `shards` shards as evenly as can be.
+fn split_keys(keys: usize, shards: usize) -> Vec<usize> {
+    let base = keys / shards;
+    let extra = keys % shards;
+    (0..shards)
+        .map(|index| base + usize::from(index < extra))
+        .collect()
+}
+
+/// About the keys a store of `deliveries` deliveries holds, to choose its
+/// number of shards.
+fn keys_estimate(deliveries: usize) -> usize {
+    let keys = (deliveries as f64 * KEYS_PER_DELIVERY as f64 / RETENTION).ceil() as usize;
+    keys.max(1)
+}
+
+/// The most deliveries whose keys fit in the smallest shard of `keys` keys
+/// split over `shards`: the capacity a bound in keys guarantees.
+fn deliveries_for_keys(keys: usize, shards: usize) -> usize {
+    let smallest = keys / shards;
+    let (mut low, mut high) = (0_usize, keys);
+    // The largest count whose shard size fits; `shard_keys` grows with it.
+    while low < high {
+        let mid = low + (high - low).div_ceil(2);
+        if shard_keys(mid, shards) <= smallest {
+            low = mid;
+        } else {
+            high = mid - 1;
+        }
+    }
+    low
 }
 
 /// Keys per shard the default number of shards aims at, at most: a shard's
@@ -940,10 +1074,11 @@ mod tests {
     use super::*;
     use crate::clock::ManualClock;
 
-    fn store(capacity: usize, shards: usize) -> (MemoryStore, ManualClock) {
+    /// A store bounded in keys, on a manual clock.
+    fn store(keys: usize, shards: usize) -> (MemoryStore, ManualClock) {
         let clock = ManualClock::at_unix(1_700_000_000);
         let store = MemoryStore::builder()
-            .capacity(capacity)
+            .max_keys(keys)
             .shards(shards)
             .clock(clock.clone())
             .build()
@@ -984,38 +1119,70 @@ mod tests {
     }
 
     #[test]
-    fn rejects_more_shards_than_capacity() {
+    fn rejects_more_shards_than_keys() {
         let err = MemoryStore::builder()
-            .capacity(4)
+            .max_keys(4)
             .shards(8)
             .build()
             .unwrap_err();
         assert!(
-            err.to_string().contains("must not exceed the capacity"),
+            err.to_string().contains("must not exceed max_keys"),
             "{err}"
         );
+        assert!(MemoryStore::builder().max_keys(0).build().is_err());
     }
 
     #[test]
-    fn default_shards_never_exceed_capacity() {
-        for capacity in [1, 2, 3, 5, 100, 1_000_000] {
-            let shards = default_shards(capacity);
-            assert!(shards.is_power_of_two(), "{capacity}: {shards}");
-            assert!(shards <= capacity, "{capacity}: {shards}");
-            assert!(shards <= MAX_DEFAULT_SHARDS, "{capacity}: {shards}");
+    fn default_shards_never_exceed_the_keys() {
+        for keys in [1, 2, 3, 5, 100, 1_000_000] {
+            let shards = default_shards(keys);
+            assert!(shards.is_power_of_two(), "{keys}: {shards}");
+            assert!(shards <= keys, "{keys}: {shards}");
+            assert!(shards <= MAX_DEFAULT_SHARDS, "{keys}: {shards}");
         }
-        let store = MemoryStore::builder().capacity(3).build().unwrap();
+        let store = MemoryStore::builder().max_keys(3).build().unwrap();
         assert_eq!(store.shards(), 2);
         // A large store gets enough shards that no table grows large.
         assert!(default_shards(1_000_000) >= 128);
         assert_eq!(default_shards(100_000_000), MAX_DEFAULT_SHARDS);
+        assert!(MemoryStore::new().shards() >= 128);
     }
 
     #[test]
-    fn shard_capacities_add_up_to_capacity() {
+    fn shard_capacities_add_up_to_max_keys() {
         let (store, _) = store(1_003, 8);
         let total: usize = store.shards.iter().map(|shard| lock(shard).cap).sum();
         assert_eq!(total, 1_003);
+        assert_eq!(store.max_keys(), 1_003);
+    }
+
+    #[test]
+    fn capacity_in_deliveries_sizes_about_four_keys_each() {
+        let store = MemoryStore::new();
+        assert_eq!(store.capacity(), 250_000);
+        let per_delivery = store.max_keys() as f64 / store.capacity() as f64;
+        assert!((3.6..4.4).contains(&per_delivery), "{per_delivery}");
+        let small = MemoryStore::builder().capacity(1_000).build().unwrap();
+        assert!(small.max_keys() >= 2 * 1_000, "{}", small.max_keys());
+        // A bound in keys gives back the deliveries it is sized for.
+        let keys = MemoryStore::builder()
+            .max_keys(store.max_keys())
+            .shards(store.shards())
+            .build()
+            .unwrap();
+        assert!(keys.capacity() >= 250_000, "{}", keys.capacity());
+        assert!(keys.capacity() < 250_100, "{}", keys.capacity());
+        assert_eq!(
+            MemoryStore::builder()
+                .max_keys(3)
+                .build()
+                .unwrap()
+                .capacity(),
+            0
+        );
+        // An absurd capacity saturates instead of overflowing.
+        let huge = MemoryStore::builder().capacity(usize::MAX).build().unwrap();
+        assert_eq!(huge.capacity(), usize::MAX);
     }
 
     #[test]

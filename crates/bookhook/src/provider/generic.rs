@@ -1,5 +1,6 @@
 //! Any other platform, signing with HMAC: where its envelope keeps the event
-//! type, id and time is configured with JSON pointers ([RFC 6901]).
+//! type, id and time is configured with JSON pointers ([RFC 6901]) and header
+//! names.
 //!
 //! The default [`GenericEnvelope`] reads the type from the first of `/type`,
 //! `/event`, `/eventType`, `/event_type`; the id from `/id`; the time from the
@@ -7,6 +8,15 @@
 //! key is the id, else the value of a configured id header
 //! ([`GenericEnvelopeBuilder::id_header`], none by default), else the hex
 //! SHA-256 of the body (a retry resends the same bytes).
+//!
+//! Platforms such as GitHub (`X-GitHub-Event`) and Shopify (`X-Shopify-Topic`)
+//! send the event type in a header rather than in the body: name it with
+//! [`GenericEnvelopeBuilder::type_header`] (or
+//! [`EndpointBuilder::type_header`](crate::EndpointBuilder::type_header)), and
+//! it is read before the type pointers. A type is a non-empty string (or a
+//! number); a body whose type is found nowhere is still delivered, with an
+//! empty [`Event::event_type`] and [`Kind::Other`]: a correctly signed request
+//! is never refused for lacking a type. The body must be a JSON object.
 //!
 //! [RFC 6901]: https://www.rfc-editor.org/rfc/rfc6901
 
@@ -24,6 +34,10 @@ const DEFAULT_TIME: [&str; 4] = ["/timestamp", "/created", "/createdAt", "/occur
 
 /// An event from a platform configured by hand.
 ///
+/// The type comes from a configured type header
+/// ([`GenericEnvelopeBuilder::type_header`]), else from the body; it is empty
+/// when neither names one, and the event's kind is then [`Kind::Other`].
+///
 /// ```
 /// use bookhook::{Delivery, Event, NoHeaders, Provider};
 ///
@@ -38,7 +52,8 @@ const DEFAULT_TIME: [&str; 4] = ["/timestamp", "/created", "/createdAt", "/occur
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
-    /// The event type found in the envelope.
+    /// The event type found in a type header or in the envelope; empty when
+    /// neither has one.
     pub event_type: String,
     /// The event id found in the envelope, if any.
     pub id: Option<String>,
@@ -56,6 +71,7 @@ pub struct GenericEnvelope {
     id_pointers: Vec<String>,
     time_pointers: Vec<String>,
     id_headers: Vec<String>,
+    type_headers: Vec<String>,
     kinds: Vec<(String, Kind)>,
 }
 
@@ -66,6 +82,7 @@ impl Default for GenericEnvelope {
             id_pointers: DEFAULT_ID.map(str::to_owned).to_vec(),
             time_pointers: DEFAULT_TIME.map(str::to_owned).to_vec(),
             id_headers: Vec::new(),
+            type_headers: Vec::new(),
             kinds: Vec::new(),
         }
     }
@@ -97,6 +114,21 @@ impl GenericEnvelope {
         &self.id_headers
     }
 
+    /// The headers read for the event type before the body, in order.
+    pub fn type_headers(&self) -> &[String] {
+        &self.type_headers
+    }
+
+    /// This envelope with more type headers, read before its own; for
+    /// [`EndpointBuilder::type_header`](crate::EndpointBuilder::type_header).
+    pub(crate) fn with_type_headers(mut self, names: &[String]) -> Result<Self, ConfigError> {
+        let mut names: Vec<String> = names.iter().map(|n| n.to_ascii_lowercase()).collect();
+        check_names(&names)?;
+        names.append(&mut self.type_headers);
+        self.type_headers = names;
+        Ok(self)
+    }
+
     /// The normalized kind of an event type: as mapped, else [`Kind::Other`].
     pub fn kind_of(&self, event_type: &str) -> Kind {
         self.kinds
@@ -114,6 +146,7 @@ pub struct GenericEnvelopeBuilder {
     id_pointers: Vec<String>,
     time_pointers: Vec<String>,
     id_headers: Vec<String>,
+    type_headers: Vec<String>,
     kinds: Vec<(String, Kind)>,
 }
 
@@ -144,6 +177,32 @@ impl GenericEnvelopeBuilder {
         self
     }
 
+    /// Adds a header to read the event type from, before the type pointers:
+    /// `X-GitHub-Event` for GitHub, `X-Shopify-Topic` for Shopify. The first
+    /// configured header present with a non-empty value wins; when none is,
+    /// the type pointers are tried.
+    ///
+    /// ```
+    /// use bookhook::provider::generic::GenericEnvelope;
+    /// use bookhook::{Delivery, Kind};
+    ///
+    /// let envelope = GenericEnvelope::builder()
+    ///     .type_header("X-GitHub-Event")
+    ///     .id_header("X-GitHub-Delivery")
+    ///     .map_kind("ping", Kind::Other)
+    ///     .build()?;
+    /// let headers = [("x-github-event", "ping"), ("x-github-delivery", "d-1")];
+    /// let body = r#"{"zen":"Keep it logically awesome.","hook_id":1}"#;
+    /// let delivery = Delivery::parse_generic(&envelope, &headers, body.into())?;
+    /// assert_eq!(delivery.event_type(), "ping");
+    /// assert_eq!(delivery.idempotency_key(), "d-1");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn type_header(mut self, name: impl Into<String>) -> Self {
+        self.type_headers.push(name.into().to_ascii_lowercase());
+        self
+    }
+
     /// Maps an event type to a normalized kind (unmapped types are [`Kind::Other`]).
     pub fn map_kind(mut self, event_type: impl Into<String>, kind: Kind) -> Self {
         self.kinds.push((event_type.into(), kind));
@@ -155,7 +214,8 @@ impl GenericEnvelopeBuilder {
     /// # Errors
     /// [`ConfigError::InvalidSetting`] when a pointer does not start with `/`,
     /// or when one event type is mapped to two kinds;
-    /// [`ConfigError::InvalidName`] when an id header name is not a valid token.
+    /// [`ConfigError::InvalidName`] when an id or type header name is not a
+    /// valid token.
     pub fn build(self) -> Result<GenericEnvelope, ConfigError> {
         let defaults = GenericEnvelope::default();
         let pick = |given: Vec<String>, default: Vec<String>, setting: &'static str| {
@@ -169,12 +229,8 @@ impl GenericEnvelopeBuilder {
             }
             Ok(if given.is_empty() { default } else { given })
         };
-        for name in &self.id_headers {
-            let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
-            if name.is_empty() || !name.bytes().all(token) {
-                return Err(ConfigError::InvalidName { name: name.clone() });
-            }
-        }
+        check_names(&self.id_headers)?;
+        check_names(&self.type_headers)?;
         for (i, (name, kind)) in self.kinds.iter().enumerate() {
             if self.kinds[..i].iter().any(|(n, k)| n == name && k != kind) {
                 return Err(ConfigError::InvalidSetting {
@@ -188,8 +244,21 @@ impl GenericEnvelopeBuilder {
             id_pointers: pick(self.id_pointers, defaults.id_pointers, "id_pointer")?,
             time_pointers: pick(self.time_pointers, defaults.time_pointers, "time_pointer")?,
             id_headers: self.id_headers,
+            type_headers: self.type_headers,
             kinds: self.kinds,
         })
+    }
+}
+
+/// Refuses a header name that is empty or not an HTTP token.
+fn check_names(names: &[String]) -> Result<(), ConfigError> {
+    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    match names
+        .iter()
+        .find(|name| name.is_empty() || !name.bytes().all(token))
+    {
+        Some(name) => Err(ConfigError::InvalidName { name: name.clone() }),
+        None => Ok(()),
     }
 }
 
@@ -201,7 +270,17 @@ fn first<'v>(payload: &'v Value, pointers: &[String]) -> Option<&'v Value> {
         .find(|v| !v.is_null() && v.as_str().is_none_or(|s| !s.trim().is_empty()))
 }
 
-fn header_id(headers: &dyn Headers, names: &[String]) -> Option<String> {
+/// The first non-empty, trimmed UTF-8 value of the headers `names`.
+/// The first value at `pointers` that is a non-empty string or a number, as text.
+fn first_name(payload: &Value, pointers: &[String]) -> Option<String> {
+    pointers
+        .iter()
+        .filter_map(|p| payload.pointer(p))
+        .filter_map(id_of)
+        .find(|name| !name.trim().is_empty())
+}
+
+fn header_value(headers: &dyn Headers, names: &[String]) -> Option<String> {
     names
         .iter()
         .filter_map(|name| headers.get_one(name))
@@ -217,20 +296,20 @@ pub(crate) fn parse(
     body: &[u8],
 ) -> Result<Parsed, ParseError> {
     let payload = read_value(body)?;
-    let event_type = match first(&payload, &envelope.type_pointers) {
-        Some(found) => id_of(found).ok_or(ParseError::InvalidField {
-            field: "type",
-            reason: "expected a string",
-        })?,
-        None => {
-            return Err(ParseError::MissingValue {
-                pointers: envelope.type_pointers.join(", "),
-            });
-        }
-    };
+    if !payload.is_object() {
+        return Err(ParseError::InvalidField {
+            field: "$",
+            reason: "expected a json object",
+        });
+    }
+    // No type anywhere (or only values that are no name, such as an object):
+    // still an authentic event, of kind `other`.
+    let event_type = header_value(headers, &envelope.type_headers)
+        .or_else(|| first_name(&payload, &envelope.type_pointers))
+        .unwrap_or_default();
     let id = first(&payload, &envelope.id_pointers)
         .and_then(id_of)
-        .or_else(|| header_id(headers, &envelope.id_headers));
+        .or_else(|| header_value(headers, &envelope.id_headers));
     // Lenient: a field named like a time that holds something else is not an error.
     let occurred_at = first(&payload, &envelope.time_pointers).and_then(|v| match v {
         Value::String(s) => Timestamp::parse(s),
@@ -279,12 +358,68 @@ mod tests {
     }
 
     #[test]
-    fn missing_event_field_names_it() {
-        let err = parse_default(r#"{"id":"x"}"#).unwrap_err();
+    fn body_without_type_is_delivered_as_other_keyed_by_its_hash() {
+        let body = r#"{"zen":"Design for failure.","hook_id":7}"#;
+        let delivery = parse_default(body).unwrap();
+        assert_eq!(delivery.event_type(), "");
+        assert_eq!(delivery.kind(), Kind::Other);
+        assert_eq!(delivery.idempotency_key(), sha256_hex(body.as_bytes()));
+        let with_id = parse_default(r#"{"id":"x"}"#).unwrap();
+        assert_eq!(with_id.event_type(), "");
+        assert_eq!(with_id.idempotency_key(), "x");
+    }
+
+    #[test]
+    fn values_that_are_no_name_are_skipped() {
+        let delivery = parse_default(r#"{"type":{"a":1},"event":"b"}"#).unwrap();
+        assert_eq!(delivery.event_type(), "b");
+        let delivery = parse_default(r#"{"type":["a"],"event":"  "}"#).unwrap();
+        assert_eq!(delivery.event_type(), "");
+        assert_eq!(parse_default(r#"{"type":7}"#).unwrap().event_type(), "7");
+    }
+
+    #[test]
+    fn body_that_is_not_an_object_is_refused() {
+        for body in ["[]", "\"ping\"", "42", "null"] {
+            assert_eq!(
+                parse_default(body).unwrap_err(),
+                ParseError::InvalidField {
+                    field: "$",
+                    reason: "expected a json object"
+                },
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn type_header_comes_before_the_body_and_falls_back_to_it() {
+        let envelope = GenericEnvelope::builder()
+            .type_header("X-Shopify-Topic")
+            .type_header("X-GitHub-Event")
+            .map_kind("orders/cancelled", Kind::Cancelled)
+            .build()
+            .unwrap();
         assert_eq!(
-            err.to_string(),
-            "missing value at json pointer /type, /event, /eventType, /event_type"
+            envelope.type_headers(),
+            ["x-shopify-topic", "x-github-event"]
         );
+        let body = r#"{"type":"in.the.body","id":820982911946154508}"#;
+        let shopify = [("x-shopify-topic", "orders/cancelled")];
+        let delivery = Delivery::parse_generic(&envelope, &shopify, body.into()).unwrap();
+        assert_eq!(delivery.event_type(), "orders/cancelled");
+        assert_eq!(delivery.kind(), Kind::Cancelled);
+        assert_eq!(delivery.idempotency_key(), "820982911946154508");
+        let github = [("x-github-event", " ping ")];
+        let delivery = Delivery::parse_generic(&envelope, &github, body.into()).unwrap();
+        assert_eq!(delivery.event_type(), "ping");
+        // An empty header does not count: the body's type is used.
+        let empty = [("x-github-event", "")];
+        let delivery = Delivery::parse_generic(&envelope, &empty, body.into()).unwrap();
+        assert_eq!(delivery.event_type(), "in.the.body");
+        let delivery = Delivery::parse_generic(&envelope, &NoHeaders, "{}".into()).unwrap();
+        assert_eq!(delivery.event_type(), "");
+        assert_eq!(delivery.kind(), Kind::Other);
     }
 
     #[test]
@@ -331,10 +466,10 @@ mod tests {
         assert_eq!(delivery.kind(), Kind::Cancelled);
         assert_eq!(delivery.idempotency_key(), "m-1");
         assert_eq!(delivery.provider(), Provider::Hmac);
-        assert!(matches!(
-            Delivery::parse_generic(&envelope, &NoHeaders, r#"{"type":"x"}"#.into()),
-            Err(ParseError::MissingValue { .. })
-        ));
+        // The default pointers are replaced: `/type` is not read any more.
+        let untyped =
+            Delivery::parse_generic(&envelope, &NoHeaders, r#"{"type":"x"}"#.into()).unwrap();
+        assert_eq!(untyped.event_type(), "");
     }
 
     #[test]
@@ -362,6 +497,10 @@ mod tests {
     fn bad_configuration_fails_at_build() {
         assert!(matches!(
             GenericEnvelope::builder().id_header("bad header").build(),
+            Err(ConfigError::InvalidName { .. })
+        ));
+        assert!(matches!(
+            GenericEnvelope::builder().type_header("").build(),
             Err(ConfigError::InvalidName { .. })
         ));
         assert!(

@@ -114,8 +114,8 @@ pub(crate) fn parse(headers: &dyn Headers, body: &[u8]) -> Result<Parsed, ParseE
     })
 }
 
-/// The Standard Webhooks preset: `webhook-*` or `svix-*` headers, `whsec_`
-/// secrets, 5 minute tolerance.
+/// The Standard Webhooks preset: `webhook-*` or `svix-*` headers, base64
+/// secrets (with or without `whsec_`), 5 minute tolerance.
 ///
 /// ```
 /// use bookhook::provider::standard;

@@ -40,9 +40,12 @@ const SECRET_PREFIX: &str = "whsec_";
 /// `webhook-signature` header holds one or more space-separated `v1,<base64>`
 /// entries (several during key rotation): any entry matching any secret is
 /// enough, entries with other versions are ignored. The `svix-*` header names
-/// are accepted too. A secret starting with `whsec_` is base64-decoded; any
-/// other secret is used as its raw bytes. The timestamp must be within the
-/// tolerance (5 minutes by default) of now, in either direction.
+/// are accepted too. A secret is base64 text, with or without the `whsec_`
+/// prefix, and the key is its decoded bytes, as in every Standard Webhooks
+/// library; a secret that is not valid base64 is refused when the verifier is
+/// built ([`ConfigError::InvalidSecret`]). To use raw key bytes, give their
+/// base64 encoding. The timestamp must be within the tolerance (5 minutes by
+/// default) of now, in either direction.
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
@@ -149,22 +152,32 @@ impl StandardScheme {
     }
 }
 
-/// The key bytes of a secret: base64-decoded after `whsec_`, raw otherwise.
+/// The key bytes of a secret: its base64 text decoded, after `whsec_` when
+/// the secret starts with it, as every Standard Webhooks library does.
 pub(crate) fn key_bytes(secret: &Secret, index: usize) -> Result<Vec<u8>, ConfigError> {
     let raw = secret.expose();
-    let Some(encoded) = raw.strip_prefix(SECRET_PREFIX.as_bytes()) else {
-        return Ok(raw.to_vec());
+    let (encoded, invalid, empty) = match raw.strip_prefix(SECRET_PREFIX.as_bytes()) {
+        Some(encoded) => (
+            encoded,
+            "the part after `whsec_` is not valid base64",
+            "the part after `whsec_` is empty",
+        ),
+        None => (
+            raw,
+            "a standard webhooks secret is base64 text (with or without `whsec_`), and this one is not valid base64",
+            "the secret is empty",
+        ),
     };
     let decoded = BASE64_STANDARD
         .decode(encoded)
         .map_err(|_| ConfigError::InvalidSecret {
             index,
-            reason: "the part after `whsec_` is not valid base64",
+            reason: invalid,
         })?;
     if decoded.is_empty() {
         return Err(ConfigError::InvalidSecret {
             index,
-            reason: "the part after `whsec_` is empty",
+            reason: empty,
         });
     }
     Ok(decoded)
@@ -339,14 +352,30 @@ mod tests {
     }
 
     #[test]
-    fn raw_secret_without_prefix_is_used_as_bytes() {
-        let verifier = Verifier::new(StandardScheme::new(), ["plain-key"]).expect("valid");
-        let headers = signed("plain-key");
+    fn secret_without_prefix_is_base64_decoded_like_with_it() {
+        let bare = SECRET.strip_prefix(SECRET_PREFIX).expect("prefixed");
+        let headers = signed(bare);
+        assert_eq!(headers, signed(SECRET));
         assert!(
-            verifier
+            verifier()
                 .verify_at(&Incoming::new(&headers, BODY), at(1_700_000_000))
                 .is_ok()
         );
+        // Unpadded base64 decodes to the same key as padded.
+        assert_eq!(signed("bmV3IGtleQ"), signed("whsec_bmV3IGtleQ=="));
+    }
+
+    #[test]
+    fn refuses_secret_that_is_not_base64_with_a_clear_reason() {
+        let err = Verifier::new(StandardScheme::new(), [SECRET, "plain-key!"]).unwrap_err();
+        assert_eq!(
+            err,
+            ConfigError::InvalidSecret {
+                index: 1,
+                reason: "a standard webhooks secret is base64 text (with or without `whsec_`), and this one is not valid base64"
+            }
+        );
+        assert!(!err.to_string().contains("plain-key"));
         assert_eq!(
             Verifier::new(StandardScheme::new(), ["whsec_"]).err(),
             Some(ConfigError::InvalidSecret {

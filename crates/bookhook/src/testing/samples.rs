@@ -1,13 +1,22 @@
 //! The platforms' sample payloads, to test your own handlers with.
 //!
-//! [`SAMPLES`] holds JSON bodies of the platforms' event types, one per type,
-//! exactly as the platform sends them (keys, order and values), embedded at
-//! build time from the crate's `fixtures/payloads` directory. eAgenda, MonCréneau and
-//! Calendence publish these examples on their webhook pages. Orufy and Decoda
-//! publish no complete example: theirs are written from the documented field
-//! lists and may differ from real deliveries in the values and in fields the
-//! lists do not name. Standard and hmac senders have no samples, since their
-//! payloads are whatever the sender defines.
+//! [`SAMPLES`] holds a JSON body for every event type the presets list (as
+//! `bookhook providers` shows them), one per type, embedded at build time
+//! from the crate's `fixtures` directory:
+//!
+//! - `fixtures/payloads`: the examples eAgenda, MonCréneau and Calendence
+//!   publish on their webhook pages, exactly as published (keys, order and
+//!   values), and Orufy's and Decoda's, which publish no complete example,
+//!   written from the documented field lists;
+//! - `fixtures/samples`: the types no platform publishes an example of (such
+//!   as Calendence's `booking.cancelled` or Decoda's `CALL_RECEIVED`), written
+//!   here in the shape of the same platform's published or documented
+//!   payloads.
+//!
+//! Written samples may differ from real deliveries in the values and in
+//! fields the documents do not name. Decoda's misspelled `CALL_RECIEVED` has
+//! its own sample beside `CALL_RECEIVED`. Standard and hmac senders have no
+//! samples, since their payloads are whatever the sender defines.
 //!
 //! A sample carries fixed identifiers and times, so it always gives the same
 //! [`idempotency_key`](crate::Delivery::idempotency_key): sent twice through
@@ -67,12 +76,22 @@ pub struct Sample {
 }
 
 /// Every sample, grouped by provider (eAgenda, MonCréneau, Orufy, Calendence,
-/// Decoda).
+/// Decoda), one for each event type the provider lists.
 pub const SAMPLES: &[Sample] = &[
     Sample {
         provider: Provider::Eagenda,
         event_type: "appointment.created",
         payload: include_str!("../../fixtures/payloads/eagenda/appointment.created.json"),
+    },
+    Sample {
+        provider: Provider::Eagenda,
+        event_type: "appointment.updated",
+        payload: include_str!("../../fixtures/samples/eagenda/appointment.updated.json"),
+    },
+    Sample {
+        provider: Provider::Eagenda,
+        event_type: "appointment.canceled",
+        payload: include_str!("../../fixtures/samples/eagenda/appointment.canceled.json"),
     },
     Sample {
         provider: Provider::Moncreneau,
@@ -88,6 +107,11 @@ pub const SAMPLES: &[Sample] = &[
         provider: Provider::Moncreneau,
         event_type: "appointment.cancelled",
         payload: include_str!("../../fixtures/payloads/moncreneau/appointment.cancelled.json"),
+    },
+    Sample {
+        provider: Provider::Moncreneau,
+        event_type: "appointment.confirmed",
+        payload: include_str!("../../fixtures/samples/moncreneau/appointment.confirmed.json"),
     },
     Sample {
         provider: Provider::Moncreneau,
@@ -125,6 +149,21 @@ pub const SAMPLES: &[Sample] = &[
         payload: include_str!("../../fixtures/payloads/calendence/booking.created.json"),
     },
     Sample {
+        provider: Provider::Calendence,
+        event_type: "booking.updated",
+        payload: include_str!("../../fixtures/samples/calendence/booking.updated.json"),
+    },
+    Sample {
+        provider: Provider::Calendence,
+        event_type: "booking.cancelled",
+        payload: include_str!("../../fixtures/samples/calendence/booking.cancelled.json"),
+    },
+    Sample {
+        provider: Provider::Calendence,
+        event_type: "booking.completed",
+        payload: include_str!("../../fixtures/samples/calendence/booking.completed.json"),
+    },
+    Sample {
         provider: Provider::Decoda,
         event_type: "APPOINTMENT_SCHEDULED",
         payload: include_str!("../../fixtures/payloads/decoda/APPOINTMENT_SCHEDULED.json"),
@@ -141,6 +180,18 @@ pub const SAMPLES: &[Sample] = &[
     },
     Sample {
         provider: Provider::Decoda,
+        event_type: "APPOINTMENT_UPDATED",
+        payload: include_str!("../../fixtures/samples/decoda/APPOINTMENT_UPDATED.json"),
+    },
+    Sample {
+        provider: Provider::Decoda,
+        event_type: "SELF_SCHEDULED_APPOINTMENT_UPDATED",
+        payload: include_str!(
+            "../../fixtures/samples/decoda/SELF_SCHEDULED_APPOINTMENT_UPDATED.json"
+        ),
+    },
+    Sample {
+        provider: Provider::Decoda,
         event_type: "APPOINTMENT_RESCHEDULED",
         payload: include_str!("../../fixtures/payloads/decoda/APPOINTMENT_RESCHEDULED.json"),
     },
@@ -151,8 +202,25 @@ pub const SAMPLES: &[Sample] = &[
     },
     Sample {
         provider: Provider::Decoda,
-        event_type: "CALL_RECIEVED",
-        payload: include_str!("../../fixtures/payloads/decoda/CALL_RECIEVED.json"),
+        event_type: "SELF_SCHEDULED_APPOINTMENT_CANCELLED",
+        payload: include_str!(
+            "../../fixtures/samples/decoda/SELF_SCHEDULED_APPOINTMENT_CANCELLED.json"
+        ),
+    },
+    Sample {
+        provider: Provider::Decoda,
+        event_type: "PAYMENT_CREATED",
+        payload: include_str!("../../fixtures/payloads/decoda/PAYMENT_CREATED.json"),
+    },
+    Sample {
+        provider: Provider::Decoda,
+        event_type: "PAYMENT_FAILED",
+        payload: include_str!("../../fixtures/samples/decoda/PAYMENT_FAILED.json"),
+    },
+    Sample {
+        provider: Provider::Decoda,
+        event_type: "PAYMENT_SUCCEEDED",
+        payload: include_str!("../../fixtures/samples/decoda/PAYMENT_SUCCEEDED.json"),
     },
     Sample {
         provider: Provider::Decoda,
@@ -161,8 +229,113 @@ pub const SAMPLES: &[Sample] = &[
     },
     Sample {
         provider: Provider::Decoda,
-        event_type: "PAYMENT_CREATED",
-        payload: include_str!("../../fixtures/payloads/decoda/PAYMENT_CREATED.json"),
+        event_type: "PATIENT_UPDATED",
+        payload: include_str!("../../fixtures/samples/decoda/PATIENT_UPDATED.json"),
+    },
+    Sample {
+        provider: Provider::Decoda,
+        event_type: "CHARGE_CREATED",
+        payload: include_str!("../../fixtures/samples/decoda/CHARGE_CREATED.json"),
+    },
+    Sample {
+        provider: Provider::Decoda,
+        event_type: "REFUND_CREATED",
+        payload: include_str!("../../fixtures/samples/decoda/REFUND_CREATED.json"),
+    },
+    Sample {
+        provider: Provider::Decoda,
+        event_type: "REFUND_FAILED",
+        payload: include_str!("../../fixtures/samples/decoda/REFUND_FAILED.json"),
+    },
+    Sample {
+        provider: Provider::Decoda,
+        event_type: "REFUND_SUCCEEDED",
+        payload: include_str!("../../fixtures/samples/decoda/REFUND_SUCCEEDED.json"),
+    },
+    Sample {
+        provider: Provider::Decoda,
+        event_type: "ADJUSTMENT_CREATED",
+        payload: include_str!("../../fixtures/samples/decoda/ADJUSTMENT_CREATED.json"),
+    },
+    Sample {
+        provider: Provider::Decoda,
+        event_type: "ADJUSTMENT_FAILED",
+        payload: include_str!("../../fixtures/samples/decoda/ADJUSTMENT_FAILED.json"),
+    },
+    Sample {
+        provider: Provider::Decoda,
+        event_type: "ADJUSTMENT_SUCCEEDED",
+        payload: include_str!("../../fixtures/samples/decoda/ADJUSTMENT_SUCCEEDED.json"),
+    },
+    Sample {
+        provider: Provider::Decoda,
+        event_type: "INVOICE_SENT",
+        payload: include_str!("../../fixtures/samples/decoda/INVOICE_SENT.json"),
+    },
+    Sample {
+        provider: Provider::Decoda,
+        event_type: "INVOICE_FAILED",
+        payload: include_str!("../../fixtures/samples/decoda/INVOICE_FAILED.json"),
+    },
+    Sample {
+        provider: Provider::Decoda,
+        event_type: "CALL_RECEIVED",
+        payload: include_str!("../../fixtures/samples/decoda/CALL_RECEIVED.json"),
+    },
+    Sample {
+        provider: Provider::Decoda,
+        event_type: "CALL_RECIEVED",
+        payload: include_str!("../../fixtures/payloads/decoda/CALL_RECIEVED.json"),
+    },
+    Sample {
+        provider: Provider::Decoda,
+        event_type: "CALL_MADE",
+        payload: include_str!("../../fixtures/samples/decoda/CALL_MADE.json"),
+    },
+    Sample {
+        provider: Provider::Decoda,
+        event_type: "MESSAGE_RECEIVED",
+        payload: include_str!("../../fixtures/samples/decoda/MESSAGE_RECEIVED.json"),
+    },
+    Sample {
+        provider: Provider::Decoda,
+        event_type: "MESSAGE_SENT",
+        payload: include_str!("../../fixtures/samples/decoda/MESSAGE_SENT.json"),
+    },
+    Sample {
+        provider: Provider::Decoda,
+        event_type: "MESSAGE_DELIVERED",
+        payload: include_str!("../../fixtures/samples/decoda/MESSAGE_DELIVERED.json"),
+    },
+    Sample {
+        provider: Provider::Decoda,
+        event_type: "MESSAGE_FAILED",
+        payload: include_str!("../../fixtures/samples/decoda/MESSAGE_FAILED.json"),
+    },
+    Sample {
+        provider: Provider::Decoda,
+        event_type: "EMAIL_RECEIVED",
+        payload: include_str!("../../fixtures/samples/decoda/EMAIL_RECEIVED.json"),
+    },
+    Sample {
+        provider: Provider::Decoda,
+        event_type: "EMAIL_SENT",
+        payload: include_str!("../../fixtures/samples/decoda/EMAIL_SENT.json"),
+    },
+    Sample {
+        provider: Provider::Decoda,
+        event_type: "FORM_SUBMITTED",
+        payload: include_str!("../../fixtures/samples/decoda/FORM_SUBMITTED.json"),
+    },
+    Sample {
+        provider: Provider::Decoda,
+        event_type: "MAIL_SENT",
+        payload: include_str!("../../fixtures/samples/decoda/MAIL_SENT.json"),
+    },
+    Sample {
+        provider: Provider::Decoda,
+        event_type: "MAIL_DELIVERY_FAILED",
+        payload: include_str!("../../fixtures/samples/decoda/MAIL_DELIVERY_FAILED.json"),
     },
 ];
 
@@ -205,9 +378,28 @@ mod tests {
 
     #[test]
     fn every_payload_fixture_is_a_sample_with_the_same_bytes() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/payloads");
         let mut files = BTreeSet::new();
-        for dir in std::fs::read_dir(&root).unwrap() {
+        for root in ["fixtures/payloads", "fixtures/samples"] {
+            let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(root);
+            collect(&root, &mut files);
+        }
+        let samples: BTreeSet<_> = SAMPLES
+            .iter()
+            .map(|s| {
+                (
+                    s.provider.as_str().to_owned(),
+                    s.event_type.to_owned(),
+                    s.payload.to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(samples.len(), SAMPLES.len(), "a sample is listed twice");
+        assert_eq!(samples, files);
+    }
+
+    /// The `(provider, event type, text)` of every `<provider>/<type>.json` under `root`.
+    fn collect(root: &Path, files: &mut BTreeSet<(String, String, String)>) {
+        for dir in std::fs::read_dir(root).unwrap() {
             let dir = dir.unwrap().path();
             if !dir.is_dir() {
                 continue;
@@ -222,18 +414,48 @@ mod tests {
                 }
             }
         }
-        let samples: BTreeSet<_> = SAMPLES
-            .iter()
-            .map(|s| {
-                (
-                    s.provider.as_str().to_owned(),
-                    s.event_type.to_owned(),
-                    s.payload.to_owned(),
-                )
-            })
-            .collect();
-        assert_eq!(samples.len(), SAMPLES.len(), "a sample is listed twice");
-        assert_eq!(samples, files);
+    }
+
+    #[test]
+    fn every_decoda_type_has_a_sample_of_its_kind_and_payload() {
+        use crate::provider::decoda::{self, EventType};
+        for &event_type in EventType::ALL {
+            let payload = sample(Provider::Decoda, event_type.as_str())
+                .unwrap_or_else(|| panic!("no sample of {event_type}"));
+            let delivery = Delivery::parse(Provider::Decoda, &NoHeaders, payload.into()).unwrap();
+            assert_eq!(delivery.kind(), event_type.kind(), "{event_type}");
+            let typed = match delivery.event() {
+                crate::Event::Decoda(
+                    decoda::Event::Appointment(t, _)
+                    | decoda::Event::Payment(t, _)
+                    | decoda::Event::Record(t, _),
+                ) => *t,
+                other => panic!("{event_type}: unexpected {other:?}"),
+            };
+            assert_eq!(typed, event_type);
+            assert_eq!(
+                delivery.appointment().is_some(),
+                event_type.is_appointment(),
+                "{event_type}"
+            );
+        }
+    }
+
+    #[test]
+    fn samples_of_one_provider_are_distinct_events() {
+        let mut keys = BTreeSet::new();
+        for s in SAMPLES {
+            let delivery = Delivery::parse(s.provider, &NoHeaders, s.payload.into()).unwrap();
+            assert!(
+                keys.insert((s.provider.as_str(), delivery.idempotency_key().to_owned())),
+                "{} {} shares its key with another sample",
+                s.provider,
+                s.event_type
+            );
+            if let Some(appointment) = delivery.appointment() {
+                assert_eq!(appointment.kind, delivery.kind(), "{}", s.event_type);
+            }
+        }
     }
 
     #[test]
