@@ -11,6 +11,8 @@
 //! - [`WebhookLayer`]: verification, size limit and deduplication in front
 //!   of a handler of your own, which reads the event with
 //! - [`VerifiedEvent`]: an extractor that only works under a [`WebhookLayer`].
+//! - [`serve`]: a hardened HTTP/1 server for the router, with timeouts,
+//!   connection and delivery caps and a shutdown with a deadline.
 //!
 //! Statuses and bodies come from the core ([`Outcome::status`]), so this
 //! adapter answers exactly like the actix-web one.
@@ -37,7 +39,10 @@
 //!     let app = Router::new()
 //!         .route_service("/webhook/calendence", WebhookService::new(dispatcher));
 //!     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
-//!     axum::serve(listener, app).await?;
+//!     // Header, idle and shutdown timeouts and connection caps; see `serve`.
+//!     bookhook_axum::serve(listener, app)
+//!         .with_graceful_shutdown(bookhook_axum::shutdown_signal())
+//!         .await?;
 //!     Ok(())
 //! }
 //! ```
@@ -50,6 +55,7 @@ mod body;
 mod extract;
 mod headers;
 mod layer;
+mod serve;
 mod service;
 
 pub use bookhook::*;
@@ -57,6 +63,10 @@ pub use bookhook::*;
 pub use extract::{MissingWebhookLayer, VerifiedEvent, VerifiedEventRejection};
 pub use headers::HttpHeaders;
 pub use layer::{WebhookLayer, WebhookMiddleware};
+pub use serve::{
+    DEFAULT_GRACE, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_DELIVERIES, MAX_CONNECTION_BUFFER, Serve, serve, shutdown_signal,
+};
 pub use service::WebhookService;
 
 /// The futures returned by this crate's services.

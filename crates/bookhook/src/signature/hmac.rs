@@ -166,6 +166,19 @@ impl HmacScheme {
         Err(VerifyError::InvalidSignature)
     }
 
+    /// The checks of [`verify`](Self::verify) that need no body: the
+    /// signature headers and the signed timestamp.
+    pub(crate) fn precheck(&self, req: &Incoming<'_>, now: SystemTime) -> Result<(), VerifyError> {
+        self.signatures(req)?;
+        if let Some(ts) = &self.timestamp {
+            let name = ts.header.to_ascii_lowercase();
+            let value = required_header(req, &name)?;
+            let signed_at = parse_unix_secs(value, &name)?;
+            check_tolerance(signed_at, now, ts.tolerance)?;
+        }
+        Ok(())
+    }
+
     /// Decodes the signature from every accepted header that is present.
     fn signatures(&self, req: &Incoming<'_>) -> Result<Vec<[u8; MAC_LEN]>, VerifyError> {
         let mut found: Vec<[u8; MAC_LEN]> = Vec::with_capacity(self.headers.len());
