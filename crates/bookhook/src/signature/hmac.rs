@@ -302,6 +302,39 @@ mod tests {
     }
 
     #[test]
+    fn precheck_refuses_from_headers_what_verify_refuses() {
+        let verifier = Verifier::new(
+            HmacScheme::new("X-Sig").signed_timestamp("X-Ts", Duration::from_secs(300)),
+            ["s3cr3t"],
+        )
+        .expect("valid");
+        let now = at(1_700_000_000);
+        let signed = verifier.sign(BODY, &SignRequest::at(now));
+        let cases: Vec<Vec<(String, String)>> = vec![
+            Vec::new(),
+            vec![("X-Sig".into(), "not-hex".into())],
+            vec![("X-Sig".into(), signed.headers[0].1.clone())],
+            vec![
+                ("X-Sig".into(), signed.headers[0].1.clone()),
+                ("X-Ts".into(), "1699990000".into()),
+            ],
+        ];
+        for headers in cases {
+            let request = Incoming::new(&headers, BODY);
+            let refused = verifier.precheck_at(&Incoming::new(&headers, b""), now);
+            assert!(refused.is_err(), "{headers:?}");
+            assert_eq!(refused, verifier.verify_at(&request, now).map(|_| ()));
+        }
+        // Well-formed headers pass; only the body then decides.
+        let empty = Incoming::new(&signed.headers, b"");
+        assert_eq!(verifier.precheck_at(&empty, now), Ok(()));
+        assert_eq!(
+            verifier.verify_at(&empty, now).map(|_| ()),
+            Err(VerifyError::InvalidSignature)
+        );
+    }
+
+    #[test]
     fn accepts_signature_with_prefix() {
         let value = format!("sha256={}", hex_mac(b"calendence-secret", BODY));
         let headers = [("X-Calendence-Signature", value)];
