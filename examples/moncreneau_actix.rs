@@ -121,7 +121,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("Send it a signed test event:\n");
     println!("{}\n", curl_command(&addr, PATH, &endpoint, SAMPLE));
 
-    HttpServer::new(move || App::new().service(bookhook_actix::resource(PATH, dispatcher.clone())))
+    // Header, idle and shutdown timeouts and a connection cap (ServerLimits);
+    // the body timeout and the unverified budget are the endpoint's.
+    let server = HttpServer::new(move || {
+        App::new().service(bookhook_actix::resource(PATH, dispatcher.clone()))
+    });
+    bookhook_actix::ServerLimits::default()
+        .apply(server)
         .bind(&addr)?
         .run()
         .await?;

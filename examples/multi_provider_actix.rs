@@ -160,13 +160,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!();
 
-    HttpServer::new(move || {
+    // Header, idle and shutdown timeouts and a connection cap; the body
+    // timeout and the unverified budget are the endpoints'.
+    let server = HttpServer::new(move || {
         let dispatchers = dispatchers.clone();
         App::new().configure(move |config| mount(&dispatchers, config))
-    })
-    .bind(&addr)?
-    .run()
-    .await?;
+    });
+    bookhook_actix::harden(server).bind(&addr)?.run().await?;
     Ok(())
 }
 

@@ -91,16 +91,20 @@ fn shell_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
 }
 
-/// Serves `app` on `addr` until Ctrl-C, then lets requests in progress finish.
+/// Serves `app` on `addr` with `bookhook_axum::serve`'s limits (header,
+/// body, idle and shutdown timeouts, connection and delivery caps) until
+/// SIGINT or SIGTERM; requests in progress then get 30 s, and a second
+/// signal exits at once.
 pub async fn serve(app: Router, addr: SocketAddr) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     println!("Listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app)
+    bookhook_axum::serve(listener, app)
+        .header_timeout(bookhook_axum::DEFAULT_HEADER_TIMEOUT)
+        .idle_timeout(bookhook_axum::DEFAULT_IDLE_TIMEOUT)
+        .max_connections(bookhook_axum::DEFAULT_MAX_CONNECTIONS)
+        .grace(bookhook_axum::DEFAULT_GRACE)
         .with_graceful_shutdown(async {
-            if let Err(err) = tokio::signal::ctrl_c().await {
-                eprintln!("cannot listen for Ctrl-C: {err}");
-                std::future::pending::<()>().await;
-            }
+            bookhook_axum::shutdown_signal().await;
             println!("Shutting down");
         })
         .await

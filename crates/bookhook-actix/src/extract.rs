@@ -96,7 +96,7 @@ impl FromRequest for VerifiedEvent {
                 );
                 return Err(VerifiedEventRejection::unconfigured());
             };
-            let body = read_body(&endpoint, request.headers(), payload)
+            let body = read_body(&endpoint, &request, payload)
                 .await
                 .map_err(VerifiedEventRejection::from)?;
             let headers = ActixHeaders(request.headers());

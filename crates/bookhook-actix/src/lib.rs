@@ -38,9 +38,11 @@
 //!         .on_kind(Kind::Cancelled, on_cancelled)
 //!         .build()?;
 //!
-//!     HttpServer::new(move || {
+//!     let server = HttpServer::new(move || {
 //!         App::new().service(bookhook_actix::resource("/webhook/calendence", dispatcher.clone()))
-//!     })
+//!     });
+//!     // Header, idle and shutdown timeouts and a connection cap: see `ServerLimits`.
+//!     bookhook_actix::harden(server)
 //!     .bind(("127.0.0.1", 8080))?
 //!     .run()
 //!     .await?;
@@ -80,10 +82,12 @@
 
 mod extract;
 pub mod inbox;
+mod server;
 mod service;
 
 pub use bookhook::*;
 
 pub use extract::{VerifiedEvent, VerifiedEventRejection};
 pub use inbox::{handle_inbox, inbox_resource, inbox_route};
+pub use server::{ServerLimits, harden};
 pub use service::{ActixHeaders, handle, resource, route};

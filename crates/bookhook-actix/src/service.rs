@@ -9,7 +9,7 @@ use bookhook::{
     Dispatcher, Endpoint, Finished, HandlerError, HeaderLookup, Headers, Outcome, Rejection,
     Request, Response,
 };
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 
 /// actix-web's request headers, seen through bookhook's [`Headers`] trait.
@@ -129,7 +129,7 @@ pub async fn handle<S>(
 where
     S: Clone + Send + Sync + 'static,
 {
-    let body = match read_body(dispatcher.endpoint(), request.headers(), payload).await {
+    let body = match read_body(dispatcher.endpoint(), request, payload).await {
         Ok(body) => body,
         Err(refused) => return to_http_response(&refused.response()),
     };
@@ -170,11 +170,20 @@ fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
     }
 }
 
-/// Reads the body up to the endpoint's limit. A refusal has been logged by
+/// The `Retry-After` sent when the unverified body budget is spent.
+const BUSY_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Reads the body within the endpoint's limits. A refusal has been logged by
 /// the core, which also decided its status.
+///
+/// In order: a declared `Content-Length` above the limit gets 413; what the
+/// headers alone can refuse ([`Endpoint::precheck`]) is refused before a
+/// byte of the body is read; then the body is read within the endpoint's
+/// body timeout (408) and its share of the unverified budget (503), and cut
+/// off at the limit (413). Nothing is allocated from the declared length.
 pub(crate) async fn read_body<P>(
     endpoint: &Endpoint,
-    headers: &HeaderMap,
+    request: &HttpRequest,
     mut payload: P,
 ) -> Result<Bytes, Finished>
 where
@@ -182,22 +191,52 @@ where
 {
     let limit = endpoint.max_body();
     let too_large = || endpoint.reject(Rejection::PayloadTooLarge { limit });
-    let declared = declared_length(headers);
-    if declared.is_some_and(|length| length > limit) {
+    if declared_length(request.headers()).is_some_and(|length| length > limit) {
         return Err(too_large());
     }
-    let mut body = BytesMut::with_capacity(declared.unwrap_or(0).min(limit));
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|err| {
-            tracing::debug!(error = %err, "webhook body could not be read");
-            endpoint.reject(Rejection::IncompleteBody)
-        })?;
-        if body.len() + chunk.len() > limit {
+    let headers = ActixHeaders(request.headers());
+    endpoint.precheck(&Request::new(
+        request.method().as_str(),
+        &headers,
+        request.uri().query(),
+        Bytes::new(),
+    ))?;
+
+    let timeout = endpoint.body_timeout();
+    let deadline = actix_web::rt::time::Instant::now() + timeout;
+    let mut hold = endpoint.unverified_budget().hold();
+    let mut body: Vec<u8> = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(actix_web::rt::time::Instant::now());
+        let chunk = match actix_web::rt::time::timeout(left, payload.next()).await {
+            Err(_elapsed) => {
+                return Err(endpoint.reject(Rejection::BodyTimeout { after: timeout }));
+            }
+            Ok(None) => break,
+            Ok(Some(chunk)) => chunk.map_err(|err| {
+                tracing::debug!(error = %err, "webhook body could not be read");
+                endpoint.reject(Rejection::IncompleteBody)
+            })?,
+        };
+        let needed = body.len().saturating_add(chunk.len());
+        if needed > limit {
             return Err(too_large());
+        }
+        if needed > body.capacity() {
+            // Grow by doubling (bounded by the limit), and count what is
+            // allocated, not what was declared.
+            let target = needed.max(body.capacity().saturating_mul(2)).min(limit);
+            if hold.grow(target - body.capacity()).is_err() {
+                return Err(endpoint.reject(Rejection::Busy {
+                    limit: "unverified_bytes",
+                    retry_after: BUSY_RETRY_AFTER,
+                }));
+            }
+            body.reserve_exact(target - body.len());
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(body.freeze())
+    Ok(Bytes::from(body))
 }
 
 /// The `Content-Length`, when it is present once and is a number.

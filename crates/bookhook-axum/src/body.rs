@@ -1,38 +1,89 @@
-//! Reading a request body within the endpoint's limit, and writing the core's responses.
+//! Reading a request body within the endpoint's limits, and writing the core's responses.
+
+use std::time::Duration;
 
 use axum::body::{Body, HttpBody};
 use axum::response::Response as AxumResponse;
-use bookhook::{Endpoint, Finished, Rejection, Response};
+use bookhook::{Endpoint, Finished, Rejection, Request, Response};
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use http::request::Parts;
 use http::{HeaderMap, StatusCode};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::BodyExt;
 
-/// Reads the whole body, refusing it with 413 once it passes `endpoint.max_body()`.
+use crate::headers::HttpHeaders;
+
+/// The `Retry-After` sent when the unverified body budget is spent.
+pub(crate) const BUSY_RETRY_AFTER: Duration = Duration::from_secs(5);
+
+/// Reads the whole body within the endpoint's limits.
 ///
-/// A declared `Content-Length` above the limit is refused before a byte is
-/// read; a body of unknown length is cut off at the limit.
+/// In order: a declared `Content-Length` above `endpoint.max_body()` gets
+/// 413; then what the headers alone can refuse is refused
+/// ([`Endpoint::precheck`]: method, signature header, token) before a byte
+/// of the body is read; then the body is read, within the endpoint's body
+/// timeout (408 past it) and its share of the unverified budget (503 with
+/// `Retry-After` when spent), and cut off at the limit (413). Nothing is
+/// allocated from the declared length: the buffer grows with what arrives.
 pub(crate) async fn read_limited(
     endpoint: &Endpoint,
-    headers: &HeaderMap,
-    body: Body,
+    parts: &Parts,
+    mut body: Body,
 ) -> Result<Bytes, Finished> {
     let limit = endpoint.max_body();
     let too_large = || endpoint.reject(Rejection::PayloadTooLarge { limit });
     let limit_u64 = u64::try_from(limit).unwrap_or(u64::MAX);
-    if declared_length(headers).is_some_and(|length| length > limit_u64)
+    if declared_length(&parts.headers).is_some_and(|length| length > limit_u64)
         || body.size_hint().lower() > limit_u64
     {
         return Err(too_large());
     }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
-        Err(err) => {
-            tracing::debug!(error = %err, "webhook request body could not be read");
-            Err(endpoint.reject(Rejection::IncompleteBody))
+    let headers = HttpHeaders::new(&parts.headers);
+    endpoint.precheck(&Request::new(
+        parts.method.as_str(),
+        &headers,
+        parts.uri.query(),
+        Bytes::new(),
+    ))?;
+
+    let timeout = endpoint.body_timeout();
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut hold = endpoint.unverified_budget().hold();
+    let mut buffer: Vec<u8> = Vec::new();
+    loop {
+        let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
+            Err(_elapsed) => {
+                return Err(endpoint.reject(Rejection::BodyTimeout { after: timeout }));
+            }
+            Ok(None) => break,
+            Ok(Some(Err(err))) => {
+                tracing::debug!(error = %err, "webhook request body could not be read");
+                return Err(endpoint.reject(Rejection::IncompleteBody));
+            }
+            Ok(Some(Ok(frame))) => frame,
+        };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        let needed = buffer.len().saturating_add(data.len());
+        if needed > limit {
+            return Err(too_large());
         }
+        if needed > buffer.capacity() {
+            // Grow by doubling (bounded by the limit), and count what is
+            // allocated, not what was declared.
+            let target = needed.max(buffer.capacity().saturating_mul(2)).min(limit);
+            if hold.grow(target - buffer.capacity()).is_err() {
+                return Err(endpoint.reject(Rejection::Busy {
+                    limit: "unverified_bytes",
+                    retry_after: BUSY_RETRY_AFTER,
+                }));
+            }
+            buffer.reserve_exact(target - buffer.len());
+        }
+        buffer.extend_from_slice(&data);
     }
+    Ok(Bytes::from(buffer))
 }
 
 /// The declared `Content-Length`, when it is a single valid number.
@@ -63,20 +114,27 @@ pub(crate) fn into_axum(response: Response) -> AxumResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bookhook::{Outcome, Provider};
-    use std::time::Duration;
+    use bookhook::{Outcome, Provider, UnverifiedBudget};
 
     fn endpoint(max_body: usize) -> Endpoint {
         Endpoint::builder(Provider::Calendence)
-            .secret("s3cr3t")
+            .unverified()
             .max_body(max_body)
             .build()
             .unwrap()
     }
 
+    fn post(headers: &[(&str, &str)]) -> Parts {
+        let mut request = http::Request::post("/webhook");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.body(()).unwrap().into_parts().0
+    }
+
     #[tokio::test]
     async fn body_within_the_limit_is_read_whole() {
-        let bytes = read_limited(&endpoint(4), &HeaderMap::new(), Body::from("abcd"))
+        let bytes = read_limited(&endpoint(4), &post(&[]), Body::from("abcd"))
             .await
             .unwrap();
         assert_eq!(bytes, Bytes::from_static(b"abcd"));
@@ -84,13 +142,82 @@ mod tests {
 
     #[tokio::test]
     async fn declared_length_above_the_limit_is_refused_unread() {
-        let mut headers = HeaderMap::new();
-        headers.insert(CONTENT_LENGTH, HeaderValue::from(5_u64));
         // The body itself is empty: only the declaration can have refused it.
-        let refused = read_limited(&endpoint(4), &headers, Body::empty())
+        let refused = read_limited(
+            &endpoint(4),
+            &post(&[("content-length", "5")]),
+            Body::empty(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(refused.status(), 413);
+    }
+
+    #[tokio::test]
+    async fn unsigned_request_is_refused_before_its_body_is_read() {
+        let signed = Endpoint::builder(Provider::Calendence)
+            .secret("s3cr3t")
+            .build()
+            .unwrap();
+        // A body that never ends: reading it would hang the test.
+        let never =
+            Body::from_stream(futures_util::stream::pending::<Result<Bytes, std::io::Error>>());
+        let refused = read_limited(&signed, &post(&[]), never).await.unwrap_err();
+        assert_eq!(refused.status(), 401);
+    }
+
+    #[tokio::test]
+    async fn wrong_token_is_refused_before_its_body_is_read() {
+        let orufy = Endpoint::builder(Provider::Orufy)
+            .secret("t0ken")
+            .build()
+            .unwrap();
+        let never =
+            Body::from_stream(futures_util::stream::pending::<Result<Bytes, std::io::Error>>());
+        let refused = read_limited(&orufy, &post(&[("authorization", "Bearer nope")]), never)
             .await
             .unwrap_err();
-        assert_eq!(refused.status(), 413);
+        assert_eq!(refused.status(), 401);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn stalled_body_gets_408_at_the_body_timeout() {
+        let endpoint = Endpoint::builder(Provider::Calendence)
+            .unverified()
+            .body_timeout(Duration::from_secs(3))
+            .build()
+            .unwrap();
+        let first =
+            futures_util::stream::iter(vec![Ok::<_, std::io::Error>(Bytes::from_static(b"{"))]);
+        let stalled = futures_util::StreamExt::chain(first, futures_util::stream::pending());
+        let started = tokio::time::Instant::now();
+        let refused = read_limited(&endpoint, &post(&[]), Body::from_stream(stalled))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.status(), 408);
+        assert_eq!(started.elapsed(), Duration::from_secs(3));
+    }
+
+    #[tokio::test]
+    async fn spent_budget_gets_503_with_retry_after_and_is_given_back() {
+        let budget = UnverifiedBudget::new(6);
+        let endpoint = Endpoint::builder(Provider::Calendence)
+            .unverified()
+            .unverified_budget(budget.clone())
+            .build()
+            .unwrap();
+        let mut elsewhere = budget.hold();
+        elsewhere.grow(4).unwrap();
+        let refused = read_limited(&endpoint, &post(&[]), Body::from("abcd"))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.status(), 503);
+        assert_eq!(refused.response().retry_after, Some(5));
+        assert_eq!(budget.in_use(), 4);
+        drop(elsewhere);
+        let read = read_limited(&endpoint, &post(&[]), Body::from("abcd")).await;
+        assert_eq!(read.unwrap(), Bytes::from_static(b"abcd"));
+        assert_eq!(budget.in_use(), 0);
     }
 
     #[tokio::test]
@@ -99,7 +226,7 @@ mod tests {
             Ok::<_, std::io::Error>(Bytes::from_static(b"abc")),
             Ok(Bytes::from_static(b"def")),
         ]);
-        let refused = read_limited(&endpoint(4), &HeaderMap::new(), Body::from_stream(chunks))
+        let refused = read_limited(&endpoint(4), &post(&[]), Body::from_stream(chunks))
             .await
             .unwrap_err();
         assert_eq!(refused.status(), 413);
@@ -112,7 +239,7 @@ mod tests {
             Ok(Bytes::from_static(b"ab")),
             Err(std::io::Error::other("connection reset")),
         ]);
-        let refused = read_limited(&endpoint(64), &HeaderMap::new(), Body::from_stream(chunks))
+        let refused = read_limited(&endpoint(64), &post(&[]), Body::from_stream(chunks))
             .await
             .unwrap_err();
         assert_eq!(refused.status(), 400);

@@ -10,11 +10,13 @@ use axum::response::Response as AxumResponse;
 use bookhook::{Endpoint, HandlerError, Outcome, Request};
 use bytes::Bytes;
 use futures_util::FutureExt;
+use futures_util::future::Either;
 use tower::{Layer, Service, ServiceExt};
 
 use crate::body::{into_axum, read_limited};
 use crate::extract::VerifiedEvent;
 use crate::headers::HttpHeaders;
+use crate::serve::Cutoff;
 use crate::service::{ResponseFuture, lost_task};
 
 /// Runs steps 1 to 5 of a delivery (size, verify, parse, replay window,
@@ -110,7 +112,7 @@ where
         let inner = self.inner.clone();
         ResponseFuture::new(async move {
             let (mut parts, body) = request.into_parts();
-            let bytes = match read_limited(&endpoint, &parts.headers, body).await {
+            let bytes = match read_limited(&endpoint, &parts, body).await {
                 Ok(bytes) => bytes,
                 Err(refused) => return Ok(into_axum(refused.response())),
             };
@@ -135,10 +137,25 @@ where
                     accepted.delivery().clone(),
                     accepted.freshness(),
                 ));
+                let cutoff = parts.extensions.get::<Cutoff>().cloned();
                 let request = http::Request::from_parts(parts, Body::from(bytes));
-                let called = AssertUnwindSafe(inner.oneshot(request))
-                    .catch_unwind()
-                    .await;
+                let called = AssertUnwindSafe(inner.oneshot(request)).catch_unwind();
+                let called = match cutoff {
+                    None => called.await,
+                    Some(cutoff) => {
+                        let called = std::pin::pin!(called);
+                        let cut = std::pin::pin!(cutoff.wait());
+                        match futures_util::future::select(called, cut).await {
+                            Either::Left((called, _)) => called,
+                            Either::Right(((), _)) => {
+                                let outcome = Outcome::Failed(HandlerError::new(
+                                    "cut off: the server shut down before the handler finished",
+                                ));
+                                return Ok(into_axum(accepted.release(outcome).await.response()));
+                            }
+                        }
+                    }
+                };
                 match called {
                     Err(panic) => {
                         // Release now rather than leave the claim to its lease.

@@ -14,6 +14,8 @@
 //! - [`InboxService`]: inbox mode, which stores each verified event and
 //!   answers at once, while a [`Worker`](inbox::Worker) runs the dispatcher's
 //!   handlers in the background (see the [`inbox`] module).
+//! - [`serve`]: a hardened HTTP/1 server for the router, with timeouts,
+//!   connection and delivery caps and a shutdown with a deadline.
 //!
 //! Statuses and bodies come from the core ([`Outcome::status`]), so this
 //! adapter answers exactly like the actix-web one.
@@ -40,7 +42,10 @@
 //!     let app = Router::new()
 //!         .route_service("/webhook/calendence", WebhookService::new(dispatcher));
 //!     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
-//!     axum::serve(listener, app).await?;
+//!     // Header, idle and shutdown timeouts and connection caps; see `serve`.
+//!     bookhook_axum::serve(listener, app)
+//!         .with_graceful_shutdown(bookhook_axum::shutdown_signal())
+//!         .await?;
 //!     Ok(())
 //! }
 //! ```
@@ -54,6 +59,7 @@ mod extract;
 mod headers;
 pub mod inbox;
 mod layer;
+mod serve;
 mod service;
 
 pub use bookhook::*;
@@ -62,6 +68,10 @@ pub use extract::{MissingWebhookLayer, VerifiedEvent, VerifiedEventRejection};
 pub use headers::HttpHeaders;
 pub use inbox::InboxService;
 pub use layer::{WebhookLayer, WebhookMiddleware};
+pub use serve::{
+    DEFAULT_GRACE, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_DELIVERIES, MAX_CONNECTION_BUFFER, Serve, serve, shutdown_signal,
+};
 pub use service::WebhookService;
 
 /// The futures returned by this crate's services.

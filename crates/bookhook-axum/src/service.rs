@@ -14,6 +14,7 @@ use tokio::task::JoinError;
 
 use crate::body::{into_axum, read_limited};
 use crate::headers::HttpHeaders;
+use crate::serve::Cutoff;
 
 /// Serves one webhook endpoint: reads the body within the endpoint's limit,
 /// then verifies, deduplicates and routes the delivery with its
@@ -112,7 +113,7 @@ impl<S: Clone + Send + Sync + 'static> tower::Service<http::Request<Body>> for W
         let observer = self.observer.clone();
         ResponseFuture::new(async move {
             let (parts, body) = request.into_parts();
-            let bytes = match read_limited(dispatcher.endpoint(), &parts.headers, body).await {
+            let bytes = match read_limited(dispatcher.endpoint(), &parts, body).await {
                 Ok(bytes) => bytes,
                 Err(refused) => {
                     if let Some(observer) = &observer {
@@ -121,11 +122,15 @@ impl<S: Clone + Send + Sync + 'static> tower::Service<http::Request<Body>> for W
                     return Ok(into_axum(refused.response()));
                 }
             };
+            let cutoff = parts.extensions.get::<Cutoff>().cloned();
             let task = tokio::spawn(async move {
                 let headers = HttpHeaders::new(&parts.headers);
                 let request =
                     Request::new(parts.method.as_str(), &headers, parts.uri.query(), bytes);
-                let finished = dispatcher.dispatch(request).await;
+                let finished = match cutoff {
+                    Some(cutoff) => dispatcher.dispatch_until(request, cutoff.wait()).await,
+                    None => dispatcher.dispatch(request).await,
+                };
                 if let Some(observer) = &observer {
                     observer(&finished);
                 }

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -121,9 +122,26 @@ a non-zero exit, or running longer than 30 s (the command is then killed),
 marks it failed (500) and releases its claim so that the sender's retry runs it
 again. Without --exec every verified event is handled.
 
+The command does not get BOOKHOOK_SECRET, nor any variable whose value is one of
+the secrets. Each BOOKHOOK_* value is cut to 4096 bytes and NUL bytes are
+dropped; the body on standard input is always complete.
+
 Deliveries are deduplicated in memory, or in Redis with --redis URL (shared by
-every process using the same Redis). SIGINT or SIGTERM stop the receiver once
-the requests in progress have finished; it then exits 0.")]
+every process using the same Redis).
+
+Against slow or hostile clients: a request's headers must arrive within
+--header-timeout, its body within --body-timeout (else 408), and a kept-alive
+connection is closed after --idle-timeout of silence. At most
+--max-connections are served at once (the others wait) and --max-deliveries
+requests are in progress (the others get 503). Before verification, what the
+headers alone can refuse (no or malformed signature header, wrong token) is
+refused without reading the body, and bodies being read hold at most
+--unverified-budget bytes in total (503 with Retry-After beyond).
+
+SIGINT or SIGTERM stop accepting connections; the requests in progress get
+--grace seconds, then their connections are closed and their events released
+so that the sender's retry runs them again; it then exits 0. A second SIGINT or
+SIGTERM exits at once with status 130.")]
     Listen(ListenArgs),
 }
 
@@ -313,6 +331,55 @@ pub(crate) struct ListenArgs {
     /// Run CMD (with `sh -c`) for each new event; its exit status decides.
     #[arg(long, value_name = "CMD")]
     pub(crate) exec: Option<String>,
+
+    /// Seconds a client has to send a request's headers; the connection is
+    /// then closed.
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_secs)]
+    pub(crate) header_timeout: Duration,
+
+    /// Seconds a client has to send a whole body; then 408 and the
+    /// connection is closed.
+    #[arg(long, value_name = "SECS", default_value = "15", value_parser = parse_secs)]
+    pub(crate) body_timeout: Duration,
+
+    /// Seconds a kept-alive connection may stay silent between requests.
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
+    pub(crate) idle_timeout: Duration,
+
+    /// Connections served at once; more wait in the backlog (logged).
+    #[arg(long, value_name = "N", default_value_t = 512,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) max_connections: u32,
+
+    /// Requests in progress at once; more get 503 with Retry-After (logged).
+    #[arg(long, value_name = "N", default_value_t = 256,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) max_deliveries: u32,
+
+    /// Bytes of bodies held before their signature is checked, all
+    /// connections together; past it 503 with Retry-After.
+    #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024 * 1024,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) unverified_budget: u64,
+
+    /// Seconds given to requests in progress after SIGINT or SIGTERM; then
+    /// connections are closed and unfinished events released for a retry.
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = parse_secs)]
+    pub(crate) grace: Duration,
+}
+
+/// Seconds, whole or decimal (`10`, `0.5`), longer than zero and at most a day.
+fn parse_secs(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if !(secs > 0.0 && secs <= 86_400.0) {
+        return Err(format!(
+            "`{text}` must be more than 0 and at most 86400 seconds"
+        ));
+    }
+    Ok(Duration::from_secs_f64(secs))
 }
 
 #[cfg(test)]

@@ -14,7 +14,10 @@ use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use bookhook::{Context, DEFAULT_MAX_BODY, Delivery, Dispatcher, Finished, HandlerError, Outcome};
+use bookhook::{
+    Context, DEFAULT_MAX_BODY, Delivery, Dispatcher, Finished, HandlerError, Outcome,
+    UnverifiedBudget,
+};
 use bookhook_axum::WebhookService;
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
@@ -26,6 +29,10 @@ use crate::error::CliError;
 
 /// How long `--exec` may run before it is killed and the event counted failed.
 const EXEC_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest value put in the command's environment, in bytes.
+const MAX_ENV_VALUE: usize = 4096;
+/// The variable `--secret` is read from.
+const SECRET_VAR: &str = "BOOKHOOK_SECRET";
 
 pub(crate) async fn run(args: ListenArgs) -> Result<ExitCode, CliError> {
     check_path(&args.path)?;
@@ -34,9 +41,17 @@ pub(crate) async fn run(args: ListenArgs) -> Result<ExitCode, CliError> {
             .map_err(|_| CliError::usage("--max-body is larger than this machine can hold"))?,
         None => DEFAULT_MAX_BODY,
     };
+    let budget = UnverifiedBudget::new(usize::try_from(args.unverified_budget).map_err(|_| {
+        CliError::usage("--unverified-budget is larger than this machine can hold")
+    })?);
     // Configuration mistakes are usage errors, found before any connection.
     endpoint::build(args.provider.builder()?.max_body(max_body))?;
-    let mut builder = args.provider.builder()?.max_body(max_body);
+    let mut builder = args
+        .provider
+        .builder()?
+        .max_body(max_body)
+        .body_timeout(args.body_timeout)
+        .unverified_budget(budget);
     if let Some(url) = &args.redis {
         let known = ["redis://", "rediss://", "redis+unix://", "unix://"];
         if !known.iter().any(|scheme| {
@@ -55,7 +70,10 @@ pub(crate) async fn run(args: ListenArgs) -> Result<ExitCode, CliError> {
     let endpoint = endpoint::build(builder)?;
     let dispatcher = match args.exec.clone() {
         Some(command) => {
-            let command = Arc::new(command);
+            let command = Arc::new(Exec {
+                command,
+                hidden: hidden_vars(&args.provider.secrets),
+            });
             Dispatcher::builder(endpoint).fallback(move |ctx: Context| {
                 let command = Arc::clone(&command);
                 async move { exec(&command, ctx.delivery()).await }
@@ -92,13 +110,30 @@ pub(crate) async fn run(args: ListenArgs) -> Result<ExitCode, CliError> {
         }));
     eprintln!("listening on http://{bound}{}", args.path);
 
-    axum::serve(listener, app)
+    let grace = args.grace;
+    bookhook_axum::serve(listener, app)
+        .header_timeout(args.header_timeout)
+        .idle_timeout(args.idle_timeout)
+        .max_connections(usize::try_from(args.max_connections).unwrap_or(usize::MAX))
+        .max_deliveries(usize::try_from(args.max_deliveries).unwrap_or(usize::MAX))
+        .grace(grace)
         .with_graceful_shutdown(async move {
             tokio::select! {
                 _ = terminate.recv() => {}
                 _ = interrupt.recv() => {}
             }
-            eprintln!("shutting down: finishing the requests in progress");
+            eprintln!(
+                "shutting down: finishing the requests in progress (at most {} ms); a second signal exits at once",
+                grace.as_millis()
+            );
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = terminate.recv() => {}
+                    _ = interrupt.recv() => {}
+                }
+                eprintln!("second signal: exiting now");
+                std::process::exit(130);
+            });
         })
         .await
         .map_err(|err| CliError::failure(format!("the server stopped: {err}")))?;
@@ -189,8 +224,68 @@ fn print_line(value: &Value) {
     }
 }
 
+/// The `--exec` command, and the variables it must not inherit.
+struct Exec {
+    command: String,
+    /// `BOOKHOOK_SECRET` and every variable whose value is one of the secrets.
+    hidden: Vec<std::ffi::OsString>,
+}
+
+/// The variables that hold a secret: `BOOKHOOK_SECRET`, and any other whose
+/// value is one of `secrets` (a secret passed as `--secret "$VAR"`).
+fn hidden_vars(secrets: &[String]) -> Vec<std::ffi::OsString> {
+    let mut hidden = vec![std::ffi::OsString::from(SECRET_VAR)];
+    for (name, value) in std::env::vars_os() {
+        let holds_secret = secrets
+            .iter()
+            .any(|secret| !secret.is_empty() && value.as_encoded_bytes() == secret.as_bytes());
+        if holds_secret && name != SECRET_VAR {
+            hidden.push(name);
+        }
+    }
+    hidden
+}
+
+/// A value as put in the command's environment: NUL bytes dropped (the
+/// kernel cannot pass them) and cut to [`MAX_ENV_VALUE`] bytes on a
+/// character boundary. The body on stdin carries the full values.
+fn env_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len().min(MAX_ENV_VALUE));
+    for ch in value.chars().filter(|ch| *ch != '\0') {
+        if out.len() + ch.len_utf8() > MAX_ENV_VALUE {
+            break;
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// Why the `--exec` command did not handle an event.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+enum ExecError {
+    /// Standard error could not be duplicated for the command.
+    #[error("cannot pass stderr to the command: {0}")]
+    Stderr(#[source] std::io::Error),
+    /// The shell could not be started.
+    #[error("cannot run the command: {0}")]
+    Spawn(#[source] std::io::Error),
+    /// Waiting for the command failed.
+    #[error("cannot wait for the command: {0}")]
+    Wait(#[source] std::io::Error),
+    /// The command exited with a failure status.
+    #[error("the command failed: {0}")]
+    Exit(std::process::ExitStatus),
+    /// The command ran too long and was killed with what it started.
+    #[error("the command ran longer than {ms} ms and was killed")]
+    TimedOut {
+        /// The time allowed, in milliseconds.
+        ms: u128,
+    },
+}
+
 /// Runs the `--exec` command for one new event.
-async fn exec(command: &str, delivery: &Delivery) -> Result<(), HandlerError> {
+async fn exec(command: &Exec, delivery: &Delivery) -> Result<(), ExecError> {
     exec_with(command, delivery, EXEC_TIMEOUT).await
 }
 
@@ -198,29 +293,31 @@ async fn exec(command: &str, delivery: &Delivery) -> Result<(), HandlerError> {
 /// its environment. It runs in a process group of its own, so that a timeout
 /// kills whatever it started, and a Ctrl-C meant for `listen` lets it finish.
 async fn exec_with(
-    command: &str,
+    command: &Exec,
     delivery: &Delivery,
     timeout: Duration,
-) -> Result<(), HandlerError> {
-    let stdout = stderr_for_child()
-        .map_err(|err| HandlerError::new(format!("cannot pass stderr to the command: {err}")))?;
-    let mut child = tokio::process::Command::new("sh")
-        .arg("-c")
-        .arg(command)
+) -> Result<(), ExecError> {
+    let stdout = stderr_for_child().map_err(ExecError::Stderr)?;
+    let mut child = tokio::process::Command::new("sh");
+    child.arg("-c").arg(&command.command);
+    for name in &command.hidden {
+        child.env_remove(name);
+    }
+    let mut child = child
         .env("BOOKHOOK_PROVIDER", delivery.provider().as_str())
-        .env("BOOKHOOK_EVENT", delivery.event_type())
+        .env("BOOKHOOK_EVENT", env_value(delivery.event_type()))
         .env("BOOKHOOK_KIND", delivery.kind().as_str())
-        .env("BOOKHOOK_KEY", delivery.idempotency_key())
+        .env("BOOKHOOK_KEY", env_value(delivery.idempotency_key()))
         .env(
             "BOOKHOOK_APPOINTMENT_ID",
-            delivery.appointment_id().unwrap_or_default(),
+            env_value(delivery.appointment_id().unwrap_or_default()),
         )
         .stdin(Stdio::piped())
         .stdout(stdout)
         .process_group(0)
         .kill_on_drop(true)
         .spawn()
-        .map_err(|err| HandlerError::new(format!("cannot run the command: {err}")))?;
+        .map_err(ExecError::Spawn)?;
     let group = child.id();
     let stdin = child.stdin.take();
     let body = delivery.body().clone();
@@ -235,10 +332,8 @@ async fn exec_with(
     .await;
     match finished {
         Ok(Ok(status)) if status.success() => Ok(()),
-        Ok(Ok(status)) => Err(HandlerError::new(format!("the command failed: {status}"))),
-        Ok(Err(err)) => Err(HandlerError::new(format!(
-            "cannot wait for the command: {err}"
-        ))),
+        Ok(Ok(status)) => Err(ExecError::Exit(status)),
+        Ok(Err(err)) => Err(ExecError::Wait(err)),
         Err(_) => {
             if let Some(group) = group {
                 // Every process the command started, not only the shell.
@@ -249,10 +344,9 @@ async fn exec_with(
                     .await;
             }
             let _ = child.kill().await;
-            Err(HandlerError::new(format!(
-                "the command ran longer than {} ms and was killed",
-                timeout.as_millis()
-            )))
+            Err(ExecError::TimedOut {
+                ms: timeout.as_millis(),
+            })
         }
     }
 }
@@ -335,6 +429,35 @@ mod tests {
         .unwrap()
     }
 
+    fn plain(command: &str) -> Exec {
+        Exec {
+            command: command.to_owned(),
+            hidden: hidden_vars(&[]),
+        }
+    }
+
+    #[test]
+    fn env_values_lose_nul_and_are_cut_on_a_character_boundary() {
+        assert_eq!(env_value("a\0b"), "ab");
+        let long = "é".repeat(3000); // 6000 bytes
+        let cut = env_value(&long);
+        assert!(cut.len() <= MAX_ENV_VALUE && cut.len() > MAX_ENV_VALUE - 2);
+        assert!(long.starts_with(&cut));
+    }
+
+    #[tokio::test]
+    async fn exec_error_is_not_nested_in_the_report() {
+        let err = HandlerError::new(
+            exec_with(&plain("exit 4"), &delivery(), Duration::from_secs(20))
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!(
+            err.to_string(),
+            "handler failed: the command failed: exit status: 4"
+        );
+    }
+
     fn temp(name: &str) -> std::path::PathBuf {
         std::env::temp_dir().join(format!(
             "bookhook-cli-unit-{name}-{}-{}",
@@ -350,7 +473,7 @@ mod tests {
             "cat > '{0}'; echo \"$BOOKHOOK_PROVIDER $BOOKHOOK_EVENT $BOOKHOOK_KIND $BOOKHOOK_APPOINTMENT_ID\" >> '{0}'",
             out.display()
         );
-        exec_with(&command, &delivery(), Duration::from_secs(20))
+        exec_with(&plain(&command), &delivery(), Duration::from_secs(20))
             .await
             .unwrap();
         let written = std::fs::read_to_string(&out).unwrap();
@@ -364,7 +487,7 @@ mod tests {
 
     #[tokio::test]
     async fn exec_fails_on_a_non_zero_exit() {
-        let err = exec_with("exit 3", &delivery(), Duration::from_secs(20))
+        let err = exec_with(&plain("exit 3"), &delivery(), Duration::from_secs(20))
             .await
             .unwrap_err();
         assert!(err.to_string().contains("exit status: 3"), "{err}");
@@ -375,7 +498,7 @@ mod tests {
         let marker = temp("exec-late");
         let command = format!("(sleep 2; touch '{}') & sleep 20", marker.display());
         let started = std::time::Instant::now();
-        let err = exec_with(&command, &delivery(), Duration::from_millis(300))
+        let err = exec_with(&plain(&command), &delivery(), Duration::from_millis(300))
             .await
             .unwrap_err();
         assert!(err.to_string().contains("was killed"), "{err}");

@@ -240,6 +240,37 @@ impl<S: Clone + Send + Sync + 'static> Dispatcher<S> {
     /// adapters spawn it so that a client that hangs up does not cut the
     /// handler off half-way.
     pub async fn dispatch(&self, request: Request<'_>) -> Finished {
+        self.dispatch_until(request, std::future::pending()).await
+    }
+
+    /// [`dispatch`](Self::dispatch), but a handler still running when
+    /// `cutoff` completes is stopped (its future dropped) and the claim is
+    /// released, so that the sender's retry runs it again: what a server
+    /// does to deliveries still in progress when its shutdown grace period ends.
+    ///
+    /// ```
+    /// # futures_util::FutureExt::now_or_never(async {
+    /// use bookhook::{Context, Dispatcher, Endpoint, HandlerError, Outcome, Provider, Request};
+    ///
+    /// let endpoint = Endpoint::builder(Provider::Calendence).unverified().build().unwrap();
+    /// let dispatcher = Dispatcher::builder(endpoint)
+    ///     .fallback(|_ctx: Context| std::future::pending::<Result<(), HandlerError>>())
+    ///     .build()
+    ///     .unwrap();
+    /// let body = r#"{"event":"booking.created","timestamp":"2026-03-24T14:30:00+00:00","data":{"id":"b-1"}}"#;
+    /// let headers: [(&str, &str); 0] = [];
+    /// let finished = dispatcher
+    ///     .dispatch_until(Request::post(&headers, body.into()), std::future::ready(()))
+    ///     .await;
+    /// assert!(matches!(finished.outcome(), Outcome::Failed(_)));
+    /// assert_eq!(finished.status(), 500);
+    /// # }).unwrap();
+    /// ```
+    pub async fn dispatch_until(
+        &self,
+        request: Request<'_>,
+        cutoff: impl Future<Output = ()> + Send,
+    ) -> Finished {
         let accepted = match self.inner.endpoint.begin(&request).await {
             Ok(accepted) => accepted,
             Err(finished) => return finished,
@@ -257,9 +288,20 @@ impl<S: Clone + Send + Sync + 'static> Dispatcher<S> {
             freshness: accepted.freshness(),
             state: self.inner.state.clone(),
         };
-        match run_caught(handler.as_ref(), ctx).await {
-            Ok(()) => accepted.complete().await,
-            Err(err) => accepted.release(Outcome::Failed(err)).await,
+        let run = std::pin::pin!(run_caught(handler.as_ref(), ctx));
+        let cutoff = std::pin::pin!(cutoff);
+        match futures_util::future::select(run, cutoff).await {
+            futures_util::future::Either::Left((Ok(()), _)) => accepted.complete().await,
+            futures_util::future::Either::Left((Err(err), _)) => {
+                accepted.release(Outcome::Failed(err)).await
+            }
+            futures_util::future::Either::Right(((), _)) => {
+                accepted
+                    .release(Outcome::Failed(HandlerError::new(
+                        "cut off: the server shut down before the handler finished",
+                    )))
+                    .await
+            }
         }
     }
 }

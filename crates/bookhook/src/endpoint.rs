@@ -7,6 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 
 use crate::MemoryStore;
+use crate::budget::UnverifiedBudget;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{ConfigError, StoreError, VerifyError};
 use crate::event::Delivery;
@@ -24,6 +25,8 @@ pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
 pub const DEFAULT_TTL: Duration = Duration::from_secs(72 * 3600);
 /// The default lease of a claim: 60 seconds.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
+/// The default time a client has to send its whole body: 15 seconds.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// An HTTP request as the core sees it: method, headers, query and raw body.
 ///
@@ -130,6 +133,8 @@ struct Inner {
     store: Arc<dyn IdempotencyStore>,
     clock: Arc<dyn Clock>,
     max_body: usize,
+    body_timeout: Duration,
+    budget: UnverifiedBudget,
     max_age: Option<Duration>,
     lease: Duration,
     ttl: Duration,
@@ -144,6 +149,8 @@ impl fmt::Debug for Endpoint {
             .field("namespace", &self.inner.namespace)
             .field("verifier", &self.inner.verifier)
             .field("max_body", &self.inner.max_body)
+            .field("body_timeout", &self.inner.body_timeout)
+            .field("unverified_budget", &self.inner.budget)
             .field("fail_open", &self.inner.fail_open)
             .finish_non_exhaustive()
     }
@@ -168,6 +175,45 @@ impl Endpoint {
     /// The largest body accepted, in bytes. Adapters stop reading beyond it.
     pub fn max_body(&self) -> usize {
         self.inner.max_body
+    }
+
+    /// How long a client has to send its whole body. Adapters answer 408
+    /// ([`Rejection::BodyTimeout`]) when it runs out.
+    pub fn body_timeout(&self) -> Duration {
+        self.inner.body_timeout
+    }
+
+    /// The budget that bounds the body bytes read before verification.
+    /// Adapters hold a share of it while they read a body.
+    pub fn unverified_budget(&self) -> &UnverifiedBudget {
+        &self.inner.budget
+    }
+
+    /// The checks that need no body, for adapters to run before reading it:
+    /// the method, then [`Verifier::precheck`] (a token scheme is verified
+    /// completely; an HMAC scheme needs a well-formed signature header and a
+    /// timestamp within its tolerance). A refusal is logged, like any other.
+    ///
+    /// ```
+    /// use bookhook::{Endpoint, Provider, Request};
+    ///
+    /// let endpoint = Endpoint::builder(Provider::Orufy).secret("t0ken").build()?;
+    /// let wrong = [("Authorization", "Bearer nope")];
+    /// let refused = endpoint.precheck(&Request::post(&wrong, Default::default())).unwrap_err();
+    /// assert_eq!(refused.status(), 401);
+    /// let right = [("Authorization", "Bearer t0ken")];
+    /// assert!(endpoint.precheck(&Request::post(&right, Default::default())).is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn precheck(&self, request: &Request<'_>) -> Result<(), Finished> {
+        if request.method != "POST" {
+            return Err(self.reject(Rejection::MethodNotAllowed));
+        }
+        let incoming = Incoming::new(request.headers, b"").with_query(request.query);
+        self.inner
+            .verifier
+            .precheck_at(&incoming, self.inner.clock.now())
+            .map_err(|err| self.reject(Rejection::Unauthorized(err)))
     }
 
     /// The verifier, for signing test requests or verifying by hand.
@@ -499,6 +545,8 @@ pub struct EndpointBuilder {
     store: Option<Arc<dyn IdempotencyStore>>,
     clock: Arc<dyn Clock>,
     max_body: usize,
+    body_timeout: Duration,
+    budget: Option<UnverifiedBudget>,
     max_age: Option<Duration>,
     lease: Duration,
     ttl: Duration,
@@ -529,6 +577,8 @@ impl EndpointBuilder {
             store: None,
             clock: Arc::new(SystemClock),
             max_body: DEFAULT_MAX_BODY,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            budget: None,
             max_age: None,
             lease: DEFAULT_LEASE,
             ttl: DEFAULT_TTL,
@@ -631,6 +681,22 @@ impl EndpointBuilder {
         self
     }
 
+    /// How long a client has to send its whole body, from the moment the
+    /// adapter starts reading it (default 15 s). Past it the adapters answer
+    /// 408 and the connection is closed.
+    pub fn body_timeout(mut self, timeout: Duration) -> Self {
+        self.body_timeout = timeout;
+        self
+    }
+
+    /// The budget for body bytes read before verification (default:
+    /// [`UnverifiedBudget::shared`], 64 MiB for the whole process). Give
+    /// several endpoints the same budget by cloning it.
+    pub fn unverified_budget(mut self, budget: UnverifiedBudget) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
     /// Refuses events whose body timestamp is older than `age`, for
     /// platforms that sign no timestamp. Off by default.
     pub fn max_age(mut self, age: Duration) -> Self {
@@ -684,6 +750,9 @@ impl EndpointBuilder {
         if self.max_body == 0 {
             return Err(invalid("max_body", "must be at least 1 byte"));
         }
+        if self.body_timeout.is_zero() {
+            return Err(invalid("body_timeout", "must be longer than zero"));
+        }
         if self.lease.is_zero() {
             return Err(invalid("lease", "must be longer than zero"));
         }
@@ -725,6 +794,8 @@ impl EndpointBuilder {
                 store: self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
                 clock: self.clock,
                 max_body: self.max_body,
+                body_timeout: self.body_timeout,
+                budget: self.budget.unwrap_or_else(UnverifiedBudget::shared),
                 max_age: self.max_age,
                 lease: self.lease,
                 ttl: self.ttl,

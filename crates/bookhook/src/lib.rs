@@ -8,6 +8,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod appointment;
+mod budget;
 mod clock;
 mod dispatch;
 mod endpoint;
@@ -28,11 +29,12 @@ mod time;
 pub mod testing;
 
 pub use appointment::{Appointment, Attendee};
+pub use budget::{BudgetHold, BudgetSpent, DEFAULT_UNVERIFIED_BUDGET, UnverifiedBudget};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use dispatch::{Context, Dispatcher, DispatcherBuilder, Handler};
 pub use endpoint::{
-    Accepted, DEFAULT_LEASE, DEFAULT_MAX_BODY, DEFAULT_TTL, Endpoint, EndpointBuilder, Finished,
-    Request,
+    Accepted, DEFAULT_BODY_TIMEOUT, DEFAULT_LEASE, DEFAULT_MAX_BODY, DEFAULT_TTL, Endpoint,
+    EndpointBuilder, Finished, Request,
 };
 pub use error::{ConfigError, HandlerError, ParseError, StoreError, VerifyError};
 pub use event::{Delivery, Event};

@@ -28,6 +28,23 @@ pub enum Rejection {
     /// The body is authentic but cannot be read as an event. Answers 400.
     #[error(transparent)]
     Malformed(#[from] ParseError),
+    /// The client did not send its whole body within the endpoint's body
+    /// timeout. Answers 408; the connection is then closed.
+    #[error("body timeout: the request body was not received within {} ms", .after.as_millis())]
+    BodyTimeout {
+        /// The configured body timeout.
+        after: Duration,
+    },
+    /// The server is at one of its limits (the memory budget for unverified
+    /// bodies, or the number of deliveries in progress). Answers 503 with
+    /// `Retry-After`.
+    #[error("busy: the server is at its {limit} limit; retry later")]
+    Busy {
+        /// Which limit: `unverified_bytes` or `deliveries`.
+        limit: &'static str,
+        /// How long the sender should wait.
+        retry_after: Duration,
+    },
 }
 
 impl Rejection {
@@ -40,6 +57,8 @@ impl Rejection {
             Rejection::Unauthorized(err) if err.is_stale() => "stale_timestamp",
             Rejection::Unauthorized(_) => "invalid_signature",
             Rejection::Malformed(_) => "malformed_payload",
+            Rejection::BodyTimeout { .. } => "body_timeout",
+            Rejection::Busy { .. } => "busy",
         }
     }
 }
@@ -54,7 +73,7 @@ impl Rejection {
 /// | [`Handled`](Outcome::Handled), [`Duplicate`](Outcome::Duplicate), [`Unrouted`](Outcome::Unrouted) | 200 |
 /// | [`Queued`](Outcome::Queued) (inbox mode: stored, handled later) | 200 |
 /// | [`InFlight`](Outcome::InFlight) | 409 with `Retry-After` |
-/// | [`Rejected`](Outcome::Rejected) | 401, 400, 405 or 413 (see [`Rejection`]) |
+/// | [`Rejected`](Outcome::Rejected) | 401, 400, 405, 408, 413, or 503 with `Retry-After` (see [`Rejection`]) |
 /// | [`Failed`](Outcome::Failed) | 500, claim released |
 /// | [`StoreUnavailable`](Outcome::StoreUnavailable), [`InboxUnavailable`](Outcome::InboxUnavailable) | 503 with `Retry-After` |
 ///
@@ -107,6 +126,8 @@ impl Outcome {
             Outcome::Rejected(Rejection::MethodNotAllowed) => 405,
             Outcome::Rejected(Rejection::Unauthorized(_)) => 401,
             Outcome::Rejected(Rejection::Malformed(_) | Rejection::IncompleteBody) => 400,
+            Outcome::Rejected(Rejection::BodyTimeout { .. }) => 408,
+            Outcome::Rejected(Rejection::Busy { .. }) => 503,
             Outcome::Failed(_) => 500,
             Outcome::StoreUnavailable(_) | Outcome::InboxUnavailable(_) => 503,
         }
@@ -141,6 +162,10 @@ impl Outcome {
                     Some(secs),
                 )
             }
+            Outcome::Rejected(rejection @ Rejection::Busy { retry_after, .. }) => (
+                error_body(rejection.code(), &rejection.to_string()),
+                Some(retry_after.as_secs().max(1)),
+            ),
             Outcome::Rejected(rejection) => {
                 (error_body(rejection.code(), &rejection.to_string()), None)
             }
@@ -235,6 +260,21 @@ mod tests {
                 400,
                 "rejected",
             ),
+            (
+                Outcome::Rejected(Rejection::BodyTimeout {
+                    after: Duration::from_secs(30),
+                }),
+                408,
+                "rejected",
+            ),
+            (
+                Outcome::Rejected(Rejection::Busy {
+                    limit: "unverified_bytes",
+                    retry_after: Duration::from_secs(2),
+                }),
+                503,
+                "rejected",
+            ),
             (Outcome::Failed(HandlerError::new("boom")), 500, "failed"),
             (
                 Outcome::StoreUnavailable(StoreError::Unavailable {
@@ -297,6 +337,23 @@ mod tests {
         .response();
         assert_eq!(response.retry_after, Some(1));
         assert!(response.body.contains("\"error\":\"in_flight\""));
+    }
+
+    #[test]
+    fn busy_sets_retry_after_and_timeout_does_not() {
+        let busy = Outcome::Rejected(Rejection::Busy {
+            limit: "unverified_bytes",
+            retry_after: Duration::from_secs(2),
+        })
+        .response();
+        assert_eq!((busy.status, busy.retry_after), (503, Some(2)));
+        assert!(busy.body.contains("\"error\":\"busy\""));
+        let late = Outcome::Rejected(Rejection::BodyTimeout {
+            after: Duration::from_millis(1500),
+        })
+        .response();
+        assert_eq!((late.status, late.retry_after), (408, None));
+        assert!(late.body.contains("within 1500 ms"));
     }
 
     #[test]

@@ -166,6 +166,19 @@ impl HmacScheme {
         Err(VerifyError::InvalidSignature)
     }
 
+    /// The checks of [`verify`](Self::verify) that need no body: the
+    /// signature headers and the signed timestamp.
+    pub(crate) fn precheck(&self, req: &Incoming<'_>, now: SystemTime) -> Result<(), VerifyError> {
+        self.signatures(req)?;
+        if let Some(ts) = &self.timestamp {
+            let name = ts.header.to_ascii_lowercase();
+            let value = required_header(req, &name)?;
+            let signed_at = parse_unix_secs(value, &name)?;
+            check_tolerance(signed_at, now, ts.tolerance)?;
+        }
+        Ok(())
+    }
+
     /// Decodes the signature from every accepted header that is present.
     fn signatures(&self, req: &Incoming<'_>) -> Result<Vec<[u8; MAC_LEN]>, VerifyError> {
         let mut found: Vec<[u8; MAC_LEN]> = Vec::with_capacity(self.headers.len());
@@ -286,6 +299,39 @@ mod tests {
 
     fn at(secs: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    #[test]
+    fn precheck_refuses_from_headers_what_verify_refuses() {
+        let verifier = Verifier::new(
+            HmacScheme::new("X-Sig").signed_timestamp("X-Ts", Duration::from_secs(300)),
+            ["s3cr3t"],
+        )
+        .expect("valid");
+        let now = at(1_700_000_000);
+        let signed = verifier.sign(BODY, &SignRequest::at(now));
+        let cases: Vec<Vec<(String, String)>> = vec![
+            Vec::new(),
+            vec![("X-Sig".into(), "not-hex".into())],
+            vec![("X-Sig".into(), signed.headers[0].1.clone())],
+            vec![
+                ("X-Sig".into(), signed.headers[0].1.clone()),
+                ("X-Ts".into(), "1699990000".into()),
+            ],
+        ];
+        for headers in cases {
+            let request = Incoming::new(&headers, BODY);
+            let refused = verifier.precheck_at(&Incoming::new(&headers, b""), now);
+            assert!(refused.is_err(), "{headers:?}");
+            assert_eq!(refused, verifier.verify_at(&request, now).map(|_| ()));
+        }
+        // Well-formed headers pass; only the body then decides.
+        let empty = Incoming::new(&signed.headers, b"");
+        assert_eq!(verifier.precheck_at(&empty, now), Ok(()));
+        assert_eq!(
+            verifier.verify_at(&empty, now).map(|_| ()),
+            Err(VerifyError::InvalidSignature)
+        );
     }
 
     #[test]

@@ -377,6 +377,60 @@ impl Verifier {
         }
     }
 
+    /// Checks what can be checked before the body is read, against the
+    /// current system time: `req`'s body is ignored.
+    ///
+    /// A request refused here would be refused by [`verify`](Self::verify)
+    /// with the same error, so adapters call it before reading the body and
+    /// an unauthenticated client cannot make them buffer one:
+    ///
+    /// - token schemes are verified completely (the token is in the headers
+    ///   or the query);
+    /// - HMAC schemes need their signature header, present once and well
+    ///   formed, and their signed timestamp, within its tolerance;
+    /// - Standard Webhooks needs a `webhook-signature` or `svix-signature` header.
+    ///
+    /// ```
+    /// use bookhook::{HmacScheme, Incoming, NoHeaders, Verifier, VerifyError};
+    ///
+    /// let verifier = Verifier::new(HmacScheme::new("Decoda-Signature"), ["s3cret"])?;
+    /// // No signature header: refused without looking at any body.
+    /// assert!(matches!(
+    ///     verifier.precheck(&Incoming::new(&NoHeaders, b"")),
+    ///     Err(VerifyError::MissingHeader { .. })
+    /// ));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn precheck(&self, req: &Incoming<'_>) -> Result<(), VerifyError> {
+        self.precheck_at(req, SystemTime::now())
+    }
+
+    /// [`precheck`](Self::precheck) as if the time were `now`.
+    pub fn precheck_at(&self, req: &Incoming<'_>, now: SystemTime) -> Result<(), VerifyError> {
+        match (&self.scheme, &self.keys) {
+            (Scheme::Hmac(scheme), Keys::Mac(_)) => scheme.precheck(req, now),
+            (Scheme::Standard(_), Keys::Mac(_)) => {
+                let present = [WEBHOOK_SIGNATURE, SVIX_SIGNATURE]
+                    .iter()
+                    .any(|name| req.headers().lookup(name) != HeaderLookup::Missing);
+                if present {
+                    Ok(())
+                } else {
+                    Err(VerifyError::MissingHeader {
+                        name: WEBHOOK_SIGNATURE.into(),
+                    })
+                }
+            }
+            (Scheme::Token(scheme), Keys::Token { digests, .. }) => {
+                scheme.verify(digests, req).map(|_| ())
+            }
+            (Scheme::Hmac(_) | Scheme::Standard(_) | Scheme::Token(_), _) => {
+                Err(VerifyError::InvalidSignature)
+            }
+            (Scheme::Unverified, _) => Ok(()),
+        }
+    }
+
     /// Signs `body` with the first secret: the headers (and query fragment)
     /// a sender adds so that [`Verifier::verify`] accepts the request.
     ///

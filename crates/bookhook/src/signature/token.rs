@@ -274,6 +274,19 @@ mod tests {
     }
 
     #[test]
+    fn precheck_verifies_a_token_completely() {
+        let verifier =
+            Verifier::new(TokenScheme::bearer().or_query("token"), ["t0ken"]).expect("valid");
+        let wrong = [("Authorization", "Bearer nope")];
+        assert_eq!(
+            verifier.precheck(&Incoming::new(&wrong, b"")),
+            Err(VerifyError::InvalidToken)
+        );
+        let right = Incoming::new(&NoHeaders, b"").with_query(Some("token=t0ken"));
+        assert_eq!(verifier.precheck(&right), Ok(()));
+    }
+
+    #[test]
     fn rejects_wrong_token() {
         let verifier = Verifier::new(TokenScheme::bearer(), ["t0ken"]).expect("valid");
         for value in ["Bearer t0ke", "Bearer t0ken2", "Bearer T0KEN"] {

@@ -1,0 +1,125 @@
+//! Limits for actix-web's `HttpServer` against slow and hostile clients.
+
+use std::fmt;
+use std::time::Duration;
+
+use actix_http::body::MessageBody;
+use actix_http::{KeepAlive, Request, Response};
+use actix_service::{IntoServiceFactory, Service, ServiceFactory};
+use actix_web::HttpServer;
+use actix_web::dev::AppConfig;
+
+/// The server settings that bound what a client can hold, with bookhook's
+/// defaults. Apply them with [`harden`] (or [`ServerLimits::apply`]).
+///
+/// | limit | default | `HttpServer` setting |
+/// |---|---|---|
+/// | time to send the request headers (408 past it) | 10 s | `client_request_timeout` |
+/// | idle time between requests on a kept-alive connection | 5 s | `keep_alive` |
+/// | time a closing connection may take | 1 s | `client_disconnect_timeout` |
+/// | connections open at once, **per worker** | 512 | `max_connections` |
+/// | grace period for requests in progress at SIGTERM | 30 s | `shutdown_timeout` |
+///
+/// The body is bounded by the adapter itself, so these hold under any
+/// server: the endpoint's [`body_timeout`](bookhook::EndpointBuilder::body_timeout)
+/// (whole body, 408, default 15 s) and its
+/// [`unverified_budget`](bookhook::EndpointBuilder::unverified_budget)
+/// (503 with `Retry-After`, default 64 MiB per process).
+///
+/// actix-web handles the signals: SIGTERM stops gracefully within the
+/// grace period; SIGINT and SIGQUIT stop at once.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServerLimits {
+    /// Time a client has to send a request's headers.
+    pub header_timeout: Duration,
+    /// Idle time allowed between two requests on one connection.
+    pub idle_timeout: Duration,
+    /// Time a connection being closed may take.
+    pub disconnect_timeout: Duration,
+    /// Connections served at once by each worker.
+    pub max_connections_per_worker: usize,
+    /// Grace period for requests in progress at shutdown.
+    pub grace: Duration,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        Self {
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(5),
+            disconnect_timeout: Duration::from_secs(1),
+            max_connections_per_worker: 512,
+            grace: Duration::from_secs(30),
+        }
+    }
+}
+
+impl fmt::Debug for ServerLimits {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerLimits")
+            .field("header_timeout", &self.header_timeout)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("disconnect_timeout", &self.disconnect_timeout)
+            .field(
+                "max_connections_per_worker",
+                &self.max_connections_per_worker,
+            )
+            .field("grace", &self.grace)
+            .finish()
+    }
+}
+
+impl ServerLimits {
+    /// Sets these limits on `server`. Call it before `bind`.
+    pub fn apply<F, I, S, B>(&self, server: HttpServer<F, I, S, B>) -> HttpServer<F, I, S, B>
+    where
+        F: Fn() -> I + Send + Clone + 'static,
+        I: IntoServiceFactory<S, Request>,
+        S: ServiceFactory<Request, Config = AppConfig> + 'static,
+        S::Error: Into<actix_web::Error> + 'static,
+        S::InitError: fmt::Debug,
+        S::Response: Into<Response<B>> + 'static,
+        <S::Service as Service<Request>>::Future: 'static,
+        S::Service: 'static,
+        B: MessageBody + 'static,
+    {
+        server
+            .client_request_timeout(self.header_timeout)
+            .keep_alive(KeepAlive::Timeout(self.idle_timeout))
+            .client_disconnect_timeout(self.disconnect_timeout)
+            .max_connections(self.max_connections_per_worker.max(1))
+            .shutdown_timeout(self.grace.as_secs().max(1))
+    }
+}
+
+/// Sets bookhook's [`ServerLimits`] defaults on an actix-web `HttpServer`.
+///
+/// ```no_run
+/// use actix_web::{App, HttpServer};
+/// use bookhook_actix::{Dispatcher, Endpoint, Provider};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let endpoint = Endpoint::builder(Provider::Calendence).secret("s3cr3t").build()?;
+/// let dispatcher = Dispatcher::builder(endpoint).build()?;
+/// let server = HttpServer::new(move || {
+///     App::new().service(bookhook_actix::resource("/webhook", dispatcher.clone()))
+/// });
+/// bookhook_actix::harden(server).bind(("127.0.0.1", 8080))?.run().await?;
+/// # Ok(())
+/// # }
+/// ```
+pub fn harden<F, I, S, B>(server: HttpServer<F, I, S, B>) -> HttpServer<F, I, S, B>
+where
+    F: Fn() -> I + Send + Clone + 'static,
+    I: IntoServiceFactory<S, Request>,
+    S: ServiceFactory<Request, Config = AppConfig> + 'static,
+    S::Error: Into<actix_web::Error> + 'static,
+    S::InitError: fmt::Debug,
+    S::Response: Into<Response<B>> + 'static,
+    <S::Service as Service<Request>>::Future: 'static,
+    S::Service: 'static,
+    B: MessageBody + 'static,
+{
+    ServerLimits::default().apply(server)
+}

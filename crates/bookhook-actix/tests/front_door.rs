@@ -1,0 +1,191 @@
+//! An actix-web server with [`ServerLimits`] and the adapter's body limits,
+//! against slow and stalled clients on 127.0.0.1.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use actix_web::{App, HttpServer};
+use bookhook::testing::signed_request;
+use bookhook_actix::{Dispatcher, Endpoint, Provider, ServerLimits, UnverifiedBudget};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const SECRET: &str = "front-door-secret";
+const BODY: &str =
+    r#"{"event":"booking.created","timestamp":"2026-03-24T14:30:00+00:00","data":{"id":"b-1"}}"#;
+/// A well-formed Calendence signature that matches no body: it passes the
+/// check made on the headers, so the body is read.
+const WELL_FORMED: &str = "sha256=0000000000000000000000000000000000000000000000000000000000000000";
+const PARTIAL_HEADERS: &[u8] = b"POST /webhook HTTP/1.1\r\nHost: test\r\nContent-Le";
+
+fn endpoint(body_timeout: Duration, budget: &UnverifiedBudget) -> Endpoint {
+    Endpoint::builder(Provider::Calendence)
+        .secret(SECRET)
+        .body_timeout(body_timeout)
+        .unverified_budget(budget.clone())
+        .build()
+        .expect("a valid endpoint")
+}
+
+/// Starts a one-worker server with `limits` serving `endpoint` at `/webhook`.
+fn start(endpoint: Endpoint, limits: ServerLimits) -> (SocketAddr, actix_web::dev::ServerHandle) {
+    let dispatcher = Dispatcher::builder(endpoint)
+        .build()
+        .expect("a valid dispatcher");
+    let server = HttpServer::new(move || {
+        App::new().service(bookhook_actix::resource("/webhook", dispatcher.clone()))
+    })
+    .workers(1);
+    let server = limits
+        .apply(server)
+        .bind(("127.0.0.1", 0))
+        .expect("a loopback port");
+    let addr = server.addrs()[0];
+    let server = server.disable_signals().run();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+    (addr, handle)
+}
+
+fn limits(header_timeout: Duration) -> ServerLimits {
+    let mut limits = ServerLimits::default();
+    limits.header_timeout = header_timeout;
+    limits.idle_timeout = header_timeout;
+    limits.max_connections_per_worker = 1000;
+    limits
+}
+
+async fn read_to_close(stream: &mut TcpStream) -> (String, Duration) {
+    let started = Instant::now();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while started.elapsed() < Duration::from_secs(10) {
+        match tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
+            Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+    (
+        String::from_utf8_lossy(&out).into_owned(),
+        started.elapsed(),
+    )
+}
+
+fn stalled_body_head(length: usize) -> Vec<u8> {
+    format!(
+        "POST /webhook HTTP/1.1\r\nHost: test\r\nContent-Length: {length}\r\nX-Calendence-Signature: {WELL_FORMED}\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+fn signed_post(endpoint: &Endpoint, body: &str) -> Vec<u8> {
+    let (headers, _query) = signed_request(endpoint, body.as_bytes());
+    let mut request = format!(
+        "POST /webhook HTTP/1.1\r\nHost: test\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    request.into_bytes()
+}
+
+/// Resident memory of this process, in KiB (Linux).
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("linux /proc");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("a VmRSS line")
+}
+
+#[actix_web::test]
+async fn partial_headers_are_cut_at_the_header_timeout() {
+    let budget = UnverifiedBudget::new(1 << 20);
+    let (addr, handle) = start(
+        endpoint(Duration::from_secs(30), &budget),
+        limits(Duration::from_millis(800)),
+    );
+    let mut stalled = TcpStream::connect(addr).await.expect("connects");
+    stalled.write_all(PARTIAL_HEADERS).await.expect("writes");
+    let (reply, after) = read_to_close(&mut stalled).await;
+    assert!(
+        reply.is_empty() || reply.starts_with("HTTP/1.1 408"),
+        "{reply}"
+    );
+    assert!(
+        after >= Duration::from_millis(500) && after < Duration::from_secs(5),
+        "closed after {after:?}"
+    );
+    handle.stop(false).await;
+}
+
+#[actix_web::test]
+async fn stalled_body_gets_408_at_the_body_timeout() {
+    let budget = UnverifiedBudget::new(1 << 20);
+    let (addr, handle) = start(
+        endpoint(Duration::from_millis(800), &budget),
+        limits(Duration::from_secs(30)),
+    );
+    let mut stalled = TcpStream::connect(addr).await.expect("connects");
+    let mut head = stalled_body_head(1000);
+    head.extend_from_slice(b"{\"event\":");
+    stalled.write_all(&head).await.expect("writes");
+    let (reply, after) = read_to_close(&mut stalled).await;
+    assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
+    assert!(reply.contains("body_timeout"), "{reply}");
+    assert!(
+        after >= Duration::from_millis(500) && after < Duration::from_secs(5),
+        "answered after {after:?}"
+    );
+    handle.stop(false).await;
+}
+
+#[actix_web::test]
+async fn declared_lengths_allocate_nothing_and_a_delivery_still_gets_200() {
+    let budget = UnverifiedBudget::new(64 << 20);
+    let endpoint = endpoint(Duration::from_secs(20), &budget);
+    let (addr, handle) = start(endpoint.clone(), limits(Duration::from_secs(20)));
+    let before = rss_kib();
+    // 300 connections that each declare 1 MiB and send nothing more, and
+    // 200 stalled in their headers.
+    let mut stalled = Vec::new();
+    for _ in 0..300 {
+        let mut stream = TcpStream::connect(addr).await.expect("connects");
+        stream
+            .write_all(&stalled_body_head(1 << 20))
+            .await
+            .expect("writes");
+        stalled.push(stream);
+    }
+    for _ in 0..200 {
+        let mut stream = TcpStream::connect(addr).await.expect("connects");
+        stream.write_all(PARTIAL_HEADERS).await.expect("writes");
+        stalled.push(stream);
+    }
+    let started = Instant::now();
+    let mut client = TcpStream::connect(addr).await.expect("connects");
+    client
+        .write_all(&signed_post(&endpoint, BODY))
+        .await
+        .expect("writes");
+    let (reply, _) = read_to_close(&mut client).await;
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // Nothing was reserved or allocated for the declared lengths.
+    assert_eq!(budget.in_use(), 0);
+    let grown_kib = rss_kib().saturating_sub(before);
+    // Before the fix each of the 300 took about 1 MiB (300 MiB in all).
+    assert!(grown_kib < 64 * 1024, "rss grew by {grown_kib} KiB");
+    for stream in &mut stalled {
+        let mut buf = [0u8; 1];
+        assert!(
+            stream.try_read(&mut buf).is_err(),
+            "a stalled connection was answered"
+        );
+    }
+    handle.stop(false).await;
+}
