@@ -303,6 +303,10 @@ pub(crate) struct ListenArgs {
     /// Run CMD (with `sh -c`) for each new event; its exit status decides.
     #[arg(long, value_name = "CMD")]
     pub(crate) exec: Option<String>,
+
+    /// Serve the metrics in the Prometheus text format at http://ADDR/metrics.
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) metrics: Option<SocketAddr>,
 }
 
 #[cfg(test)]

@@ -234,7 +234,8 @@ impl<S: Clone + Send + Sync + 'static> Dispatcher<S> {
             freshness: accepted.freshness(),
             state: self.inner.state.clone(),
         };
-        match run_caught(handler.as_ref(), ctx).await {
+        let provider = self.inner.endpoint.provider();
+        match crate::metrics::time_handler(provider, run_caught(handler.as_ref(), ctx)).await {
             Ok(()) => accepted.complete().await,
             Err(err) => accepted.release(Outcome::Failed(err)).await,
         }

@@ -16,6 +16,7 @@ mod event;
 mod headers;
 mod idempotency;
 mod kind;
+pub mod metrics;
 mod outcome;
 pub mod provider;
 mod secret;
