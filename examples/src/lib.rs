@@ -207,6 +207,24 @@ pub mod samples {
     pub const DECODA_CANCELLED: &str = r#"{"id":"evt_d2","alertId":"alert_d2","type":"APPOINTMENT_CANCELLED","createdDate":"2026-05-01T15:00:00Z","data":{"id":"a-77","status":"cancelled","start_time":"2026-05-02T09:00:00-04:00","end_time":"2026-05-02T09:30:00-04:00","patient_id":"p-1","patient":{"first_name":"Ann","last_name":"Lee","phone_number":"+15555550100"}}}"#;
 }
 
+/// The Rust snippets of the repository's README and of each crate's README,
+/// compiled and run as doctests so that they cannot drift from the code.
+#[cfg(doctest)]
+pub mod readme {
+    #[doc = include_str!("../../README.md")]
+    pub mod repository {}
+    #[doc = include_str!("../../crates/bookhook/README.md")]
+    pub mod bookhook {}
+    #[doc = include_str!("../../crates/bookhook-axum/README.md")]
+    pub mod bookhook_axum {}
+    #[doc = include_str!("../../crates/bookhook-actix/README.md")]
+    pub mod bookhook_actix {}
+    #[doc = include_str!("../../crates/bookhook-redis/README.md")]
+    pub mod bookhook_redis {}
+    #[doc = include_str!("../../crates/bookhook-cli/README.md")]
+    pub mod bookhook_cli {}
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

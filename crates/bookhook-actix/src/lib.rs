@@ -51,7 +51,7 @@
 //! ```
 //!
 //! Handlers are tested without a socket through `actix_web::test`, with
-//! requests signed by [`testing::signed_request`] (feature `testing`):
+//! requests signed by `testing::signed_request` (feature `testing`):
 //!
 //! ```
 //! # #[cfg(feature = "testing")]

@@ -366,6 +366,10 @@ pub(crate) struct ListenArgs {
     /// connections are closed and unfinished events released for a retry.
     #[arg(long, value_name = "SECS", default_value = "30", value_parser = parse_secs)]
     pub(crate) grace: Duration,
+
+    /// Serve the metrics in the Prometheus text format at http://ADDR/metrics.
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) metrics: Option<SocketAddr>,
 }
 
 /// Seconds, whole or decimal (`10`, `0.5`), longer than zero and at most a day.

@@ -92,6 +92,11 @@ pub(crate) async fn run(args: ListenArgs) -> Result<ExitCode, CliError> {
     let mut interrupt = signal(SignalKind::interrupt())
         .map_err(|err| CliError::failure(format!("cannot handle SIGINT: {err}")))?;
 
+    if let Some(addr) = args.metrics {
+        let bound = crate::metrics::serve(addr).await?;
+        eprintln!("metrics on http://{bound}{}", crate::metrics::PATH);
+    }
+
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .map_err(|err| CliError::failure(format!("cannot listen on {}: {err}", args.addr)))?;

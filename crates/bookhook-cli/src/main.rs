@@ -11,6 +11,7 @@ mod fixture;
 mod http;
 mod input;
 mod listen;
+mod metrics;
 mod providers;
 mod send;
 mod sign;

@@ -288,7 +288,11 @@ impl<S: Clone + Send + Sync + 'static> Dispatcher<S> {
             freshness: accepted.freshness(),
             state: self.inner.state.clone(),
         };
-        let run = std::pin::pin!(run_caught(handler.as_ref(), ctx));
+        let provider = self.inner.endpoint.provider();
+        let run = std::pin::pin!(crate::metrics::time_handler(
+            provider,
+            run_caught(handler.as_ref(), ctx),
+        ));
         let cutoff = std::pin::pin!(cutoff);
         match futures_util::future::select(run, cutoff).await {
             futures_util::future::Either::Left((Ok(()), _)) => accepted.complete().await,

@@ -279,8 +279,8 @@ impl Endpoint {
         let claimed = self
             .inner
             .store
-            .claim_and_observe(&key, self.inner.lease, observation)
-            .await;
+            .claim_and_observe(&key, self.inner.lease, observation);
+        let claimed = crate::metrics::time_store(crate::metrics::StoreCall::Claim, claimed).await;
         match claimed {
             Ok((Claim::Claimed(token), freshness)) => Ok(Accepted {
                 endpoint: self.clone(),
@@ -410,12 +410,12 @@ impl Accepted {
 
     pub(crate) async fn complete_as(self, outcome: Outcome) -> Finished {
         if let Some(token) = self.token {
-            let done = self
-                .endpoint
-                .inner
-                .store
-                .complete(&self.key, token, self.endpoint.inner.ttl)
-                .await;
+            let done =
+                self.endpoint
+                    .inner
+                    .store
+                    .complete(&self.key, token, self.endpoint.inner.ttl);
+            let done = crate::metrics::time_store(crate::metrics::StoreCall::Complete, done).await;
             if let Err(err) = done {
                 // The work is done; the claim will expire and a retry may run it again.
                 tracing::warn!(
@@ -434,7 +434,10 @@ impl Accepted {
     /// `outcome` (normally [`Outcome::Failed`]).
     pub async fn release(self, outcome: Outcome) -> Finished {
         if let Some(token) = self.token {
-            if let Err(err) = self.endpoint.inner.store.release(&self.key, token).await {
+            let released = self.endpoint.inner.store.release(&self.key, token);
+            if let Err(err) =
+                crate::metrics::time_store(crate::metrics::StoreCall::Release, released).await
+            {
                 tracing::warn!(
                     provider = self.endpoint.inner.provider.as_str(),
                     key = self.delivery.idempotency_key(),
@@ -529,6 +532,7 @@ impl Finished {
                 "webhook delivery"
             ),
         }
+        crate::metrics::record_finished(provider, self);
     }
 }
 

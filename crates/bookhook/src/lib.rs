@@ -18,6 +18,7 @@ mod headers;
 mod idempotency;
 pub mod inbox;
 mod kind;
+pub mod metrics;
 mod outcome;
 pub mod provider;
 mod secret;
