@@ -560,7 +560,9 @@ impl Filter {
 
     /// Whether `record` matches: the reference every backend's query must agree with.
     pub fn matches(&self, record: &EventRecord) -> bool {
-        self.namespace.as_ref().is_none_or(|n| *n == record.namespace)
+        self.namespace
+            .as_ref()
+            .is_none_or(|n| *n == record.namespace)
             && self.state.is_none_or(|s| s == record.state)
             && self.provider.is_none_or(|p| p == record.provider)
             && self
