@@ -640,3 +640,37 @@ pub(crate) fn expire(conn: &Connection, cutoff_ms: i64) -> rusqlite::Result<u64>
         .prepare_cached("DELETE FROM events WHERE state = 2 AND finished_at < ?1")?
         .execute([cutoff_ms])? as u64)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renumber_shifts_every_placeholder() {
+        assert_eq!(
+            renumber(" WHERE 1 AND a = ?1 AND b < ?12", 1),
+            " WHERE 1 AND a = ?2 AND b < ?13"
+        );
+    }
+
+    #[test]
+    fn filter_sql_has_one_placeholder_per_set_field() {
+        let filter = Filter::default()
+            .namespace("a")
+            .state(State::Dead)
+            .since_ms(5);
+        let (sql, values) = filter_sql(&filter);
+        assert_eq!(
+            sql,
+            " WHERE 1 AND namespace = ?1 AND state = ?2 AND received_at >= ?3"
+        );
+        assert_eq!(
+            values,
+            [
+                Value::Text("a".into()),
+                Value::Integer(DEAD),
+                Value::Integer(5)
+            ]
+        );
+    }
+}

@@ -181,3 +181,98 @@ fn rollback(conn: &Connection) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job<T: Send + 'static>(
+        work: impl FnOnce(&Connection) -> rusqlite::Result<Result<T, InboxError>> + Send + 'static,
+    ) -> (Box<dyn WriteJob>, oneshot::Receiver<Result<T, InboxError>>) {
+        let (reply, answer) = oneshot::channel();
+        let task = Task {
+            work: Some(work),
+            result: None,
+            reply,
+        };
+        (Box::new(task), answer)
+    }
+
+    fn insert(conn: &Connection, n: i64) -> rusqlite::Result<usize> {
+        conn.execute("INSERT INTO t (n) VALUES (?1)", [n])
+    }
+
+    fn rows(conn: &Connection) -> Vec<i64> {
+        let mut statement = conn.prepare("SELECT n FROM t ORDER BY n").unwrap();
+        statement
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_failing_or_refused_write_undoes_only_itself_in_a_batch() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (n INTEGER UNIQUE)")
+            .unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (first, first_answer) = job(|conn| insert(conn, 1).map(|_| Ok(())));
+        let (broken, broken_answer) = job(|conn| {
+            insert(conn, 2)?;
+            insert(conn, 1).map(|_| Ok(()))
+        });
+        let (refused, refused_answer) = job(|conn| {
+            insert(conn, 3)?;
+            Ok(Err::<(), _>(InboxError::LeaseLost {
+                id: bookhook::inbox::InboxId::new(3),
+            }))
+        });
+        let (last, last_answer) = job(|conn| insert(conn, 4).map(|_| Ok(())));
+        for job in [first, broken, refused, last] {
+            tx.send(job).unwrap();
+        }
+        drop(tx);
+        // All four are queued before the loop starts: one batch, one commit.
+        run(&conn, &rx, 64);
+        assert_eq!(first_answer.blocking_recv().unwrap(), Ok(()));
+        assert!(matches!(
+            broken_answer.blocking_recv().unwrap(),
+            Err(InboxError::Unavailable { .. })
+        ));
+        assert!(matches!(
+            refused_answer.blocking_recv().unwrap(),
+            Err(InboxError::LeaseLost { .. })
+        ));
+        assert_eq!(last_answer.blocking_recv().unwrap(), Ok(()));
+        assert_eq!(rows(&conn), [1, 4]);
+        assert!(conn.is_autocommit());
+    }
+
+    #[test]
+    fn a_failed_commit_fails_every_write_of_the_batch() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE t (n INTEGER UNIQUE);
+             CREATE TABLE parent (id INTEGER PRIMARY KEY);
+             CREATE TABLE child (p INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED);
+             PRAGMA foreign_keys = ON;",
+        )
+        .unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (good, good_answer) = job(|conn| insert(conn, 1).map(|_| Ok(())));
+        // A deferred foreign key makes COMMIT itself fail.
+        let (dangling, dangling_answer) = job(|conn| {
+            conn.execute("INSERT INTO child (p) VALUES (42)", [])
+                .map(|_| Ok(()))
+        });
+        tx.send(good).unwrap();
+        tx.send(dangling).unwrap();
+        drop(tx);
+        run(&conn, &rx, 64);
+        assert!(good_answer.blocking_recv().unwrap().is_err());
+        assert!(dangling_answer.blocking_recv().unwrap().is_err());
+        assert!(rows(&conn).is_empty());
+        assert!(conn.is_autocommit());
+    }
+}
