@@ -281,7 +281,7 @@ fn take(
             let newest: Option<i64> = conn
                 .prepare_cached(
                     "SELECT MAX(occurred_at) FROM events \
-                     WHERE namespace = ?1 AND ordering_key = ?2 AND state = 2",
+                     WHERE namespace = ?1 AND ordering_key = ?2 AND +state = 2",
                 )?
                 .query_row(params![namespace, key], |row| row.get(0))?;
             newest.filter(|newest| *newest > own)
@@ -455,11 +455,28 @@ pub(crate) fn get(conn: &Connection, id: InboxId) -> rusqlite::Result<Option<Eve
 
 /// The `WHERE` clause of `filter` (always starting `WHERE 1`) and its values.
 fn filter_sql(filter: &Filter) -> (String, Vec<Value>) {
+    filter_terms(filter, "")
+}
+
+/// [`filter_sql`] for a newest-first listing: every term but the state is
+/// written `+column`, which keeps SQLite from taking an index for it and
+/// sorting the matches, so a page reads the table backwards from the
+/// cursor and stops at the limit.
+fn listing_sql(filter: &Filter) -> (String, Vec<Value>) {
+    filter_terms(filter, "+")
+}
+
+fn filter_terms(filter: &Filter, unindexed: &str) -> (String, Vec<Value>) {
     let mut sql = String::from(" WHERE 1");
     let mut values = Vec::new();
     let mut term = |clause: &str, value: Value| {
         values.push(value);
-        sql.push_str(&format!(" AND {clause} ?{}", values.len()));
+        let unindexed = if clause.starts_with("state") {
+            ""
+        } else {
+            unindexed
+        };
+        sql.push_str(&format!(" AND {unindexed}{clause} ?{}", values.len()));
     };
     if let Some(namespace) = &filter.namespace {
         term("namespace =", Value::Text(namespace.clone()));
@@ -491,7 +508,7 @@ pub(crate) fn list(
     filter: &Filter,
     page: Page,
 ) -> rusqlite::Result<Vec<EventRecord>> {
-    let (mut sql, mut values) = filter_sql(filter);
+    let (mut sql, mut values) = listing_sql(filter);
     if let Some(before) = page.before {
         values.push(Value::Integer(raw_id(before)));
         sql.push_str(&format!(" AND id < ?{}", values.len()));
@@ -633,11 +650,13 @@ pub(crate) fn purge(conn: &Connection, filter: &Filter) -> rusqlite::Result<u64>
 pub(crate) fn expire(conn: &Connection, cutoff_ms: i64) -> rusqlite::Result<u64> {
     conn.prepare_cached(
         "DELETE FROM attempts WHERE event_id IN \
-         (SELECT id FROM events WHERE state = 2 AND finished_at < ?1)",
+         (SELECT id FROM events INDEXED BY events_retention WHERE state = 2 AND finished_at < ?1)",
     )?
     .execute([cutoff_ms])?;
     Ok(conn
-        .prepare_cached("DELETE FROM events WHERE state = 2 AND finished_at < ?1")?
+        .prepare_cached(
+            "DELETE FROM events INDEXED BY events_retention WHERE state = 2 AND finished_at < ?1",
+        )?
         .execute([cutoff_ms])? as u64)
 }
 
