@@ -34,6 +34,12 @@ use bytes::Bytes;
 use crate::idempotency::{BoxFuture, ClaimToken};
 use crate::kind::{Kind, Provider};
 
+mod memory;
+mod schedule;
+
+pub use memory::MemoryInbox;
+pub use schedule::{DEFAULT_DELAYS, DEFAULT_JITTER, RetrySchedule};
+
 /// The inbox's own id of a stored event: unique within one inbox, and
 /// increasing in the order events were received.
 ///
