@@ -115,10 +115,11 @@ fn record(row: &Row<'_>) -> rusqlite::Result<EventRecord> {
     Ok(record)
 }
 
+/// A row with its body and headers.
+type FullRow = (EventRecord, Bytes, Vec<(String, String)>);
+
 /// A record, then its body and headers.
-fn record_body_headers(
-    row: &Row<'_>,
-) -> rusqlite::Result<(EventRecord, Bytes, Vec<(String, String)>)> {
+fn record_body_headers(row: &Row<'_>) -> rusqlite::Result<FullRow> {
     let record = record(row)?;
     let body: Vec<u8> = row.get(RECORD_LEN)?;
     let headers: String = row.get(RECORD_LEN + 1)?;
