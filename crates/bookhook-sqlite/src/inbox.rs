@@ -141,7 +141,8 @@ impl SqliteInboxBuilder {
         }
         writer
             .execute_batch(&format!(
-                "PRAGMA synchronous = {}; PRAGMA cache_size = -16384;",
+                "PRAGMA synchronous = {}; PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY; \
+                 PRAGMA wal_autocheckpoint = 16384;",
                 self.synchronous.pragma()
             ))
             .map_err(from_sqlite)
@@ -307,7 +308,7 @@ impl SqliteInbox {
     async fn write<T, F>(&self, work: F) -> Result<T, InboxError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> rusqlite::Result<Result<T, InboxError>> + Send + 'static,
+        F: Fn(&Connection) -> rusqlite::Result<Result<T, InboxError>> + Send + 'static,
     {
         match &self.inner.writer {
             Some(writer) => writer.write(work).await,

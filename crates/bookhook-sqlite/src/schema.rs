@@ -11,7 +11,7 @@ pub(crate) const APPLICATION_ID: i32 = 0x626b_6862;
 /// The migrations, oldest first: migration `n` (from 1) takes a file from
 /// schema version `n - 1` to `n`. Append only; never edit a released one.
 const MIGRATIONS: &[&str] = &[
-    // 1: events and their attempts.
+    // 1: events, their payloads and their attempts.
     "
     CREATE TABLE events (
         id              INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -23,8 +23,6 @@ const MIGRATIONS: &[&str] = &[
         kind            TEXT    NOT NULL,
         received_at     INTEGER NOT NULL,
         occurred_at     INTEGER,
-        body            BLOB    NOT NULL,
-        headers         TEXT    NOT NULL,
         state           INTEGER NOT NULL CHECK (state IN (0, 1, 2, 3)),
         attempts        INTEGER NOT NULL DEFAULT 0,
         next_attempt_at INTEGER,
@@ -44,6 +42,14 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX events_state ON events (state, received_at);
     -- retention: done rows by the end of their last attempt
     CREATE INDEX events_retention ON events (finished_at) WHERE state = 2;
+
+    -- the raw body and headers, apart from the row whose state changes: a
+    -- claim or a completion then rewrites a few small pages, not the body's
+    CREATE TABLE payloads (
+        event_id INTEGER PRIMARY KEY,
+        body     BLOB NOT NULL,
+        headers  TEXT NOT NULL
+    );
 
     CREATE TABLE attempts (
         event_id   INTEGER NOT NULL,

@@ -88,8 +88,6 @@ fn headers_of(text: &str, column: usize) -> rusqlite::Result<Vec<(String, String
 /// The columns of an [`EventRecord`], in the order [`record`] reads them.
 const RECORD: &str = "id, namespace, key, ordering_key, provider, event_type, kind, received_at, \
      occurred_at, state, attempts, next_attempt_at, lease_until, last_error";
-/// How many columns [`RECORD`] has.
-const RECORD_LEN: usize = 14;
 
 fn record(row: &Row<'_>) -> rusqlite::Result<EventRecord> {
     let provider: String = row.get(4)?;
@@ -115,16 +113,14 @@ fn record(row: &Row<'_>) -> rusqlite::Result<EventRecord> {
     Ok(record)
 }
 
-/// A row with its body and headers.
-type FullRow = (EventRecord, Bytes, Vec<(String, String)>);
-
-/// A record, then its body and headers.
-fn record_body_headers(row: &Row<'_>) -> rusqlite::Result<FullRow> {
-    let record = record(row)?;
-    let body: Vec<u8> = row.get(RECORD_LEN)?;
-    let headers: String = row.get(RECORD_LEN + 1)?;
-    let headers = headers_of(&headers, RECORD_LEN + 1)?;
-    Ok((record, Bytes::from(body), headers))
+/// The raw body and the headers of row `id`.
+fn payload(conn: &Connection, id: i64) -> rusqlite::Result<(Bytes, Vec<(String, String)>)> {
+    conn.prepare_cached("SELECT body, headers FROM payloads WHERE event_id = ?1")?
+        .query_row([id], |row| {
+            let body: Vec<u8> = row.get(0)?;
+            let headers: String = row.get(1)?;
+            Ok((Bytes::from(body), headers_of(&headers, 1)?))
+        })
 }
 
 /// Stores `event`, or finds the row that has its namespace and key.
@@ -132,8 +128,8 @@ pub(crate) fn enqueue(conn: &Connection, event: &NewEvent) -> rusqlite::Result<E
     let inserted = conn
         .prepare_cached(
             "INSERT INTO events (namespace, key, ordering_key, provider, event_type, kind, \
-             received_at, occurred_at, body, headers, state, next_attempt_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, ?7) \
+             received_at, occurred_at, state, next_attempt_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?7) \
              ON CONFLICT (namespace, key) DO NOTHING",
         )?
         .execute(params![
@@ -145,11 +141,12 @@ pub(crate) fn enqueue(conn: &Connection, event: &NewEvent) -> rusqlite::Result<E
             event.kind.as_str(),
             event.received_at_ms,
             event.occurred_at_ms,
-            &event.body[..],
-            headers_text(&event.headers),
         ])?;
     if inserted == 1 {
-        return Ok(Enqueued::Queued(id_of(conn.last_insert_rowid())));
+        let id = conn.last_insert_rowid();
+        conn.prepare_cached("INSERT INTO payloads (event_id, body, headers) VALUES (?1, ?2, ?3)")?
+            .execute(params![id, &event.body[..], headers_text(&event.headers)])?;
+        return Ok(Enqueued::Queued(id_of(id)));
     }
     let existing: i64 = conn
         .prepare_cached("SELECT id FROM events WHERE namespace = ?1 AND key = ?2")?
@@ -262,16 +259,17 @@ fn take(
     } else {
         Trigger::Automatic
     };
-    let (record, body, headers) = conn
+    let record = conn
         .prepare_cached(&format!(
             "UPDATE events SET state = 1, attempts = ?2, lease_until = ?3, lease_token = ?4, \
              next_attempt_at = NULL, trigger_next = 0, finished_at = NULL \
-             WHERE id = ?1 RETURNING {RECORD}, body, headers"
+             WHERE id = ?1 RETURNING {RECORD}"
         ))?
         .query_row(
             params![candidate.id, number, until_ms, &token_bytes(token)[..]],
-            record_body_headers,
+            record,
         )?;
+    let (body, headers) = payload(conn, candidate.id)?;
     conn.prepare_cached(
         "INSERT OR REPLACE INTO attempts (event_id, number, started_at, ended_at, outcome, error, trigger) \
          VALUES (?1, ?2, ?3, NULL, 'running', NULL, ?4)",
@@ -426,15 +424,14 @@ pub(crate) fn abandon(
 
 /// Everything about one row.
 pub(crate) fn get(conn: &Connection, id: InboxId) -> rusqlite::Result<Option<EventDetail>> {
-    let Some((record, body, headers)) = conn
-        .prepare_cached(&format!(
-            "SELECT {RECORD}, body, headers FROM events WHERE id = ?1"
-        ))?
-        .query_row([raw_id(id)], record_body_headers)
+    let Some(record) = conn
+        .prepare_cached(&format!("SELECT {RECORD} FROM events WHERE id = ?1"))?
+        .query_row([raw_id(id)], record)
         .optional()?
     else {
         return Ok(None);
     };
+    let (body, headers) = payload(conn, raw_id(id))?;
     let attempts = conn
         .prepare_cached(
             "SELECT number, started_at, ended_at, outcome, error, trigger FROM attempts \
@@ -634,14 +631,17 @@ pub(crate) fn mark_dead(
     }
 }
 
-/// Removes the matching rows that are not processing, with their attempts.
+/// Removes the matching rows that are not processing, with their payloads
+/// and attempts.
 pub(crate) fn purge(conn: &Connection, filter: &Filter) -> rusqlite::Result<u64> {
     let (sql, values) = filter_sql(filter);
     let selected = format!("SELECT id FROM events{sql} AND state <> 1");
-    conn.prepare_cached(&format!(
-        "DELETE FROM attempts WHERE event_id IN ({selected})"
-    ))?
-    .execute(params_from_iter(values.iter()))?;
+    for table in ["attempts", "payloads"] {
+        conn.prepare_cached(&format!(
+            "DELETE FROM {table} WHERE event_id IN ({selected})"
+        ))?
+        .execute(params_from_iter(values.iter()))?;
+    }
     Ok(conn
         .prepare_cached(&format!("DELETE FROM events WHERE id IN ({selected})"))?
         .execute(params_from_iter(values.iter()))? as u64)
@@ -649,11 +649,13 @@ pub(crate) fn purge(conn: &Connection, filter: &Filter) -> rusqlite::Result<u64>
 
 /// Removes the done rows whose last attempt ended before `cutoff_ms`.
 pub(crate) fn expire(conn: &Connection, cutoff_ms: i64) -> rusqlite::Result<u64> {
-    conn.prepare_cached(
-        "DELETE FROM attempts WHERE event_id IN \
-         (SELECT id FROM events INDEXED BY events_retention WHERE state = 2 AND finished_at < ?1)",
-    )?
-    .execute([cutoff_ms])?;
+    for table in ["attempts", "payloads"] {
+        conn.prepare_cached(&format!(
+            "DELETE FROM {table} WHERE event_id IN (SELECT id FROM events \
+             INDEXED BY events_retention WHERE state = 2 AND finished_at < ?1)"
+        ))?
+        .execute([cutoff_ms])?;
+    }
     Ok(conn
         .prepare_cached(
             "DELETE FROM events INDEXED BY events_retention WHERE state = 2 AND finished_at < ?1",
