@@ -59,3 +59,8 @@ mod writer;
 
 pub use inbox::{SqliteInbox, SqliteInboxBuilder, Synchronous};
 pub use schema::SCHEMA_VERSION;
+
+/// The README's example, compiled with the doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
