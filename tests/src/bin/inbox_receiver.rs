@@ -1,97 +1,42 @@
 //! A webhook receiver in inbox mode on a SQLite inbox, and a worker for it:
-//! the process the "nothing acknowledged is lost" tests kill with SIGKILL.
+//! the processes the "nothing acknowledged is lost" tests kill with SIGKILL.
 //!
 //! ```text
 //! inbox_receiver receive DB              serve POST /webhook on 127.0.0.1; print the port
-//! inbox_receiver work DB LOG LEASE_MS    handle every row (append "id attempt" to LOG), then exit
+//! inbox_receiver work DB LOG LEASE_MS    handle every row (append its data.id to LOG), then exit
 //! ```
 //!
-//! The receiver verifies and parses each Calendence delivery, stores it with
-//! one `enqueue`, and answers 200 only once that write committed (503 if it
-//! did not). The worker's handler appends one line per attempt to LOG before
-//! the row is completed, so a line can exist for an attempt whose completion
-//! never committed, never the other way round.
+//! The receiver is bookhook-axum's `InboxService` on an `Ingest`: verify,
+//! parse, one `enqueue`, and 200 only once that write committed (503 if it
+//! did not). The worker is bookhook's `Worker`; its handler appends one line
+//! per run to LOG, and the worker completes the row after the handler
+//! returns, so a line can exist for a run whose completion never committed,
+//! never the other way round.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
-use axum::extract::State as AxumState;
-use axum::http::{HeaderMap, StatusCode};
-use bookhook::inbox::{Enqueued, Inbox, NewEvent};
-use bookhook::{Endpoint, Provider, Request};
+use bookhook::inbox::{Inbox, Ingest, Worker};
+use bookhook::{Context, Dispatcher, Endpoint, HandlerError, Kind, Provider};
+use bookhook_axum::InboxService;
 use bookhook_sqlite::SqliteInbox;
 
 /// The secret the tests sign with.
 const SECRET: &str = "inbox-kill-secret";
-/// The endpoint's namespace.
-const NAMESPACE: &str = "calendence";
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
-struct Receiver {
-    endpoint: Endpoint,
-    inbox: SqliteInbox,
-}
-
-async fn receive(
-    AxumState(receiver): AxumState<Arc<Receiver>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> (StatusCode, String) {
-    let pairs: Vec<(String, Vec<u8>)> = headers
-        .iter()
-        .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
-        .collect();
-    let delivery = match receiver
-        .endpoint
-        .verify_and_parse(&Request::post(&pairs, body.clone()))
-    {
-        Ok(delivery) => delivery,
-        Err(rejection) => return (StatusCode::BAD_REQUEST, format!("{rejection}")),
-    };
-    let event = NewEvent::new(
-        NAMESPACE,
-        delivery.idempotency_key(),
-        delivery.appointment_id().map(str::to_owned),
-        delivery.provider(),
-        delivery.raw_event_type(),
-        delivery.kind(),
-        now_ms(),
-        delivery.occurred_at().map(|at| at.unix_ms()),
-        body,
-        vec![("content-type".to_owned(), "application/json".to_owned())],
-    );
-    match receiver.inbox.enqueue(event).await {
-        Ok(Enqueued::Queued(id)) => (
-            StatusCode::OK,
-            format!(r#"{{"status":"queued","id":{id}}}"#),
-        ),
-        Ok(Enqueued::Duplicate(id)) => (
-            StatusCode::OK,
-            format!(r#"{{"status":"duplicate","id":{id}}}"#),
-        ),
-        Err(err) => (StatusCode::SERVICE_UNAVAILABLE, format!("{err}")),
-    }
+fn endpoint() -> Endpoint {
+    Endpoint::builder(Provider::Calendence)
+        .secret(SECRET)
+        .build()
+        .expect("endpoint")
 }
 
 async fn run_receiver(db: PathBuf) {
     let inbox = SqliteInbox::open(&db).expect("open the inbox");
-    let endpoint = Endpoint::builder(Provider::Calendence)
-        .secret(SECRET)
-        .namespace(NAMESPACE)
-        .build()
-        .expect("endpoint");
-    let app = axum::Router::new()
-        .route("/webhook", axum::routing::post(receive))
-        .with_state(Arc::new(Receiver { endpoint, inbox }));
+    let ingest = Ingest::new(endpoint(), Arc::new(inbox));
+    let app = axum::Router::new().route_service("/webhook", InboxService::new(ingest));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind 127.0.0.1");
@@ -100,7 +45,7 @@ async fn run_receiver(db: PathBuf) {
 }
 
 async fn run_worker(db: PathBuf, log: PathBuf, lease_ms: u64) {
-    let inbox = SqliteInbox::open(&db).expect("open the inbox");
+    let inbox = Arc::new(SqliteInbox::open(&db).expect("open the inbox"));
     let log = Arc::new(Mutex::new(
         std::fs::OpenOptions::new()
             .create(true)
@@ -108,45 +53,42 @@ async fn run_worker(db: PathBuf, log: PathBuf, lease_ms: u64) {
             .open(&log)
             .expect("open the log"),
     ));
-    println!("working");
-    let lease = Duration::from_millis(lease_ms);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut tasks = Vec::new();
-    for _ in 0..4 {
-        let (inbox, log) = (inbox.clone(), Arc::clone(&log));
-        tasks.push(tokio::spawn(async move {
-            while Instant::now() < deadline {
-                let claimed = inbox
-                    .claim(NAMESPACE, now_ms(), lease, 16)
-                    .await
-                    .expect("claim");
-                if claimed.is_empty() {
-                    let stats = inbox.stats().await.expect("stats");
-                    if stats.pending == 0 && stats.processing == 0 {
-                        return;
-                    }
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                    continue;
-                }
-                for row in claimed {
-                    let body: serde_json::Value =
-                        serde_json::from_slice(&row.body).expect("stored body is json");
-                    let id = body["data"]["id"].as_str().expect("data.id").to_owned();
-                    // The handler: its effect is the line, written before completing.
-                    writeln!(log.lock().expect("log"), "{id} {}", row.lease.attempt)
-                        .expect("write the log");
-                    tokio::time::sleep(Duration::from_micros(200)).await;
-                    inbox
-                        .complete(&row.lease, now_ms())
-                        .await
-                        .expect("complete");
-                }
+    let dispatcher = Dispatcher::builder(endpoint())
+        .on_kind(Kind::Created, move |ctx: Context| {
+            let log = Arc::clone(&log);
+            async move {
+                let id = ctx.delivery().json()["data"]["id"]
+                    .as_str()
+                    .unwrap_or("?")
+                    .to_owned();
+                // The handler's effect: one line, written before the row completes.
+                writeln!(log.lock().expect("log"), "{id}").expect("write the log");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                Ok::<_, HandlerError>(())
             }
-        }));
+        })
+        .build()
+        .expect("dispatcher");
+    let worker = Worker::builder(dispatcher, inbox.clone())
+        .concurrency(8)
+        .lease(Duration::from_millis(lease_ms))
+        .timeout(Duration::from_millis(lease_ms / 2))
+        .build()
+        .expect("worker");
+    println!("working");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    // Drain what is due, then wait for the leases of a killed worker to
+    // expire, until every row is done.
+    while Instant::now() < deadline {
+        worker.drain().await;
+        let stats = inbox.stats().await.expect("stats");
+        if stats.pending == 0 && stats.processing == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    for task in tasks {
-        task.await.expect("worker task");
-    }
+    eprintln!("the worker did not finish within its deadline");
+    std::process::exit(1);
 }
 
 #[tokio::main]
