@@ -84,7 +84,7 @@ pub async fn handle_inbox(
     request: &HttpRequest,
     payload: Payload,
 ) -> HttpResponse {
-    let report = match read_body(ingest.endpoint(), request.headers(), payload).await {
+    let report = match read_body(ingest.endpoint(), request, payload).await {
         // The endpoint logged the refusal and decided its status.
         Err(refused) => match refused.outcome() {
             Outcome::Rejected(rejection) => ingest.reject(rejection.clone()),

@@ -113,7 +113,7 @@ impl tower::Service<http::Request<Body>> for InboxService {
         let observer = self.observer.clone();
         ResponseFuture::new(async move {
             let (parts, body) = request.into_parts();
-            let report = match read_limited(ingest.endpoint(), &parts.headers, body).await {
+            let report = match read_limited(ingest.endpoint(), &parts, body).await {
                 // The endpoint logged the refusal; the observer sees it as inbox mode's.
                 Err(refused) => match refused.outcome() {
                     Outcome::Rejected(rejection) => ingest.reject(rejection.clone()),
