@@ -37,7 +37,11 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod error;
+mod inbox;
 mod script;
 mod store;
 
+pub use inbox::{
+    DEFAULT_INBOX_PREFIX, Persistence, RedisInbox, RedisInboxBuilder, RedisInboxError,
+};
 pub use store::{DEFAULT_PREFIX, RedisStore, RedisStoreBuilder};
