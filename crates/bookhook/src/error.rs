@@ -207,12 +207,83 @@ pub enum HandlerError {
         /// The panic payload, when it was a string.
         message: String,
     },
+    /// The handler failed and asks for the next attempt no sooner than
+    /// `after`. In inbox mode this replaces the retry schedule's delay for
+    /// this attempt; a dispatcher treats it as any failure (500).
+    #[error("handler failed, retry after {after:?}: {source}")]
+    RetryAfter {
+        /// How long to wait before the next attempt.
+        after: Duration,
+        /// Why the handler failed.
+        #[source]
+        source: Box<dyn StdError + Send + Sync>,
+    },
+    /// The handler failed in a way that retrying will not fix. In inbox mode
+    /// the event is marked dead at once; a dispatcher answers 500 as for any
+    /// failure.
+    #[error("handler failed permanently: {0}")]
+    Permanent(#[source] Box<dyn StdError + Send + Sync>),
+    /// The handler did not finish within its time limit and was cancelled.
+    #[error("handler timed out after {after:?}")]
+    TimedOut {
+        /// The time limit.
+        after: Duration,
+    },
 }
 
 impl HandlerError {
-    /// Wraps any error a handler returns.
+    /// Wraps any error a handler returns. A [`HandlerError`] given here (for
+    /// example by a handler that returns `Err(HandlerError::permanent(..))`)
+    /// is kept as it is, not wrapped again.
     pub fn new(err: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
-        HandlerError::Failed(err.into())
+        let boxed = err.into();
+        match boxed.downcast::<HandlerError>() {
+            Ok(handler_error) => *handler_error,
+            Err(other) => HandlerError::Failed(other),
+        }
+    }
+
+    /// A failure after which the next attempt should wait at least `after`
+    /// (for example what a rate-limited API said).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use bookhook::HandlerError;
+    ///
+    /// let err = HandlerError::retry_after(Duration::from_secs(90), "crm rate limit");
+    /// assert_eq!(err.retry_hint(), Some(Duration::from_secs(90)));
+    /// assert!(!err.is_permanent());
+    /// ```
+    pub fn retry_after(after: Duration, err: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
+        HandlerError::RetryAfter {
+            after,
+            source: err.into(),
+        }
+    }
+
+    /// A failure that retrying will not fix: in inbox mode the event goes
+    /// straight to dead, where it waits for a fix and a replay.
+    ///
+    /// ```
+    /// use bookhook::HandlerError;
+    ///
+    /// assert!(HandlerError::permanent("unknown clinic id").is_permanent());
+    /// ```
+    pub fn permanent(err: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
+        HandlerError::Permanent(err.into())
+    }
+
+    /// Whether the handler said retrying is pointless.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, HandlerError::Permanent(_))
+    }
+
+    /// The delay the handler asked for before the next attempt, if any.
+    pub fn retry_hint(&self) -> Option<Duration> {
+        match self {
+            HandlerError::RetryAfter { after, .. } => Some(*after),
+            _ => None,
+        }
     }
 }
 
@@ -235,6 +306,12 @@ mod tests {
             }
             .to_string(),
             HandlerError::new("boom").to_string(),
+            HandlerError::permanent("boom").to_string(),
+            HandlerError::retry_after(Duration::from_secs(3), "boom").to_string(),
+            HandlerError::TimedOut {
+                after: Duration::from_secs(30),
+            }
+            .to_string(),
         ];
         for message in messages {
             let first = message.chars().next().unwrap();
@@ -249,6 +326,18 @@ mod tests {
         let parsed = ParseError::from_json(&err);
         assert!(!parsed.to_string().contains("secretvalue"));
         assert!(matches!(parsed, ParseError::InvalidJson { line: 1, .. }));
+    }
+
+    #[test]
+    fn handler_errors_given_back_are_not_wrapped_again() {
+        let boxed: Box<dyn StdError + Send + Sync> = Box::new(HandlerError::permanent("gone"));
+        assert!(HandlerError::new(boxed).is_permanent());
+        let hinted = HandlerError::new(HandlerError::retry_after(Duration::from_secs(9), "slow"));
+        assert_eq!(hinted.retry_hint(), Some(Duration::from_secs(9)));
+        assert!(matches!(
+            HandlerError::new("plain"),
+            HandlerError::Failed(_)
+        ));
     }
 
     #[test]

@@ -34,6 +34,12 @@ use bytes::Bytes;
 use crate::idempotency::{BoxFuture, ClaimToken};
 use crate::kind::{Kind, Provider};
 
+mod memory;
+mod schedule;
+
+pub use memory::MemoryInbox;
+pub use schedule::{DEFAULT_DELAYS, DEFAULT_JITTER, RetrySchedule};
+
 /// The inbox's own id of a stored event: unique within one inbox, and
 /// increasing in the order events were received.
 ///
@@ -560,7 +566,9 @@ impl Filter {
 
     /// Whether `record` matches: the reference every backend's query must agree with.
     pub fn matches(&self, record: &EventRecord) -> bool {
-        self.namespace.as_ref().is_none_or(|n| *n == record.namespace)
+        self.namespace
+            .as_ref()
+            .is_none_or(|n| *n == record.namespace)
             && self.state.is_none_or(|s| s == record.state)
             && self.provider.is_none_or(|p| p == record.provider)
             && self

@@ -5,10 +5,13 @@
 //!   and send through your own handlers.
 //! - [`conformance`]: one table of requests and expected responses that every
 //!   web adapter must pass.
+//! - [`inbox`]: a contract that every [`Inbox`](crate::inbox::Inbox) backend
+//!   must meet, as async checks to run from your own tests.
 //! - [`store`]: a contract that every [`IdempotencyStore`](crate::IdempotencyStore)
 //!   must meet, as async checks to run from your own tests.
 
 pub mod conformance;
+pub mod inbox;
 pub mod samples;
 mod sign;
 pub mod store;
