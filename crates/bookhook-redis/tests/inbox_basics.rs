@@ -182,14 +182,14 @@ async fn replay_list_count_purge_and_expire() {
                 .id(),
         );
     }
-    for n in 0..5 {
+    for (n, id) in (0i64..).zip(&ids) {
         let claimed = inbox.claim("ns", T0 + 100, LEASE, 10).await.unwrap();
         assert_eq!(claimed.len(), 1);
-        assert_eq!(claimed[0].record.id, ids[n]);
-        // The older rows were done with a later `occurred_at`: none here.
+        assert_eq!(claimed[0].record.id, *id);
+        // Each older row was done with an earlier `occurred_at`: never stale.
         assert_eq!(claimed[0].newer_done_at_ms, None);
         inbox
-            .complete(&claimed[0].lease, T0 + 200 + n as i64)
+            .complete(&claimed[0].lease, T0 + 200 + n)
             .await
             .unwrap();
     }

@@ -15,17 +15,17 @@ for _, id in ipairs(due) do
 end
 
 local candidates = {}
--- Rows whose lease ran out (by the caller's clock) are taken over: their
--- stream entry moves to this consumer.
-local expired = redis.call('ZRANGEBYSCORE', lkey(ns), '-inf', '(' .. now, 'LIMIT', 0, max)
+-- Rows whose lease ran out (by the caller's clock) may be taken over, unless
+-- an older row of their key holds it (then they stay as they are).
+local expired = redis.call('ZRANGEBYSCORE', lkey(ns), '-inf', '(' .. now, 'LIMIT', 0, 1000)
+table.sort(expired, function(a, b) return tonumber(a) < tonumber(b) end)
 for _, id in ipairs(expired) do
-  local sid = redis.call('HGET', ek(id), 'sid')
-  if sid then
-    redis.call('XCLAIM', skey(ns), GROUP, me, 0, sid, 'JUSTID')
+  if #candidates >= max then break end
+  if not blocked(id, ns, redis.call('HGET', ek(id), 'ok')) then
+    table.insert(candidates, {id = id, expired = true})
   end
-  table.insert(candidates, {id = id, sid = sid, expired = true})
 end
-local want = max - #expired
+local want = max - #candidates
 if want > 0 then
   local ok, reply = pcall(redis.call, 'XREADGROUP', 'GROUP', GROUP, me, 'COUNT', want,
     'STREAMS', skey(ns), '>')
@@ -51,18 +51,14 @@ for _, c in ipairs(candidates) do
   local st, sid, nxt, ok, occ = r[1], r[2], r[3], r[4], r[5]
   local take = false
   if c.expired then
-    if st == 'processing' then
+    -- Blocked now only by a row of its key taken earlier in this call.
+    if not blocked(id, ns, ok) then
       end_attempt(id, r[6], '', 'expired', nil)
-      if blocked(id, ns, ok) then
-        -- An older row of its key came back (a replay): this one waits.
-        redis.call('ZREM', lkey(ns), id)
-        redis.call('HDEL', e, 'lease', 'tok')
-        redis.call('HSET', e, 'next', now)
-        move_state(id, 'processing', 'pending', redis.call('HGET', e, 'recv'))
-        unqueue(id, ns, sid)
-      else
-        take = true
+      if sid then
+        -- Its stream entry moves to this consumer.
+        redis.call('XCLAIM', skey(ns), GROUP, me, 0, sid, 'JUSTID')
       end
+      take = true
     end
   elseif st ~= 'pending' or sid ~= c.sid then
     -- A stale entry: the row was removed, finished or queued again since.
