@@ -265,3 +265,56 @@ async fn replay_list_count_purge_and_expire() {
         1
     );
 }
+
+#[tokio::test]
+async fn expire_forgets_consumers_that_are_gone() {
+    let Some(redis) = support::redis() else {
+        return;
+    };
+    let prefix = unique("consumers") + ":";
+    let gone = RedisInbox::builder()
+        .prefix(&prefix)
+        .allow_without_append_only()
+        .connect(&redis.url)
+        .await
+        .unwrap();
+    let id = gone.enqueue(event("a", None, T0)).await.unwrap().id();
+    let claimed = gone.claim("ns", T0, LEASE, 1).await.unwrap().remove(0);
+    gone.complete(&claimed.lease, T0 + 1).await.unwrap();
+    let stays = RedisInbox::builder()
+        .prefix(&prefix)
+        .allow_without_append_only()
+        .forget_consumers_after(Duration::from_millis(100))
+        .connect(&redis.url)
+        .await
+        .unwrap();
+    let handle_one = |key: &'static str| {
+        let stays = stays.clone();
+        async move {
+            stays.enqueue(event(key, None, T0)).await.unwrap();
+            let claimed = stays.claim("ns", T0, LEASE, 1).await.unwrap().remove(0);
+            stays.complete(&claimed.lease, T0 + 1).await.unwrap();
+        }
+    };
+    handle_one("b").await;
+
+    let consumers = |url: String, prefix: String| async move {
+        let client = redis::Client::open(url).unwrap();
+        let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+        let reply: Vec<redis::Value> = redis::cmd("XINFO")
+            .arg("CONSUMERS")
+            .arg(format!("{prefix}s:ns"))
+            .arg("bookhook")
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        reply.len()
+    };
+    assert_eq!(consumers(redis.url.clone(), prefix.clone()).await, 2);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // `stays` reads again just before expiring; `gone` has been idle.
+    handle_one("c").await;
+    assert_eq!(stays.expire(T0, Duration::from_secs(3600)).await.unwrap(), 0);
+    assert_eq!(consumers(redis.url.clone(), prefix.clone()).await, 1);
+    assert!(gone.get(id).await.unwrap().is_some());
+}

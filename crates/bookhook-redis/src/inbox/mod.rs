@@ -26,6 +26,9 @@ pub const DEFAULT_INBOX_PREFIX: &str = "bookhook:inbox:";
 /// so that a large expiry never blocks Redis for long.
 const EXPIRE_BATCH: usize = 500;
 
+/// The default of [`RedisInboxBuilder::forget_consumers_after`].
+const FORGET_CONSUMERS_AFTER: Duration = Duration::from_secs(3600);
+
 const HELPERS: &str = include_str!("lua/helpers.lua");
 
 /// Why a [`RedisInbox`] could not start.
@@ -156,6 +159,7 @@ struct Inner {
     prefix: String,
     consumer: String,
     persistence: Persistence,
+    forget_consumers_after: Duration,
     scripts: Scripts,
 }
 
@@ -542,12 +546,15 @@ impl Inbox for RedisInbox {
         Box::pin(async move {
             let horizon = now_ms.saturating_sub(ms(retention));
             let mut total = 0u64;
+            let mut forget_idle_ms = ms(self.inner.forget_consumers_after).max(1);
             loop {
                 let mut invocation = self.inner.scripts.expire.prepare_invoke();
                 invocation
                     .arg(&self.inner.prefix)
                     .arg(horizon.to_string())
-                    .arg(EXPIRE_BATCH);
+                    .arg(EXPIRE_BATCH)
+                    .arg(forget_idle_ms);
+                forget_idle_ms = 0;
                 let removed =
                     u64::try_from(codec::int(&self.run(&invocation).await?)?).unwrap_or(0);
                 total += removed;
@@ -583,6 +590,7 @@ pub struct RedisInboxBuilder {
     connection_timeout: Duration,
     reconnect_retries: usize,
     allow_without_append_only: bool,
+    forget_consumers_after: Duration,
 }
 
 impl Default for RedisInboxBuilder {
@@ -593,6 +601,7 @@ impl Default for RedisInboxBuilder {
             connection_timeout: Duration::from_secs(1),
             reconnect_retries: 0,
             allow_without_append_only: false,
+            forget_consumers_after: FORGET_CONSUMERS_AFTER,
         }
     }
 }
@@ -644,6 +653,16 @@ impl RedisInboxBuilder {
     /// up (default 0: fail at once, reconnect on the next call).
     pub fn reconnect_retries(mut self, retries: usize) -> Self {
         self.reconnect_retries = retries;
+        self
+    }
+
+    /// How long a consumer of the streams' group may go without reading,
+    /// holding no entry, before [`Inbox::expire`] deletes it (default one
+    /// hour, by Redis' clock). Each `connect` adds a consumer; this keeps
+    /// replicas that are gone from piling up in `XINFO CONSUMERS`. A live
+    /// worker that reads again is simply added back.
+    pub fn forget_consumers_after(mut self, idle: Duration) -> Self {
+        self.forget_consumers_after = idle;
         self
     }
 
@@ -722,6 +741,7 @@ impl RedisInboxBuilder {
                 prefix: self.prefix,
                 consumer,
                 persistence,
+                forget_consumers_after: self.forget_consumers_after,
                 scripts,
             }),
         })
