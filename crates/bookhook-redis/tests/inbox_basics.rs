@@ -314,7 +314,10 @@ async fn expire_forgets_consumers_that_are_gone() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     // `stays` reads again just before expiring; `gone` has been idle.
     handle_one("c").await;
-    assert_eq!(stays.expire(T0, Duration::from_secs(3600)).await.unwrap(), 0);
+    assert_eq!(
+        stays.expire(T0, Duration::from_secs(3600)).await.unwrap(),
+        0
+    );
     assert_eq!(consumers(redis.url.clone(), prefix.clone()).await, 1);
     assert!(gone.get(id).await.unwrap().is_some());
 }

@@ -37,7 +37,11 @@ async fn command_calls(raw: &mut MultiplexedConnection, command: &str) -> u64 {
 }
 
 async fn used_memory(raw: &mut MultiplexedConnection) -> i64 {
-    let info: String = redis::cmd("INFO").arg("memory").query_async(raw).await.unwrap();
+    let info: String = redis::cmd("INFO")
+        .arg("memory")
+        .query_async(raw)
+        .await
+        .unwrap();
     info.lines()
         .find_map(|line| line.strip_prefix("used_memory:"))
         .unwrap()
@@ -131,13 +135,19 @@ async fn memory_per_stored_1kib_event_is_bounded_and_returned_by_expire() {
         }
     }
     assert_eq!(
-        inbox.count(&Filter::default().state(State::Done)).await.unwrap(),
+        inbox
+            .count(&Filter::default().state(State::Done))
+            .await
+            .unwrap(),
         EVENTS as u64 + 1
     );
     let done = used_memory(&mut raw).await;
     let per_done = (done - baseline) / EVENTS;
     assert_eq!(
-        inbox.expire(T0 + 10_000, Duration::from_secs(1)).await.unwrap(),
+        inbox
+            .expire(T0 + 10_000, Duration::from_secs(1))
+            .await
+            .unwrap(),
         EVENTS as u64 + 1
     );
     // Redis shrinks its emptied hash tables in its periodic task (10 times
@@ -154,10 +164,18 @@ async fn memory_per_stored_1kib_event_is_bounded_and_returned_by_expire() {
     assert!(per_done < 3 * 1024, "{per_done} B per done event");
     // Nothing of any event is left: the fixed keys only, an empty stream
     // and an empty pending entries list.
-    let mut keys: Vec<String> = redis::cmd("KEYS").arg("*").query_async(&mut raw).await.unwrap();
+    let mut keys: Vec<String> = redis::cmd("KEYS")
+        .arg("*")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
     keys.sort();
     assert_eq!(keys, ["mem:nss", "mem:s:ns", "mem:seq"]);
-    let length: u64 = redis::cmd("XLEN").arg("mem:s:ns").query_async(&mut raw).await.unwrap();
+    let length: u64 = redis::cmd("XLEN")
+        .arg("mem:s:ns")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
     assert_eq!(length, 0, "stream entries left");
     let pel: Vec<redis::Value> = redis::cmd("XPENDING")
         .arg("mem:s:ns")
@@ -165,5 +183,9 @@ async fn memory_per_stored_1kib_event_is_bounded_and_returned_by_expire() {
         .query_async(&mut raw)
         .await
         .unwrap();
-    assert_eq!(pel.first(), Some(&redis::Value::Int(0)), "unacknowledged entries left");
+    assert_eq!(
+        pel.first(),
+        Some(&redis::Value::Int(0)),
+        "unacknowledged entries left"
+    );
 }

@@ -60,6 +60,37 @@ pub(crate) fn decode_headers(text: &str) -> Result<Vec<(String, String)>, InboxE
     Ok(pairs)
 }
 
+/// What `b:<id>` holds: `<len>:` and the encoded headers (see
+/// [`encode_headers`]) of that many bytes, then the raw body.
+pub(crate) fn encode_payload(headers: &[(String, String)], body: &[u8]) -> Vec<u8> {
+    let headers = encode_headers(headers);
+    let mut out = Vec::with_capacity(headers.len() + body.len() + 8);
+    out.extend_from_slice(headers.len().to_string().as_bytes());
+    out.push(b':');
+    out.extend_from_slice(headers.as_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
+/// The inverse of [`encode_payload`].
+pub(crate) fn decode_payload(payload: &[u8]) -> Result<(Vec<(String, String)>, Bytes), InboxError> {
+    let bad = || incompatible("a stored payload is malformed");
+    let colon = payload.iter().position(|&b| b == b':').ok_or_else(bad)?;
+    let len: usize = std::str::from_utf8(&payload[..colon])
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(bad)?;
+    let rest = &payload[colon + 1..];
+    if rest.len() < len {
+        return Err(bad());
+    }
+    let headers = std::str::from_utf8(&rest[..len]).map_err(|_| bad())?;
+    Ok((
+        decode_headers(headers)?,
+        Bytes::copy_from_slice(&rest[len..]),
+    ))
+}
+
 /// The fields of one row, as read back.
 pub(crate) struct Fields(HashMap<String, Vec<u8>>);
 
@@ -174,17 +205,6 @@ impl Fields {
         Ok(record)
     }
 
-    pub(crate) fn body(&self) -> Bytes {
-        self.0
-            .get("body")
-            .map(|b| Bytes::copy_from_slice(b))
-            .unwrap_or_default()
-    }
-
-    pub(crate) fn headers(&self) -> Result<Vec<(String, String)>, InboxError> {
-        decode_headers(self.str("hdrs")?.unwrap_or(""))
-    }
-
     /// Every attempt, oldest first.
     pub(crate) fn attempts(&self, count: u32) -> Result<Vec<Attempt>, InboxError> {
         let mut attempts = Vec::new();
@@ -197,15 +217,12 @@ impl Fields {
         Ok(attempts)
     }
 
-    pub(crate) fn detail(&self, id: InboxId) -> Result<EventDetail, InboxError> {
+    /// The row with its payload (`b:<id>`) and attempts.
+    pub(crate) fn detail(&self, id: InboxId, payload: &Value) -> Result<EventDetail, InboxError> {
         let record = self.record(id)?;
         let attempts = self.attempts(record.attempts)?;
-        Ok(EventDetail::new(
-            record,
-            self.body(),
-            self.headers()?,
-            attempts,
-        ))
+        let (headers, body) = decode_payload(&bytes(payload)?)?;
+        Ok(EventDetail::new(record, body, headers, attempts))
     }
 }
 
@@ -306,10 +323,10 @@ pub(crate) fn token(value: &Value) -> Result<ClaimToken, InboxError> {
         .map_err(|_| incompatible("an inbox lease token is malformed"))
 }
 
-/// One entry of the claim script's reply: `{id, token, newer, fields}`.
+/// One entry of the claim script's reply: `{id, token, newer, fields, payload}`.
 pub(crate) fn claimed(value: &Value) -> Result<Claimed, InboxError> {
     let items = array(value)?;
-    let [id_v, token_v, newer_v, fields_v] = items else {
+    let [id_v, token_v, newer_v, fields_v, payload_v] = items else {
         return Err(incompatible("a claimed inbox event is malformed"));
     };
     let id = id(id_v)?;
@@ -331,14 +348,8 @@ pub(crate) fn claimed(value: &Value) -> Result<Claimed, InboxError> {
         .last()
         .map_or(Trigger::Automatic, |attempt| attempt.trigger);
     let lease = Lease::new(id, token, record.attempts, until);
-    Ok(Claimed::new(
-        record,
-        fields.body(),
-        fields.headers()?,
-        lease,
-        trigger,
-        newer,
-    ))
+    let (headers, body) = decode_payload(&bytes(payload_v)?)?;
+    Ok(Claimed::new(record, body, headers, lease, trigger, newer))
 }
 
 #[cfg(test)]
@@ -355,6 +366,19 @@ mod tests {
         let text = encode_headers(&headers);
         assert_eq!(decode_headers(&text).unwrap(), headers);
         assert_eq!(decode_headers("").unwrap(), Vec::new());
+    }
+
+    #[test]
+    fn payload_round_trips_binary_bodies() {
+        let headers = vec![("a:b".to_owned(), "1:2".to_owned())];
+        let body = [0u8, 255, b':', b'9'];
+        let (h, b) = decode_payload(&encode_payload(&headers, &body)).unwrap();
+        assert_eq!(h, headers);
+        assert_eq!(b.as_ref(), body);
+        let (h, b) = decode_payload(&encode_payload(&[], b"")).unwrap();
+        assert!(h.is_empty() && b.is_empty());
+        assert!(decode_payload(b"9:ab").is_err());
+        assert!(decode_payload(b"body").is_err());
     }
 
     #[test]

@@ -320,8 +320,7 @@ impl Inbox for RedisInbox {
                 .arg(event.received_at_ms.to_string())
                 .arg(flag(event.occurred_at_ms.is_some()))
                 .arg(event.occurred_at_ms.unwrap_or(0).to_string())
-                .arg(event.body.as_ref())
-                .arg(codec::encode_headers(&event.headers));
+                .arg(codec::encode_payload(&event.headers, &event.body));
             let reply = self.run(&invocation).await?;
             match codec::array(&reply)? {
                 [code, id] => {
@@ -398,16 +397,22 @@ impl Inbox for RedisInbox {
     fn get(&self, id: InboxId) -> BoxFuture<'_, Result<Option<EventDetail>, InboxError>> {
         Box::pin(async move {
             let mut connection = self.inner.connection.clone();
-            let reply: Value = redis::cmd("HGETALL")
+            // One round trip; the row and its payload are written and
+            // removed together, so both or neither are there.
+            let (row, payload): (Value, Value) = redis::pipe()
+                .atomic()
+                .cmd("HGETALL")
                 .arg(format!("{}e:{}", self.inner.prefix, id.get()))
+                .cmd("GET")
+                .arg(format!("{}b:{}", self.inner.prefix, id.get()))
                 .query_async(&mut connection)
                 .await
                 .map_err(|err| store_error(&err))?;
-            let fields = codec::Fields::from_flat(&reply)?;
+            let fields = codec::Fields::from_flat(&row)?;
             if fields.is_empty() {
                 return Ok(None);
             }
-            fields.detail(id).map(Some)
+            fields.detail(id, &payload).map(Some)
         })
     }
 

@@ -60,17 +60,24 @@ pub(crate) async fn volatile_inbox(url: &str, prefix: &str) -> RedisInbox {
         .expect("connect to redis")
 }
 
-/// A `redis-server` with `appendonly yes` and `appendfsync everysec`, its
-/// files in a directory of its own, on a free loopback port. Killed (and its
-/// directory removed) when dropped.
+/// A `redis-server` with `appendonly yes`, its files in a directory of its
+/// own, on a free loopback port. Killed (and its directory removed) when
+/// dropped.
 pub(crate) struct AofServer {
     port: u16,
     dir: PathBuf,
+    fsync: &'static str,
     child: Option<Child>,
 }
 
 impl AofServer {
+    /// With `appendfsync everysec`, the default of most deployments.
     pub(crate) fn start() -> Self {
+        Self::start_with("everysec")
+    }
+
+    /// With `appendfsync` set to `fsync` (`always`, `everysec` or `no`).
+    pub(crate) fn start_with(fsync: &'static str) -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("free loopback port")
@@ -83,6 +90,7 @@ impl AofServer {
         let mut server = Self {
             port,
             dir,
+            fsync,
             child: None,
         };
         server.spawn();
@@ -101,7 +109,7 @@ impl AofServer {
                 .args(["--bind", "127.0.0.1"])
                 .args(["--save", ""])
                 .args(["--appendonly", "yes"])
-                .args(["--appendfsync", "everysec"])
+                .args(["--appendfsync", self.fsync])
                 .arg("--dir")
                 .arg(&self.dir)
                 .args(["--loglevel", "warning"])

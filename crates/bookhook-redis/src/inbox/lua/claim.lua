@@ -1,5 +1,5 @@
 -- ARGV: P, ns, now, lease_until, max, consumer, token prefix (24 hex digits).
--- Replies a list of {id, token, newer_done_occ or '', HGETALL of the row}.
+-- Replies a list of {id, token, newer_done_occ or '', HGETALL of the row, payload}.
 local ns, now, untl, max, me, base = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7]
 ensure_group(ns)
 
@@ -94,7 +94,7 @@ for _, c in ipairs(candidates) do
         end
       end
     end
-    table.insert(out, {id, tok, newer, redis.call('HGETALL', e)})
+    table.insert(out, {id, tok, newer, redis.call('HGETALL', e), redis.call('GET', bk(id))})
   end
 end
 return out

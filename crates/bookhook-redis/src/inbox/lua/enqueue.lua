@@ -1,4 +1,5 @@
--- ARGV: P, ns, key, ok_set, ok, provider, type, kind, received, occ_set, occ, body, headers.
+-- ARGV: P, ns, key, ok_set, ok, provider, type, kind, received, occ_set, occ, payload
+-- (the stored headers and the body, see `codec::encode_payload`).
 -- Replies {1, id} (queued) or {0, id} (duplicate).
 local ns, key = ARGV[2], ARGV[3]
 local field = nsk(ns) .. ':' .. key
@@ -10,8 +11,10 @@ local id = string.format('%d', redis.call('INCR', P .. 'seq'))
 redis.call('HSET', P .. 'keys', field, id)
 local recv = ARGV[9]
 redis.call('HSET', ek(id), 'ns', ns, 'key', key, 'prov', ARGV[6], 'type', ARGV[7],
-  'kind', ARGV[8], 'recv', recv, 'body', ARGV[12], 'hdrs', ARGV[13], 'st', 'pending',
-  'att', 0, 'next', recv, 'trig', 'automatic')
+  'kind', ARGV[8], 'recv', recv, 'st', 'pending', 'att', 0, 'next', recv, 'trig', 'automatic')
+-- The payload has a key of its own, so that the hash keeps only short
+-- values and Redis stores it compactly (as a listpack).
+redis.call('SET', bk(id), ARGV[12])
 if ARGV[10] == '1' then
   redis.call('HSET', ek(id), 'occ', ARGV[11])
 end

@@ -3,7 +3,8 @@
 -- Layout under the prefix P:
 --   seq            INCR counter of inbox ids
 --   keys           hash: "<len(ns)>:<ns>:<key>" -> id (the idempotency index)
---   e:<id>         hash: one event (see the field list in the Rust module)
+--   e:<id>         hash: one event's metadata and state (fields in `codec`)
+--   b:<id>         string: its stored headers and body
 --   all            zset of every id (score id): listings, newest first
 --   x:pending      zset of pending ids (score received_at): stats
 --   x:processing   zset of processing ids (score id)
@@ -19,6 +20,7 @@ local P = ARGV[1]
 local GROUP = 'bookhook'
 
 local function ek(id) return P .. 'e:' .. id end
+local function bk(id) return P .. 'b:' .. id end
 local function nsk(ns) return #ns .. ':' .. ns end
 local function okey(ns, ok) return P .. 'o:' .. nsk(ns) .. ':' .. ok end
 local function nkey(ns, ok) return P .. 'n:' .. nsk(ns) .. ':' .. ok end
@@ -164,7 +166,7 @@ local function remove(id)
   local ns, ok = r[1], r[3]
   redis.call('HDEL', P .. 'keys', nsk(ns) .. ':' .. r[2])
   unqueue(id, ns, r[4])
-  redis.call('DEL', ek(id))
+  redis.call('DEL', ek(id), bk(id))
   redis.call('ZREM', P .. 'all', id)
   redis.call('ZREM', xkey(r[5]), id)
   redis.call('ZREM', lkey(ns), id)
