@@ -36,6 +36,16 @@ pub struct Context<S = ()> {
 }
 
 impl<S> Context<S> {
+    /// A context for a delivery handled outside [`Dispatcher::dispatch`]
+    /// (the inbox worker).
+    pub(crate) fn new(delivery: Arc<Delivery>, freshness: Freshness, state: S) -> Self {
+        Self {
+            delivery,
+            freshness,
+            state,
+        }
+    }
+
     /// The verified delivery.
     pub fn delivery(&self) -> &Arc<Delivery> {
         &self.delivery
@@ -103,7 +113,7 @@ where
     }
 }
 
-type BoxHandler<S> = Arc<dyn Handler<S>>;
+pub(crate) type BoxHandler<S> = Arc<dyn Handler<S>>;
 
 struct Routes<S> {
     exact: HashMap<String, BoxHandler<S>>,
@@ -205,6 +215,19 @@ impl Dispatcher<()> {
     }
 }
 
+impl<S> Dispatcher<S> {
+    /// The handler for this event type and kind (most specific route first),
+    /// shared with the inbox worker.
+    pub(crate) fn route(&self, event_type: &str, kind: Kind) -> Option<BoxHandler<S>> {
+        self.inner.routes.find(event_type, kind).cloned()
+    }
+
+    /// The state handlers share.
+    pub(crate) fn state(&self) -> &S {
+        &self.inner.state
+    }
+}
+
 impl<S: Clone + Send + Sync + 'static> Dispatcher<S> {
     /// The endpoint.
     pub fn endpoint(&self) -> &Endpoint {
@@ -242,7 +265,7 @@ impl<S: Clone + Send + Sync + 'static> Dispatcher<S> {
 }
 
 /// Runs a handler, turning a panic (while building or polling its future) into an error.
-async fn run_caught<S: 'static>(
+pub(crate) async fn run_caught<S: 'static>(
     handler: &dyn Handler<S>,
     ctx: Context<S>,
 ) -> Result<(), HandlerError> {

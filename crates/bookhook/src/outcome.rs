@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::error::{HandlerError, ParseError, StoreError, VerifyError};
+use crate::inbox::{InboxError, InboxId};
 
 /// Why a request was turned away before any handler ran.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -51,10 +52,11 @@ impl Rejection {
 /// | outcome | status |
 /// |---|---|
 /// | [`Handled`](Outcome::Handled), [`Duplicate`](Outcome::Duplicate), [`Unrouted`](Outcome::Unrouted) | 200 |
+/// | [`Queued`](Outcome::Queued) (inbox mode: stored, handled later) | 200 |
 /// | [`InFlight`](Outcome::InFlight) | 409 with `Retry-After` |
 /// | [`Rejected`](Outcome::Rejected) | 401, 400, 405 or 413 (see [`Rejection`]) |
 /// | [`Failed`](Outcome::Failed) | 500, claim released |
-/// | [`StoreUnavailable`](Outcome::StoreUnavailable) | 503 |
+/// | [`StoreUnavailable`](Outcome::StoreUnavailable), [`InboxUnavailable`](Outcome::InboxUnavailable) | 503 with `Retry-After` |
 ///
 /// ```
 /// use bookhook::{Outcome, Rejection, VerifyError};
@@ -82,25 +84,36 @@ pub enum Outcome {
     Failed(HandlerError),
     /// The idempotency store could not answer and the endpoint fails closed.
     StoreUnavailable(StoreError),
+    /// Inbox mode: the event is durably stored in the inbox and will be
+    /// handled in the background. Answers 200 `{"status":"queued","id":…}`.
+    Queued {
+        /// The inbox row that holds it.
+        id: InboxId,
+    },
+    /// Inbox mode: the event could not be stored, so it was not accepted.
+    /// Answers 503 with `Retry-After`: the sender must try again.
+    InboxUnavailable(InboxError),
 }
 
 impl Outcome {
     /// The HTTP status for this outcome.
     pub fn status(&self) -> u16 {
         match self {
-            Outcome::Handled | Outcome::Duplicate | Outcome::Unrouted => 200,
+            Outcome::Handled | Outcome::Duplicate | Outcome::Unrouted | Outcome::Queued { .. } => {
+                200
+            }
             Outcome::InFlight { .. } => 409,
             Outcome::Rejected(Rejection::PayloadTooLarge { .. }) => 413,
             Outcome::Rejected(Rejection::MethodNotAllowed) => 405,
             Outcome::Rejected(Rejection::Unauthorized(_)) => 401,
             Outcome::Rejected(Rejection::Malformed(_) | Rejection::IncompleteBody) => 400,
             Outcome::Failed(_) => 500,
-            Outcome::StoreUnavailable(_) => 503,
+            Outcome::StoreUnavailable(_) | Outcome::InboxUnavailable(_) => 503,
         }
     }
 
     /// A short `snake_case` name: `handled`, `duplicate`, `unrouted`,
-    /// `in_flight`, `rejected`, `failed` or `unavailable`.
+    /// `in_flight`, `rejected`, `failed`, `unavailable` or `queued`.
     pub fn as_str(&self) -> &'static str {
         match self {
             Outcome::Handled => "handled",
@@ -109,7 +122,8 @@ impl Outcome {
             Outcome::InFlight { .. } => "in_flight",
             Outcome::Rejected(_) => "rejected",
             Outcome::Failed(_) => "failed",
-            Outcome::StoreUnavailable(_) => "unavailable",
+            Outcome::StoreUnavailable(_) | Outcome::InboxUnavailable(_) => "unavailable",
+            Outcome::Queued { .. } => "queued",
         }
     }
 
@@ -139,6 +153,14 @@ impl Outcome {
                 error_body(
                     "store_unavailable",
                     "the idempotency store is unavailable; retry later",
+                ),
+                Some(5),
+            ),
+            Outcome::Queued { id } => (format!(r#"{{"status":"queued","id":{id}}}"#), None),
+            Outcome::InboxUnavailable(_) => (
+                error_body(
+                    "inbox_unavailable",
+                    "the event could not be stored; retry later",
                 ),
                 Some(5),
             ),
@@ -221,6 +243,20 @@ mod tests {
                 503,
                 "unavailable",
             ),
+            (
+                Outcome::Queued {
+                    id: InboxId::new(7),
+                },
+                200,
+                "queued",
+            ),
+            (
+                Outcome::InboxUnavailable(InboxError::Unavailable {
+                    reason: "disk full".into(),
+                }),
+                503,
+                "unavailable",
+            ),
         ];
         for (outcome, status, name) in cases {
             assert_eq!(outcome.status(), status, "{outcome:?}");
@@ -229,6 +265,28 @@ mod tests {
             let body: serde_json::Value = serde_json::from_str(&outcome.response().body).unwrap();
             assert!(body.is_object());
         }
+    }
+
+    #[test]
+    fn queued_names_its_inbox_row() {
+        let response = Outcome::Queued {
+            id: InboxId::new(42),
+        }
+        .response();
+        assert_eq!(response.body, r#"{"status":"queued","id":42}"#);
+        assert_eq!(response.retry_after, None);
+    }
+
+    #[test]
+    fn inbox_unavailable_asks_for_a_retry_without_the_reason() {
+        let response = Outcome::InboxUnavailable(InboxError::Unavailable {
+            reason: "/var/lib/inbox.db: disk full".into(),
+        })
+        .response();
+        assert_eq!(response.status, 503);
+        assert_eq!(response.retry_after, Some(5));
+        assert!(response.body.contains("\"error\":\"inbox_unavailable\""));
+        assert!(!response.body.contains("disk full"));
     }
 
     #[test]

@@ -34,11 +34,20 @@ use bytes::Bytes;
 use crate::idempotency::{BoxFuture, ClaimToken};
 use crate::kind::{Kind, Provider};
 
+mod ingest;
 mod memory;
+mod redact;
 mod schedule;
+mod worker;
 
+pub use ingest::{Ingest, Ingested, Wakeup};
 pub use memory::MemoryInbox;
+pub use redact::{REDACTED, is_secret_header};
 pub use schedule::{DEFAULT_DELAYS, DEFAULT_JITTER, RetrySchedule};
+pub use worker::{
+    AttemptReport, AttemptResult, DEFAULT_HANDLER_TIMEOUT, DEFAULT_RETENTION, DEFAULT_WORKER_LEASE,
+    ShutdownReport, Worker, WorkerBuilder, WorkerHandle,
+};
 
 /// The inbox's own id of a stored event: unique within one inbox, and
 /// increasing in the order events were received.
