@@ -44,19 +44,48 @@ async fn starts_without_appendonly_only_when_allowed_explicitly() {
     );
 }
 
+/// Collects what the subscriber writes.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[tokio::test]
-async fn starts_with_appendonly_and_reports_appendfsync() {
+async fn starts_with_appendonly_and_logs_appendfsync() {
     // Fails in CI, and explains itself elsewhere, when there is no server.
     if support::redis().is_none() {
         return;
     }
     let server = AofServer::start();
-    let inbox = RedisInbox::connect(&server.url()).await.unwrap();
+    let log = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer({
+            let log = log.clone();
+            move || log.clone()
+        })
+        .with_ansi(false)
+        .finish();
+    let inbox = {
+        let _guard = tracing::subscriber::set_default(subscriber);
+        RedisInbox::connect(&server.url()).await.unwrap()
+    };
     assert!(inbox.persistence().append_only);
     assert_eq!(
         inbox.persistence().append_fsync.as_deref(),
         Some("everysec")
     );
+    let log = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    assert!(log.contains("appendfsync=\"everysec\""), "{log}");
+    assert!(log.contains("appendonly yes"), "{log}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
