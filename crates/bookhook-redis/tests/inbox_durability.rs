@@ -88,6 +88,35 @@ async fn starts_with_appendonly_and_logs_appendfsync() {
     assert!(log.contains("appendonly yes"), "{log}");
 }
 
+#[tokio::test]
+async fn reads_persistence_from_info_where_config_is_disabled() {
+    if support::redis().is_none() {
+        return;
+    }
+    // Managed services often rename or remove CONFIG.
+    let with_aof = AofServer::start_args(vec![
+        "--appendonly",
+        "yes",
+        "--rename-command",
+        "CONFIG",
+        "",
+    ]);
+    let inbox = RedisInbox::connect(&with_aof.url()).await.unwrap();
+    assert!(inbox.persistence().append_only);
+    assert_eq!(
+        inbox.persistence().append_fsync,
+        None,
+        "INFO does not show it"
+    );
+
+    let without =
+        AofServer::start_args(vec!["--appendonly", "no", "--rename-command", "CONFIG", ""]);
+    assert_eq!(
+        RedisInbox::connect(&without.url()).await.unwrap_err(),
+        RedisInboxError::AppendOnlyOff
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_events_survive_a_redis_restart_with_fsync_always_and_the_outage_is_unavailable()
  {

@@ -9,8 +9,8 @@ use redis::aio::ConnectionLike;
 ///
 /// | server settings | an acknowledged event survives |
 /// |---|---|
-/// | `appendonly yes`, `appendfsync always` | a Redis crash and a power loss |
-/// | `appendonly yes`, `appendfsync everysec` | a Redis crash; a power loss or OS crash may lose the last second or so |
+/// | `appendonly yes`, `appendfsync always` | a Redis crash and a power loss: the AOF is written and fsynced before the reply |
+/// | `appendonly yes`, `appendfsync everysec` | a Redis crash while the disk keeps up; while an fsync is slow Redis may hold the write back for up to 2 s, and a crash or power loss then loses those acknowledged events |
 /// | `appendonly yes`, `appendfsync no` | a Redis crash; after a power loss, whatever the OS had flushed |
 /// | `appendonly no` (RDB snapshots or nothing) | nothing certain: a restart forgets every write since the last snapshot |
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -66,7 +66,7 @@ pub(crate) async fn volatile_inbox(url: &str, prefix: &str) -> RedisInbox {
 pub(crate) struct AofServer {
     port: u16,
     dir: PathBuf,
-    fsync: &'static str,
+    args: Vec<&'static str>,
     child: Option<Child>,
 }
 
@@ -78,6 +78,11 @@ impl AofServer {
 
     /// With `appendfsync` set to `fsync` (`always`, `everysec` or `no`).
     pub(crate) fn start_with(fsync: &'static str) -> Self {
+        Self::start_args(vec!["--appendonly", "yes", "--appendfsync", fsync])
+    }
+
+    /// With these settings instead (`--appendonly no`, a renamed command…).
+    pub(crate) fn start_args(args: Vec<&'static str>) -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("free loopback port")
@@ -90,7 +95,7 @@ impl AofServer {
         let mut server = Self {
             port,
             dir,
-            fsync,
+            args,
             child: None,
         };
         server.spawn();
@@ -108,8 +113,7 @@ impl AofServer {
                 .args(["--port", &self.port.to_string()])
                 .args(["--bind", "127.0.0.1"])
                 .args(["--save", ""])
-                .args(["--appendonly", "yes"])
-                .args(["--appendfsync", self.fsync])
+                .args(&self.args)
                 .arg("--dir")
                 .arg(&self.dir)
                 .args(["--loglevel", "warning"])
