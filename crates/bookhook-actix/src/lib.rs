@@ -12,6 +12,9 @@
 //!   and one response per outcome (200, 400, 401, 405, 409, 413, 500, 503).
 //! - **Extract a [`VerifiedEvent`]** in a handler of your own. It verifies
 //!   and parses, but cannot deduplicate (see its docs).
+//! - **Inbox mode** with [`inbox_resource`]: each verified event is stored
+//!   and answered at once, and a [`Worker`](inbox::Worker) runs the
+//!   dispatcher's handlers in the background (see the [`inbox`] module).
 //!
 //! Statuses and bodies are decided by the core ([`Outcome::status`]), so this
 //! adapter answers exactly as `bookhook-axum` does.
@@ -76,9 +79,11 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod extract;
+pub mod inbox;
 mod service;
 
 pub use bookhook::*;
 
 pub use extract::{VerifiedEvent, VerifiedEventRejection};
+pub use inbox::{handle_inbox, inbox_resource, inbox_route};
 pub use service::{ActixHeaders, handle, resource, route};

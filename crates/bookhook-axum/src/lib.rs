@@ -11,6 +11,9 @@
 //! - [`WebhookLayer`]: verification, size limit and deduplication in front
 //!   of a handler of your own, which reads the event with
 //! - [`VerifiedEvent`]: an extractor that only works under a [`WebhookLayer`].
+//! - [`InboxService`]: inbox mode, which stores each verified event and
+//!   answers at once, while a [`Worker`](inbox::Worker) runs the dispatcher's
+//!   handlers in the background (see the [`inbox`] module).
 //!
 //! Statuses and bodies come from the core ([`Outcome::status`]), so this
 //! adapter answers exactly like the actix-web one.
@@ -49,6 +52,7 @@
 mod body;
 mod extract;
 mod headers;
+pub mod inbox;
 mod layer;
 mod service;
 
@@ -56,6 +60,7 @@ pub use bookhook::*;
 
 pub use extract::{MissingWebhookLayer, VerifiedEvent, VerifiedEventRejection};
 pub use headers::HttpHeaders;
+pub use inbox::InboxService;
 pub use layer::{WebhookLayer, WebhookMiddleware};
 pub use service::WebhookService;
 

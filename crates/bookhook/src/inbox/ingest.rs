@@ -217,9 +217,15 @@ impl Ingest {
     }
 
     /// The report for a request refused before [`receive`](Self::receive)
-    /// could run (an adapter that stopped reading an oversized body), logged.
+    /// could run (an adapter that stopped reading an oversized body). It is
+    /// not logged: adapters refuse such bodies through
+    /// [`Endpoint::reject`], which logs them.
     pub fn reject(&self, rejection: Rejection) -> Ingested {
-        self.finish(None, Outcome::Rejected(rejection), Instant::now())
+        Ingested {
+            delivery: None,
+            outcome: Outcome::Rejected(rejection),
+            latency: Duration::ZERO,
+        }
     }
 
     fn finish(

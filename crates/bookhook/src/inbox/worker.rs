@@ -17,7 +17,7 @@ use crate::idempotency::Freshness;
 use crate::kind::Provider;
 use crate::provider::generic::GenericEnvelope;
 
-use super::ingest::Wakeup;
+use super::ingest::{Ingest, Wakeup};
 use super::schedule::RetrySchedule;
 use super::{Claimed, Failure, Inbox, InboxError, InboxId, Lease, Trigger};
 
@@ -163,6 +163,35 @@ impl<S: Clone + Send + Sync + 'static> Worker<S> {
     /// of the same process with [`Ingest::wakeup`](super::Ingest::wakeup).
     pub fn wakeup(&self) -> Wakeup {
         self.shared.wakeup.clone()
+    }
+
+    /// The request side for this worker: an [`Ingest`] for the dispatcher's
+    /// endpoint and the worker's inbox, which wakes this worker on each new
+    /// event. Hand it to a web adapter's inbox mode.
+    pub fn ingest(&self) -> Ingest {
+        Ingest::new(
+            self.shared.dispatcher.endpoint().clone(),
+            Arc::clone(&self.shared.inbox),
+        )
+        .wakeup(self.shared.wakeup.clone())
+    }
+
+    /// Runs the worker beside `server` (a web server's future, say) on the
+    /// current tokio runtime: starts it, awaits `server`, then shuts the
+    /// worker down as [`WorkerHandle::shutdown`] does. The worker stops with
+    /// the server, whose graceful shutdown has let in-flight requests finish.
+    ///
+    /// ```no_run
+    /// # async fn run(worker: bookhook::inbox::Worker) {
+    /// let server = async { /* axum::serve(...).await, HttpServer::run().await */ };
+    /// let ((), report) = worker.alongside(server).await;
+    /// assert_eq!(report.cut_off, 0);
+    /// # }
+    /// ```
+    pub async fn alongside<F: IntoFuture>(&self, server: F) -> (F::Output, ShutdownReport) {
+        let handle = self.spawn();
+        let served = server.await;
+        (served, handle.shutdown().await)
     }
 
     /// Handles every row that is due now, `concurrency` at a time, until

@@ -20,9 +20,14 @@
 //!
 //! [`DownInbox`] is an inbox that is always unavailable, for testing what a
 //! receiver answers when its inbox cannot be written.
+//!
+//! [`InboxConformance`] is the adapters' conformance table in inbox mode:
+//! the same requests as [`Conformance`], mounted on [`Ingest`]s, so that every
+//! web adapter's inbox mode answers with the same statuses and bodies.
 
 use std::collections::HashSet;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -32,9 +37,13 @@ use crate::error::HandlerError;
 use crate::idempotency::BoxFuture;
 use crate::inbox::{
     AttemptOutcome, Claimed, Enqueued, EventDetail, EventRecord, Failure, Filter, Inbox,
-    InboxError, InboxId, Lease, NewEvent, Page, RetrySchedule, Selection, State, Stats, Trigger,
+    InboxError, InboxId, Ingest, Ingested, Lease, MemoryInbox, NewEvent, Page, RetrySchedule,
+    Selection, State, Stats, Trigger,
 };
 use crate::kind::{Kind, Provider};
+use crate::outcome::Outcome;
+
+use super::conformance::{Answered, BROKEN_STORE_PATH, Case, Conformance, Stage};
 
 /// The time the checks start at: 2026-03-24T14:30:00Z, in ms.
 pub const T0: i64 = 1_774_362_600_000;
@@ -1033,5 +1042,328 @@ impl Inbox for DownInbox {
 
     fn expire(&self, _now_ms: i64, _retention: Duration) -> BoxFuture<'_, Result<u64, InboxError>> {
         down()
+    }
+}
+
+/// An [`Ingest`] mounted at a path for the inbox-mode conformance run.
+#[derive(Debug, Clone)]
+pub struct InboxMount {
+    /// Where to mount it.
+    pub path: &'static str,
+    /// What to serve there, in inbox mode.
+    pub ingest: Ingest,
+}
+
+/// The conformance table in inbox mode: the requests of [`Conformance`],
+/// each answered as an [`Ingest`] answers it.
+///
+/// A test mounts each of the [`mounts`](Self::mounts) with the adapter's
+/// inbox mode, sends every case in order, and hands each answer to
+/// [`check_answered`](Self::check_answered). The answers expected:
+///
+/// - requests the dispatcher table refuses before any claim (size, method,
+///   signature, timestamp, body) get the same answer in inbox mode;
+/// - every other request is stored: 200 `{"status":"queued","id":N}` the
+///   first time its key is seen (ids from 1, in the order sent), 200
+///   `{"status":"duplicate"}` after that;
+/// - the mount whose store is down in the dispatcher table has an inbox that
+///   is down ([`DownInbox`]): 503 `inbox_unavailable` with `Retry-After`.
+///
+/// After the run, [`inbox`](Self::inbox) holds exactly the queued events.
+///
+/// The cases carry inbox mode's answers, which [`Case::stage`] does not know:
+/// ask the dispatcher table ([`Conformance::new`]) for stages instead.
+#[derive(Debug)]
+pub struct InboxConformance {
+    /// Ingests to mount, each at its path.
+    pub mounts: Vec<InboxMount>,
+    /// The requests, to send in order, with the answers of inbox mode.
+    pub cases: Vec<Case>,
+    /// The inbox behind every mount but the broken one.
+    pub inbox: Arc<MemoryInbox>,
+    table: Conformance,
+}
+
+impl InboxConformance {
+    /// Builds the mounts and the table. Call it inside a tokio runtime.
+    ///
+    /// # Panics
+    /// If inbox mode would answer a case that the dispatcher table refuses
+    /// before its claim any differently: the two modes must agree there.
+    pub async fn new() -> Self {
+        let table = Conformance::new().await;
+        let inbox = Arc::new(MemoryInbox::new());
+        let mounts = Self::mounts_on(&table, inbox.clone());
+        // The answers are the core's own, from the same mounts on a second inbox.
+        let reference = Self::mounts_on(&table, Arc::new(MemoryInbox::new()));
+        let mut cases = Vec::with_capacity(table.cases.len());
+        for case in &table.cases {
+            let ingest = &reference
+                .iter()
+                .find(|mount| mount.path == case.path)
+                .unwrap_or_else(|| panic!("case `{}`: no mount at {}", case.name, case.path))
+                .ingest;
+            let answer = send_to(ingest, case).await;
+            let response = answer.response();
+            let stage = case.stage();
+            match (stage, answer.outcome()) {
+                (Stage::Verify, _) => assert_eq!(
+                    (response.status, &response.body, response.retry_after),
+                    (case.status, &case.response_body, case.retry_after),
+                    "case `{}`: inbox mode must refuse it as a dispatcher does",
+                    case.name
+                ),
+                (_, Outcome::Queued { .. } | Outcome::Duplicate) => {}
+                (_, Outcome::InboxUnavailable(_)) if case.path == BROKEN_STORE_PATH => {}
+                (_, outcome) => panic!(
+                    "case `{}`: an authentic request must be stored, got {outcome:?}",
+                    case.name
+                ),
+            }
+            let mut expected = case.clone();
+            expected.status = response.status;
+            expected.response_body = response.body;
+            expected.retry_after = response.retry_after;
+            cases.push(expected);
+        }
+        Self {
+            mounts,
+            cases,
+            inbox,
+            table,
+        }
+    }
+
+    fn mounts_on(table: &Conformance, inbox: Arc<MemoryInbox>) -> Vec<InboxMount> {
+        table
+            .mounts
+            .iter()
+            .map(|mount| {
+                let endpoint = mount.dispatcher.endpoint().clone();
+                let ingest = if mount.path == BROKEN_STORE_PATH {
+                    Ingest::new(endpoint, Arc::new(DownInbox))
+                } else {
+                    Ingest::new(endpoint, inbox.clone())
+                };
+                InboxMount {
+                    path: mount.path,
+                    ingest,
+                }
+            })
+            .collect()
+    }
+
+    /// Sends `case` straight to the ingest mounted at its path, with no web
+    /// adapter in between.
+    ///
+    /// # Panics
+    /// If no mount serves the case's path.
+    pub async fn receive(&self, case: &Case) -> Ingested {
+        let mount = self
+            .mounts
+            .iter()
+            .find(|mount| mount.path == case.path)
+            .unwrap_or_else(|| panic!("case `{}`: no mount at {}", case.name, case.path));
+        send_to(&mount.ingest, case).await
+    }
+
+    /// Compares what an adapter answered with what `case` expects, and
+    /// panics with the case's name if they differ.
+    pub fn check(&self, case: &Case, status: u16, body: &[u8], retry_after: Option<&str>) {
+        self.table.check(case, status, body, retry_after);
+    }
+
+    /// Like [`check`](Self::check), with the content type as well.
+    pub fn check_answered(&self, case: &Case, answered: &Answered) {
+        self.table.check_answered(case, answered);
+    }
+
+    /// Checks the inbox once every case ran: one row per queued answer.
+    pub async fn check_stored(&self) {
+        let queued = self
+            .cases
+            .iter()
+            .filter(|case| case.response_body.contains(r#""status":"queued""#))
+            .count() as u64;
+        let stored = self
+            .inbox
+            .count(&Filter::default())
+            .await
+            .unwrap_or_else(|err| panic!("count: {err}"));
+        assert_eq!(stored, queued, "one stored row per queued answer");
+    }
+}
+
+async fn send_to(ingest: &Ingest, case: &Case) -> Ingested {
+    ingest
+        .receive(
+            case.method,
+            &case.headers,
+            case.query.as_deref(),
+            Bytes::from(case.body.clone()),
+        )
+        .await
+}
+
+/// An inbox that can be switched off: while it is down every call is
+/// [`InboxError::Unavailable`] and nothing reaches the inner inbox. For
+/// testing that a receiver never acknowledges what it could not store.
+///
+/// ```
+/// use bookhook::inbox::{Inbox, MemoryInbox};
+/// use bookhook::testing::inbox::{Breakable, sample_event};
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let inbox = Breakable::new(MemoryInbox::new());
+/// inbox.set_down(true);
+/// assert!(inbox.enqueue(sample_event("ns", "k", None)).await.is_err());
+/// inbox.set_down(false);
+/// assert!(inbox.enqueue(sample_event("ns", "k", None)).await.is_ok());
+/// # });
+/// ```
+#[derive(Debug, Default)]
+pub struct Breakable<I> {
+    inner: I,
+    down: std::sync::atomic::AtomicBool,
+}
+
+impl<I: Inbox> Breakable<I> {
+    /// Wraps `inner`, up.
+    pub fn new(inner: I) -> Self {
+        Self {
+            inner,
+            down: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Switches the inbox off (`true`) or on again.
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The wrapped inbox, reachable even while down.
+    pub fn inner(&self) -> &I {
+        &self.inner
+    }
+
+    fn is_down(&self) -> bool {
+        self.down.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl<I: Inbox> Inbox for Breakable<I> {
+    fn enqueue(&self, event: NewEvent) -> BoxFuture<'_, Result<Enqueued, InboxError>> {
+        if self.is_down() {
+            return down();
+        }
+        self.inner.enqueue(event)
+    }
+
+    fn claim(
+        &self,
+        namespace: &str,
+        now_ms: i64,
+        lease: Duration,
+        max: usize,
+    ) -> BoxFuture<'_, Result<Vec<Claimed>, InboxError>> {
+        if self.is_down() {
+            return down();
+        }
+        self.inner.claim(namespace, now_ms, lease, max)
+    }
+
+    fn complete(&self, lease: &Lease, now_ms: i64) -> BoxFuture<'_, Result<(), InboxError>> {
+        if self.is_down() {
+            return down();
+        }
+        self.inner.complete(lease, now_ms)
+    }
+
+    fn fail(
+        &self,
+        lease: &Lease,
+        now_ms: i64,
+        failure: Failure,
+    ) -> BoxFuture<'_, Result<(), InboxError>> {
+        if self.is_down() {
+            return down();
+        }
+        self.inner.fail(lease, now_ms, failure)
+    }
+
+    fn abandon(&self, lease: &Lease, now_ms: i64) -> BoxFuture<'_, Result<(), InboxError>> {
+        if self.is_down() {
+            return down();
+        }
+        self.inner.abandon(lease, now_ms)
+    }
+
+    fn get(&self, id: InboxId) -> BoxFuture<'_, Result<Option<EventDetail>, InboxError>> {
+        if self.is_down() {
+            return down();
+        }
+        self.inner.get(id)
+    }
+
+    fn list<'a>(
+        &'a self,
+        filter: &'a Filter,
+        page: Page,
+    ) -> BoxFuture<'a, Result<Vec<EventRecord>, InboxError>> {
+        if self.is_down() {
+            return down();
+        }
+        self.inner.list(filter, page)
+    }
+
+    fn count<'a>(&'a self, filter: &'a Filter) -> BoxFuture<'a, Result<u64, InboxError>> {
+        if self.is_down() {
+            return down();
+        }
+        self.inner.count(filter)
+    }
+
+    fn stats(&self) -> BoxFuture<'_, Result<Stats, InboxError>> {
+        if self.is_down() {
+            return down();
+        }
+        self.inner.stats()
+    }
+
+    fn replay<'a>(
+        &'a self,
+        selection: &'a Selection,
+        now_ms: i64,
+    ) -> BoxFuture<'a, Result<u64, InboxError>> {
+        if self.is_down() {
+            return down();
+        }
+        self.inner.replay(selection, now_ms)
+    }
+
+    fn mark_dead<'a>(
+        &'a self,
+        id: InboxId,
+        now_ms: i64,
+        reason: &'a str,
+    ) -> BoxFuture<'a, Result<bool, InboxError>> {
+        if self.is_down() {
+            return down();
+        }
+        self.inner.mark_dead(id, now_ms, reason)
+    }
+
+    fn purge<'a>(&'a self, filter: &'a Filter) -> BoxFuture<'a, Result<u64, InboxError>> {
+        if self.is_down() {
+            return down();
+        }
+        self.inner.purge(filter)
+    }
+
+    fn expire(&self, now_ms: i64, retention: Duration) -> BoxFuture<'_, Result<u64, InboxError>> {
+        if self.is_down() {
+            return down();
+        }
+        self.inner.expire(now_ms, retention)
     }
 }
