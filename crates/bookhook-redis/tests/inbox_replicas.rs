@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bookhook::inbox::{AttemptOutcome, Filter, Inbox, InboxId, State};
+use bookhook::inbox::{AttemptOutcome, Filter, Inbox, InboxId, Page, State};
 use bookhook_redis::RedisInbox;
 use inbox_support::{event, now_ms, volatile_inbox};
 use support::unique;
@@ -264,48 +264,100 @@ async fn killed_replica_loses_nothing() {
             }
         })
     };
-    // Kill it in the middle of a batch of eight: it holds leases then.
+
+    // The other replica works alongside from the start, the same way: eight
+    // rows at a time, 30 ms each, on a connection of its own.
+    let by_survivor: Arc<Mutex<Vec<InboxId>>> = Arc::default();
+    let holding: Arc<Mutex<HashSet<InboxId>>> = Arc::default();
+    let survivor = {
+        let inbox = volatile_inbox(&redis.url, &prefix).await;
+        let by_survivor = Arc::clone(&by_survivor);
+        let holding = Arc::clone(&holding);
+        tokio::spawn(async move {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while inbox
+                .count(&Filter::default().state(State::Done))
+                .await
+                .unwrap()
+                < 200
+            {
+                assert!(Instant::now() < deadline, "the survivor did not finish");
+                let claimed = inbox.claim("ns", now_ms(), REPLICA_LEASE, 8).await.unwrap();
+                if claimed.is_empty() {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                holding
+                    .lock()
+                    .unwrap()
+                    .extend(claimed.iter().map(|c| c.record.id));
+                for row in claimed {
+                    tokio::time::sleep(Duration::from_millis(30)).await;
+                    by_survivor.lock().unwrap().push(row.record.id);
+                    inbox.complete(&row.lease, now_ms()).await.unwrap();
+                    holding.lock().unwrap().remove(&row.record.id);
+                }
+            }
+        })
+    };
+
+    // Kill the first one in the middle of a batch of eight: it holds leases then.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let seen = by_child.lock().unwrap().len();
-        if seen >= 20 && seen % 8 == 3 {
+        if seen >= 10 && seen % 8 == 3 {
             break;
         }
-        assert!(Instant::now() < deadline, "the replica handled nothing");
-        std::thread::sleep(Duration::from_millis(1));
+        assert!(Instant::now() < deadline, "the replica handled too little");
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     reader.join().unwrap();
     let by_child = by_child.lock().unwrap().clone();
-    let held = inbox.stats().await.unwrap().processing;
-    eprintln!(
-        "replica killed after handling {}; it held {held} leases",
-        by_child.len()
-    );
-    assert!(held > 0, "the replica held no lease when killed");
-
-    // The surviving replica takes everything over once the leases ran out.
-    let mut by_survivor = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while inbox
-        .count(&Filter::default().state(State::Done))
+    // The rows under a lease that the survivor neither holds nor handled
+    // are the dead replica's.
+    let processing = inbox
+        .list(
+            &Filter::default().state(State::Processing),
+            Page::first(100),
+        )
         .await
-        .unwrap()
-        < 200
-    {
-        assert!(Instant::now() < deadline, "the survivor did not finish");
-        let claimed = inbox
-            .claim("ns", now_ms(), REPLICA_LEASE, 16)
-            .await
-            .unwrap();
-        if claimed.is_empty() {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        for row in claimed {
-            by_survivor.push(row.record.id);
-            inbox.complete(&row.lease, now_ms()).await.unwrap();
-        }
+        .unwrap();
+    let held_by_dead: Vec<_> = {
+        let holding = holding.lock().unwrap();
+        let handled = by_survivor.lock().unwrap();
+        processing
+            .iter()
+            .map(|r| r.id)
+            .filter(|id| !holding.contains(id) && !handled.contains(id))
+            .collect()
+    };
+    eprintln!(
+        "replica killed after handling {}; it held {} leases: {held_by_dead:?}",
+        by_child.len(),
+        held_by_dead.len()
+    );
+    assert!(
+        !held_by_dead.is_empty(),
+        "the replica held no lease when killed"
+    );
+
+    survivor.await.unwrap();
+    let by_survivor = by_survivor.lock().unwrap().clone();
+    // Its rows were taken over only once their lease had run out.
+    for id in &held_by_dead {
+        let detail = inbox.get(*id).await.unwrap().unwrap();
+        assert_eq!(detail.record.state, State::Done);
+        let [first, second] = &detail.attempts[..] else {
+            panic!("{id}: expected two attempts, got {:?}", detail.attempts);
+        };
+        assert_eq!(first.outcome, AttemptOutcome::Expired);
+        assert_eq!(second.outcome, AttemptOutcome::Processed);
+        let lease_ms = i64::try_from(REPLICA_LEASE.as_millis()).unwrap();
+        assert!(
+            second.started_at_ms > first.started_at_ms + lease_ms,
+            "{id} was taken over before its lease ran out"
+        );
     }
 
     let child_set: HashSet<_> = by_child.iter().copied().collect();
