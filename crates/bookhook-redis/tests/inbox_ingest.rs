@@ -127,3 +127,105 @@ async fn ingest_answers_503_with_retry_after_while_redis_is_down() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_real_workers_keep_order_per_appointment() {
+    use std::collections::{BTreeMap, HashSet};
+    use std::sync::Mutex;
+
+    let Some(redis) = support::redis() else {
+        return;
+    };
+    const APPOINTMENTS: usize = 10;
+    const EVENTS: usize = 6;
+    let prefix = unique("real-workers") + ":";
+    let connect = || {
+        RedisInbox::builder()
+            .prefix(prefix.clone())
+            .allow_without_append_only()
+            .connect(&redis.url)
+    };
+    let endpoint = Endpoint::builder(Provider::Calendence)
+        .secret("redis-inbox-secret")
+        .namespace(unique("calendence"))
+        .build()
+        .unwrap();
+    let ingest = Ingest::new(endpoint.clone(), Arc::new(connect().await.unwrap()));
+    // Interleaved appointments; each event's own time says its place.
+    for seq in 0..EVENTS {
+        for appt in 0..APPOINTMENTS {
+            let body = format!(
+                r#"{{"event":"booking.updated","timestamp":"2026-03-24T14:30:0{seq}+00:00","data":{{"id":"appt-{appt}"}}}}"#
+            )
+            .into_bytes();
+            let headers = endpoint.sign(&body, &SignRequest::now()).headers;
+            let answer = ingest.receive("POST", &headers, None, body.into()).await;
+            assert_eq!(answer.status(), 200, "{}", answer.response().body);
+        }
+    }
+
+    let running: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let log: Arc<Mutex<BTreeMap<String, Vec<i64>>>> = Arc::default();
+    // Counted rather than asserted in the handler: the worker would catch
+    // the panic as a failed attempt.
+    let overlaps = Arc::new(AtomicUsize::new(0));
+    let mut workers = Vec::new();
+    for _ in 0..2 {
+        let running = running.clone();
+        let log = log.clone();
+        let overlaps = overlaps.clone();
+        let dispatcher = Dispatcher::builder(endpoint.clone())
+            .fallback(move |ctx: Context| {
+                let running = running.clone();
+                let log = log.clone();
+                let overlaps = overlaps.clone();
+                async move {
+                    let appt = ctx.delivery().appointment_id().unwrap().to_owned();
+                    let at = ctx.delivery().occurred_at().unwrap().unix_ms();
+                    if !running.lock().unwrap().insert(appt.clone()) {
+                        overlaps.fetch_add(1, Ordering::SeqCst);
+                    }
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                    log.lock()
+                        .unwrap()
+                        .entry(appt.clone())
+                        .or_default()
+                        .push(at);
+                    running.lock().unwrap().remove(&appt);
+                    Ok::<_, std::convert::Infallible>(())
+                }
+            })
+            .build()
+            .unwrap();
+        let inbox = Arc::new(connect().await.unwrap());
+        workers.push(
+            Worker::builder(dispatcher, inbox)
+                .concurrency(8)
+                .build()
+                .unwrap(),
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut ran = [0; 2];
+    while log.lock().unwrap().values().map(Vec::len).sum::<usize>() < APPOINTMENTS * EVENTS {
+        assert!(Instant::now() < deadline, "the workers did not finish");
+        let (a, b) = tokio::join!(workers[0].drain(), workers[1].drain());
+        ran[0] += a;
+        ran[1] += b;
+    }
+    eprintln!("attempts per worker: {ran:?}");
+    assert!(ran[0] > 0 && ran[1] > 0, "both workers took part: {ran:?}");
+    assert_eq!(
+        overlaps.load(Ordering::SeqCst),
+        0,
+        "two events of one appointment ran at once"
+    );
+    let log = log.lock().unwrap().clone();
+    assert_eq!(log.len(), APPOINTMENTS);
+    for (appt, times) in &log {
+        let mut sorted = times.clone();
+        sorted.sort_unstable();
+        assert_eq!(*times, sorted, "{appt} ran out of order");
+        assert_eq!(times.len(), EVENTS, "{appt}: each event once");
+    }
+}
