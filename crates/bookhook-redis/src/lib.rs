@@ -86,17 +86,16 @@
 //!   sorted set; a claim takes over rows whose lease ran out and moves their
 //!   entries to its own consumer with `XCLAIM`. A replica killed with SIGKILL
 //!   loses nothing: its rows run again after the lease.
-//! - **Retries**, replays and abandoned rows wait in a sorted set by due time,
-//!   and the first claim that finds them due moves them back into the stream
-//!   inside its script, so two workers can never both move one.
+//! - **Retries**, replays and abandoned rows wait in a sorted set by due
+//!   time. A claim merges, in id order, the stream's new entries, the due
+//!   rows of that set and the rows whose lease ran out, so the oldest rows
+//!   run first (as the trait asks); the stream entries it read but did not
+//!   reach go to the sorted set, due at once. It is all one script, so two
+//!   workers can never take the same row.
 //! - **Order per appointment**: a row whose ordering key has an older row
 //!   pending or processing is parked until that row is done, dead or removed.
 //!   Redis runs one script at a time, so no two replicas run events of one
-//!   appointment at once, and the older one runs first. Across different
-//!   keys a claim takes the oldest ids among the rows it looks at (those
-//!   whose lease ran out and the next entries of the stream); a row that
-//!   comes back (a retry, a replay, a row released by its key) joins the end
-//!   of the stream, after the events already waiting.
+//!   appointment at once, and the older one runs first.
 //! - **Retention**: [`Inbox::expire`](bookhook::inbox::Inbox::expire)
 //!   removes done rows (hash, payload, index entries, idempotency key) in
 //!   batches of 500 per script; stream entries are already deleted when they

@@ -129,9 +129,12 @@ impl Scripts {
 ///   a sorted set; a claim takes over the rows whose lease ran out and moves
 ///   their stream entries to its consumer with `XCLAIM`. A worker killed with
 ///   SIGKILL therefore loses nothing: its rows run again after the lease.
-/// - **Retries**, replays and released rows wait in a sorted set by due time;
-///   the first claim that finds them due moves them back into the stream,
-///   inside its script.
+/// - **Retries**, replays and released rows wait in a sorted set by due time.
+///   A claim merges the three sources in id order (new entries of the
+///   stream, due rows of that set, rows whose lease ran out), so the oldest
+///   rows run first; stream entries it read but did not reach go to the
+///   sorted set, due at once. All of it happens in one script, so two
+///   workers can never take the same row.
 /// - **Order per ordering key**: a row whose key has an older pending or
 ///   processing row is parked (neither in the stream nor in the delayed set)
 ///   until that row is done, dead or removed; Redis runs scripts one at a

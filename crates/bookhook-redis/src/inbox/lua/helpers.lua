@@ -11,8 +11,10 @@
 --   x:done         zset of done ids (score done_at): retention
 --   x:dead         zset of dead ids (score id)
 --   nss            set of namespaces seen (their stream has a group)
---   s:<ns>         stream of runnable ids, consumer group "bookhook"
---   d:<ns>         zset of pending ids waiting for their time (score run_at)
+--   s:<ns>         stream of new events (added at ingest only, so in id
+--                  order), consumer group "bookhook"
+--   d:<ns>         zset of pending ids out of the stream that wait for their
+--                  time or their turn in a claim (score run_at)
 --   l:<ns>         zset of processing ids (score lease_until)
 --   o:<len>:<ns>:<ok>  zset of pending and processing ids of one ordering key
 --   n:<len>:<ns>:<ok>  zset of done ids of one ordering key (score occurred_at)
@@ -56,7 +58,7 @@ local function ensure_group(ns)
   end
 end
 
--- Appends a runnable row to its namespace's stream.
+-- Appends a new row to its namespace's stream.
 local function queue(id, ns)
   ensure_group(ns)
   local sid = redis.call('XADD', skey(ns), '*', 'i', id)
