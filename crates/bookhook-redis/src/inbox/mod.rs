@@ -118,11 +118,12 @@ impl Scripts {
 /// embedded backend.
 ///
 /// - **Ingest** ([`Inbox::enqueue`]) is one Lua script, so one round trip:
-///   the idempotency index, the event's hash (body, stored headers, metadata,
-///   state) and the stream entry are written together or not at all.
+///   the idempotency index, the event's hash (metadata and state), its
+///   payload (body and stored headers) and the stream entry are written
+///   together or not at all.
 /// - **Work distribution**: each namespace has a stream with the consumer
-///   group `bookhook`; [`Inbox::claim`] reads it with `XREADGROUP` under this
-///   inbox's own consumer name, and [`Inbox::complete`] / [`Inbox::fail`]
+///   group `bookhook`; [`Inbox::claim`] reads new events from it with
+///   `XREADGROUP` under this inbox's own consumer name, and [`Inbox::complete`] / [`Inbox::fail`]
 ///   acknowledge the entry (`XACK`, then `XDEL`) in the same script that
 ///   changes the state, after checking the lease token.
 /// - **Leases** are kept by the caller's clock (the `now_ms` of each call) in
