@@ -43,6 +43,52 @@ use redis::aio::ConnectionLike;
 pub struct Persistence {
     append_only: Option<bool>,
     snapshots: Option<bool>,
+    append_fsync: Option<AppendFsync>,
+}
+
+/// When Redis flushes its append-only file to disk (`appendfsync`), which
+/// decides what an acknowledged write survives.
+///
+/// | policy | an acknowledged write survives |
+/// |---|---|
+/// | `always` | a Redis crash and a power loss: the AOF is written and fsynced before the reply |
+/// | `everysec` | a Redis crash while the disk keeps up; while an fsync is slow Redis may hold the write back for up to 2 s, and a crash or power loss then loses those writes |
+/// | `no` | a Redis crash; after a power loss, only what the OS had flushed |
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AppendFsync {
+    /// `appendfsync always`.
+    Always,
+    /// `appendfsync everysec` (Redis' default).
+    Everysec,
+    /// `appendfsync no`.
+    No,
+}
+
+impl AppendFsync {
+    /// The setting's value as Redis writes it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            AppendFsync::Always => "always",
+            AppendFsync::Everysec => "everysec",
+            AppendFsync::No => "no",
+        }
+    }
+
+    fn parse(value: &str) -> Option<Self> {
+        match value.trim() {
+            v if v.eq_ignore_ascii_case("always") => Some(AppendFsync::Always),
+            v if v.eq_ignore_ascii_case("everysec") => Some(AppendFsync::Everysec),
+            v if v.eq_ignore_ascii_case("no") => Some(AppendFsync::No),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for AppendFsync {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl Persistence {
@@ -52,7 +98,21 @@ impl Persistence {
         Self {
             append_only,
             snapshots,
+            append_fsync: None,
         }
+    }
+
+    /// The same finding, with the `appendfsync` policy.
+    #[must_use]
+    pub const fn with_append_fsync(mut self, policy: Option<AppendFsync>) -> Self {
+        self.append_fsync = policy;
+        self
+    }
+
+    /// The `appendfsync` policy; `None` if the server did not say (`INFO`
+    /// does not show it).
+    pub const fn append_fsync(&self) -> Option<AppendFsync> {
+        self.append_fsync
     }
 
     /// Whether the append-only file is on (`appendonly yes`); `None` if the
@@ -135,7 +195,9 @@ async fn config_value<C: ConnectionLike>(
 async fn config<C: ConnectionLike>(connection: &mut C) -> Result<Persistence, redis::RedisError> {
     let append_only = config_value(connection, "appendonly").await?;
     let save = config_value(connection, "save").await?;
-    Ok(from_config(append_only.as_deref(), save.as_deref()))
+    let fsync = config_value(connection, "appendfsync").await?;
+    Ok(from_config(append_only.as_deref(), save.as_deref())
+        .with_append_fsync(fsync.as_deref().and_then(AppendFsync::parse)))
 }
 
 /// `appendonly` is `yes` or `no`; `save` is empty when snapshots are off,

@@ -7,7 +7,7 @@ mod support;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use bookhook_redis::{Persistence, RedisStore};
+use bookhook_redis::RedisStore;
 use tracing_subscriber::fmt::MakeWriter;
 
 /// Every line a `tracing` subscriber writes, kept for the test to read.
@@ -96,8 +96,11 @@ async fn test_server_persistence_is_reported_as_the_server_says() {
     let append_only = config_get(&redis.url, "appendonly").await == "yes";
     let snapshots = !config_get(&redis.url, "save").await.trim().is_empty();
     assert_eq!(
-        store.persistence(),
-        Persistence::new(Some(append_only), Some(snapshots))
+        (
+            store.persistence().append_only(),
+            store.persistence().snapshots()
+        ),
+        (Some(append_only), Some(snapshots))
     );
     let expected_warnings = usize::from(!append_only && !snapshots);
     assert_eq!(warning_lines(&logs), expected_warnings, "{logs}");
@@ -127,8 +130,11 @@ async fn server_with_aof_turned_on_is_not_warned_about() {
     config_set(&server.url(), "appendonly", "yes").await;
     let (store, logs) = connect_capturing(&server.url()).await;
     assert_eq!(
-        store.persistence(),
-        Persistence::new(Some(true), Some(false))
+        (
+            store.persistence().append_only(),
+            store.persistence().snapshots()
+        ),
+        (Some(true), Some(false))
     );
     assert_eq!(store.persistence().warning(), None);
     assert_eq!(warning_lines(&logs), 0, "{logs}");
@@ -155,8 +161,11 @@ async fn server_with_snapshots_only_is_not_warned_about() {
     config_set(&server.url(), "save", "3600 1").await;
     let (store, logs) = connect_capturing(&server.url()).await;
     assert_eq!(
-        store.persistence(),
-        Persistence::new(Some(false), Some(true))
+        (
+            store.persistence().append_only(),
+            store.persistence().snapshots()
+        ),
+        (Some(false), Some(true))
     );
     assert_eq!(warning_lines(&logs), 0, "{logs}");
 }
@@ -173,7 +182,13 @@ async fn server_without_config_command_falls_back_to_info() {
         return;
     };
     let (store, logs) = connect_capturing(&server.url()).await;
-    assert_eq!(store.persistence(), Persistence::new(Some(false), None));
+    assert_eq!(
+        (
+            store.persistence().append_only(),
+            store.persistence().snapshots()
+        ),
+        (Some(false), None)
+    );
     assert_eq!(warning_lines(&logs), 0, "{logs}");
     let key = support::unique("after-info");
     assert!(matches!(
