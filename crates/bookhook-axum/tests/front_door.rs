@@ -240,3 +240,86 @@ async fn shutdown_ends_within_the_grace_period_and_releases_a_cut_off_claim() {
         Err(finished) => panic!("the claim was still held: {}", finished.status()),
     }
 }
+
+/// Serves one endpoint whose handler waits `handler_wait`, with the given caps.
+async fn start_capped(
+    endpoint: Endpoint,
+    handler_wait: Duration,
+    max_connections: usize,
+    max_deliveries: usize,
+) -> SocketAddr {
+    let dispatcher = Dispatcher::builder(endpoint)
+        .fallback(move |_ctx: Context| async move {
+            tokio::time::sleep(handler_wait).await;
+            Ok::<_, HandlerError>(())
+        })
+        .build()
+        .expect("a valid dispatcher");
+    let app = Router::new().route_service("/webhook", WebhookService::new(dispatcher));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a loopback port");
+    let addr = listener.local_addr().expect("a bound address");
+    let server = bookhook_axum::serve(listener, app)
+        .header_timeout(Duration::from_millis(800))
+        .idle_timeout(Duration::from_millis(800))
+        .max_connections(max_connections)
+        .max_deliveries(max_deliveries);
+    tokio::spawn(server.into_future());
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_past_the_delivery_cap_get_503_with_retry_after() {
+    let store = Arc::new(MemoryStore::new());
+    let endpoint = endpoint(&store, Duration::from_secs(30));
+    let addr = start_capped(endpoint.clone(), Duration::from_secs(2), 100, 1).await;
+    let mut first = TcpStream::connect(addr).await.expect("connects");
+    first
+        .write_all(&signed_post(&endpoint, BODY))
+        .await
+        .expect("writes");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let other = BODY.replace("b-1", "b-2");
+    let mut second = TcpStream::connect(addr).await.expect("connects");
+    second
+        .write_all(&signed_post(&endpoint, &other))
+        .await
+        .expect("writes");
+    let (reply, _) = read_to_close(&mut second).await;
+    assert!(reply.starts_with("HTTP/1.1 503"), "{reply}");
+    assert!(reply.contains("retry-after: 5"), "{reply}");
+    assert!(reply.contains("\"busy\""), "{reply}");
+    let (reply, _) = read_to_close(&mut first).await;
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_past_the_cap_wait_until_a_stalled_one_is_cut() {
+    let store = Arc::new(MemoryStore::new());
+    let endpoint = endpoint(&store, Duration::from_secs(30));
+    let addr = start_capped(endpoint.clone(), Duration::ZERO, 2, 100).await;
+    let mut stalled = Vec::new();
+    for _ in 0..2 {
+        let mut stream = TcpStream::connect(addr).await.expect("connects");
+        stream.write_all(PARTIAL_HEADERS).await.expect("writes");
+        stalled.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = Instant::now();
+    let mut waiting = TcpStream::connect(addr)
+        .await
+        .expect("the backlog takes it");
+    waiting
+        .write_all(&signed_post(&endpoint, BODY))
+        .await
+        .expect("writes");
+    let (reply, _) = read_to_close(&mut waiting).await;
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    // Served only once a stalled connection was closed at its timeout.
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(500) && waited < Duration::from_secs(5),
+        "served after {waited:?}"
+    );
+}
