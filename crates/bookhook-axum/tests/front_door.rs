@@ -323,3 +323,47 @@ async fn connections_past_the_cap_wait_until_a_stalled_one_is_cut() {
         "served after {waited:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headers_dripped_byte_by_byte_are_cut_at_the_header_timeout() {
+    let store = Arc::new(MemoryStore::new());
+    let dispatcher = Dispatcher::builder(endpoint(&store, Duration::from_secs(30)))
+        .build()
+        .expect("a valid dispatcher");
+    let app = Router::new().route_service("/webhook", WebhookService::new(dispatcher));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a loopback port");
+    let addr = listener.local_addr().expect("a bound address");
+    // A long idle timeout: a byte every 100 ms keeps the connection from
+    // being idle, so only the header timeout can end it.
+    let server = bookhook_axum::serve(listener, app)
+        .header_timeout(Duration::from_millis(800))
+        .idle_timeout(Duration::from_secs(30));
+    tokio::spawn(server.into_future());
+
+    let stream = TcpStream::connect(addr).await.expect("connects");
+    let (mut reader, mut writer) = stream.into_split();
+    let started = Instant::now();
+    let drip = tokio::spawn(async move {
+        let head = b"POST /webhook HTTP/1.1\r\nHost: test\r\nX-Padding: ".to_vec();
+        for byte in head.into_iter().chain(std::iter::repeat(b'a')) {
+            if writer.write_all(&[byte]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if started.elapsed() > Duration::from_secs(10) {
+                break;
+            }
+        }
+    });
+    let mut buf = [0u8; 64];
+    let closed = tokio::time::timeout(Duration::from_secs(10), reader.read(&mut buf)).await;
+    let after = started.elapsed();
+    drip.abort();
+    assert!(matches!(closed, Ok(Ok(0)) | Ok(Err(_))), "{closed:?}");
+    assert!(
+        after >= Duration::from_millis(600) && after < Duration::from_secs(4),
+        "closed after {after:?}"
+    );
+}
