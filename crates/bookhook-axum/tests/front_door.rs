@@ -367,3 +367,41 @@ async fn headers_dripped_byte_by_byte_are_cut_at_the_header_timeout() {
         "closed after {after:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chunked_body_that_never_ends_gets_408_at_the_body_timeout() {
+    let store = Arc::new(MemoryStore::new());
+    let (addr, _stop, _server) = start(
+        endpoint(&store, Duration::from_millis(800)),
+        Duration::from_secs(30),
+        Duration::ZERO,
+        Duration::from_secs(1),
+    )
+    .await;
+    let stream = TcpStream::connect(addr).await.expect("connects");
+    let (mut reader, mut writer) = stream.into_split();
+    let head = format!(
+        "POST /webhook HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\nX-Calendence-Signature: {WELL_FORMED}\r\n\r\n"
+    );
+    writer.write_all(head.as_bytes()).await.expect("writes");
+    let started = Instant::now();
+    // One small chunk every 100 ms: the timeout is for the whole body, not per chunk.
+    let drip = tokio::spawn(async move {
+        while started.elapsed() < Duration::from_secs(10) {
+            if writer.write_all(b"1\r\n \r\n").await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    let mut reply = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), reader.read_to_end(&mut reply)).await;
+    let after = started.elapsed();
+    drip.abort();
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
+    assert!(
+        after >= Duration::from_millis(600) && after < Duration::from_secs(4),
+        "answered after {after:?}"
+    );
+}
