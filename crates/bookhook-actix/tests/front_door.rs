@@ -178,6 +178,7 @@ async fn declared_lengths_allocate_nothing_and_a_delivery_still_gets_200() {
     // Nothing was reserved or allocated for the declared lengths.
     assert_eq!(budget.in_use(), 0);
     let grown_kib = rss_kib().saturating_sub(before);
+    eprintln!("actix test process: rss grew by {grown_kib} KiB with 500 stalled connections");
     // Before the fix each of the 300 took about 1 MiB (300 MiB in all).
     assert!(grown_kib < 64 * 1024, "rss grew by {grown_kib} KiB");
     for stream in &mut stalled {

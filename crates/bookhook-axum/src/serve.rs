@@ -302,10 +302,18 @@ impl Serve {
             grace_ms = u64::try_from(grace.as_millis()).unwrap_or(u64::MAX),
             "shutting down: no new connections; requests in progress have the grace period"
         );
-        let drained = tokio::time::timeout(grace, graceful.shutdown())
+        let deadline = tokio::time::Instant::now() + grace;
+        let drained = tokio::time::timeout_at(deadline, graceful.shutdown())
             .await
             .is_ok();
-        if !drained {
+        // Deliveries whose sender hung up run on after their connection:
+        // they get what is left of the grace period too.
+        drop(cutoff);
+        let finished = drained
+            && tokio::time::timeout_at(deadline, tracker_rx.recv())
+                .await
+                .is_ok();
+        if !finished {
             tracing::warn!(
                 connections = tasks.len(),
                 "grace period over: closing the remaining connections and cutting off their deliveries"
@@ -315,7 +323,6 @@ impl Serve {
         // wait for them to finish that, briefly.
         let _ = cut_tx.send(true);
         tasks.shutdown().await;
-        drop(cutoff);
         let _ = tokio::time::timeout(Duration::from_secs(5), tracker_rx.recv()).await;
         Ok(())
     }

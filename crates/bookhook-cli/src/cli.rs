@@ -398,6 +398,33 @@ mod tests {
     }
 
     #[test]
+    fn listen_limits_have_defaults_and_take_decimal_seconds() {
+        let parsed = Cli::try_parse_from([
+            "bookhook",
+            "listen",
+            "--provider",
+            "calendence",
+            "--secret",
+            "s",
+            "--grace",
+            "0.5",
+        ])
+        .expect("valid arguments");
+        let Command::Listen(args) = parsed.command else {
+            panic!("not listen");
+        };
+        assert_eq!(args.header_timeout, Duration::from_secs(10));
+        assert_eq!(args.body_timeout, Duration::from_secs(15));
+        assert_eq!(args.idle_timeout, Duration::from_secs(5));
+        assert_eq!(args.grace, Duration::from_millis(500));
+        assert_eq!((args.max_connections, args.max_deliveries), (512, 256));
+        assert_eq!(args.unverified_budget, 64 * 1024 * 1024);
+        for bad in ["0", "-1", "soon", "100000"] {
+            assert!(parse_secs(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn every_provider_has_a_name_the_core_knows() {
         for name in ProviderName::value_variants() {
             let shown = name.to_possible_value().map(|v| v.get_name().to_owned());

@@ -137,6 +137,7 @@ pub(crate) async fn run(args: ListenArgs) -> Result<ExitCode, CliError> {
                     _ = interrupt.recv() => {}
                 }
                 eprintln!("second signal: exiting now");
+                kill_running_commands();
                 std::process::exit(130);
             });
         })
@@ -324,6 +325,9 @@ async fn exec_with(
         .spawn()
         .map_err(ExecError::Spawn)?;
     let group = child.id();
+    // Kills the command's whole group if this future is dropped before it
+    // ends: a delivery cut off at shutdown leaves nothing running.
+    let guard = GroupGuard::new(group);
     let stdin = child.stdin.take();
     let body = delivery.body().clone();
     let finished = tokio::time::timeout(timeout, async {
@@ -335,23 +339,73 @@ async fn exec_with(
         child.wait().await
     })
     .await;
-    match finished {
-        Ok(Ok(status)) if status.success() => Ok(()),
-        Ok(Ok(status)) => Err(ExecError::Exit(status)),
-        Ok(Err(err)) => Err(ExecError::Wait(err)),
-        Err(_) => {
-            if let Some(group) = group {
-                // Every process the command started, not only the shell.
-                let _ = tokio::process::Command::new("sh")
-                    .arg("-c")
-                    .arg(format!("kill -9 -{group} 2>/dev/null"))
-                    .status()
-                    .await;
-            }
-            let _ = child.kill().await;
-            Err(ExecError::TimedOut {
-                ms: timeout.as_millis(),
-            })
+    let Ok(waited) = finished else {
+        // Every process the command started, not only the shell.
+        drop(guard);
+        let _ = child.kill().await;
+        return Err(ExecError::TimedOut {
+            ms: timeout.as_millis(),
+        });
+    };
+    guard.disarm();
+    match waited {
+        Ok(status) if status.success() => Ok(()),
+        Ok(status) => Err(ExecError::Exit(status)),
+        Err(err) => Err(ExecError::Wait(err)),
+    }
+}
+
+/// The process groups of `--exec` commands still running.
+static RUNNING: std::sync::Mutex<std::collections::BTreeSet<u32>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+fn running() -> std::sync::MutexGuard<'static, std::collections::BTreeSet<u32>> {
+    RUNNING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Kills process group `group` with SIGKILL.
+fn kill_group(group: u32) {
+    let _ = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("kill -9 -{group} 2>/dev/null"))
+        .stdin(Stdio::null())
+        .status();
+}
+
+/// Kills every `--exec` command still running, for an exit that cannot wait.
+fn kill_running_commands() {
+    let groups: Vec<u32> = running().iter().copied().collect();
+    for group in groups {
+        kill_group(group);
+    }
+}
+
+/// A running command's process group: killed when dropped, unless disarmed
+/// once the command has ended.
+struct GroupGuard(Option<u32>);
+
+impl GroupGuard {
+    fn new(group: Option<u32>) -> Self {
+        if let Some(group) = group {
+            running().insert(group);
+        }
+        Self(group)
+    }
+
+    fn disarm(mut self) {
+        if let Some(group) = self.0.take() {
+            running().remove(&group);
+        }
+    }
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if let Some(group) = self.0.take() {
+            running().remove(&group);
+            kill_group(group);
         }
     }
 }
@@ -488,6 +542,25 @@ mod tests {
             written,
             format!("{body}calendence booking.created created b-1\n")
         );
+    }
+
+    #[tokio::test]
+    async fn exec_cut_off_kills_what_the_command_started() {
+        let marker = temp("exec-cut");
+        let command = plain(&format!(
+            "(sleep 1; touch '{}') & sleep 20",
+            marker.display()
+        ));
+        let delivery = delivery();
+        let run = exec_with(&command, &delivery, Duration::from_secs(20));
+        // The delivery is cut off: its future is dropped half-way.
+        assert!(
+            tokio::time::timeout(Duration::from_millis(300), run)
+                .await
+                .is_err()
+        );
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert!(!marker.exists(), "a process the command started lived on");
     }
 
     #[tokio::test]

@@ -572,6 +572,27 @@ mod tests {
     use std::io;
     use std::sync::{Arc, Mutex};
 
+    #[test]
+    fn precheck_needs_a_standard_signature_header_and_lets_unverified_through() {
+        let verifier = Verifier::new(StandardScheme::new(), ["whsec_c2VjcmV0LWtleS1ieXRlcw=="])
+            .expect("valid");
+        assert!(matches!(
+            verifier.precheck(&Incoming::new(&NoHeaders, b"")),
+            Err(VerifyError::MissingHeader { .. })
+        ));
+        let signed = verifier.sign(b"{}", &SignRequest::now());
+        assert_eq!(
+            verifier.precheck(&Incoming::new(&signed.headers, b"")),
+            Ok(())
+        );
+        let svix = [("svix-signature", "v1,AAAA")];
+        assert_eq!(verifier.precheck(&Incoming::new(&svix, b"")), Ok(()));
+        assert_eq!(
+            Verifier::unverified().precheck(&Incoming::new(&NoHeaders, b"")),
+            Ok(())
+        );
+    }
+
     #[derive(Clone, Default)]
     struct Buffer(Arc<Mutex<Vec<u8>>>);
 
