@@ -20,6 +20,11 @@
 //! Label values are fixed words (`provider` is [`Provider::as_str`]), never
 //! keys, ids or anything from the payload, so the number of series stays small.
 //!
+//! Each label combination's key is built once and kept, so recording
+//! allocates nothing. Without a recorder, a handled delivery costs six clock
+//! reads (the handler's and the two store calls' timings) and a few calls
+//! into the facade's no-op recorder.
+//!
 //! Call [`describe`] once after installing a recorder to give each metric its
 //! unit and help text:
 //!
