@@ -25,12 +25,12 @@ type Observer = Arc<dyn Fn(&Ingested) + Send + Sync>;
 /// endpoint's limit, verifies and parses it, stores it in the inbox with one
 /// write, and answers `200 {"status":"queued","id":…}` (or `duplicate`, or
 /// the endpoint's refusal, or 503 when the inbox cannot be written). No
-/// handler runs on the request: a [`Worker`](bookhook::inbox::Worker) handles
+/// handler runs on the request: a [`Worker`] handles
 /// stored events in the background.
 ///
-/// Build the worker first and take its [`ingest`](bookhook::inbox::Worker::ingest),
+/// Build the worker first and take its [`ingest`](Worker::ingest),
 /// so that each new event wakes it; run the worker beside the server with
-/// [`Worker::alongside`](bookhook::inbox::Worker::alongside), which stops it
+/// [`Worker::alongside`], which stops it
 /// when the server stops:
 ///
 /// ```no_run

@@ -402,3 +402,81 @@ async fn worker_settings_are_checked() {
     );
     assert!(build(|b| b.schedule(RetrySchedule::default().jitter(2.0))).is_err());
 }
+
+#[tokio::test]
+async fn done_events_are_removed_after_the_retention_period() {
+    let clock = ManualClock::at_unix(NOW_UNIX);
+    let endpoint = endpoint(&clock);
+    let dispatcher = Dispatcher::builder(endpoint.clone()).build().unwrap();
+    let inbox = Arc::new(MemoryInbox::new());
+    let worker = Worker::builder(dispatcher, inbox.clone())
+        .clock(clock.clone())
+        .retention(Duration::from_secs(3600))
+        .poll(Duration::from_millis(10))
+        .build()
+        .unwrap();
+    let ingest = worker.ingest();
+    let done = store(&ingest, &booking("b-1", 0)).await;
+    let handle = worker.spawn();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while inbox.get(done).await.unwrap().unwrap().record.state != State::Done {
+        assert!(std::time::Instant::now() < deadline, "not handled in time");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    clock.advance(Duration::from_secs(3599));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(
+        inbox.get(done).await.unwrap().is_some(),
+        "kept within retention"
+    );
+    // The worker looks for old events once a minute.
+    clock.advance(Duration::from_secs(60));
+    while inbox.get(done).await.unwrap().is_some() {
+        assert!(std::time::Instant::now() < deadline, "not removed in time");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Its key is free again: the same event is a new one now.
+    let again = store(&ingest, &booking("b-1", 0)).await;
+    assert_ne!(again, done);
+    handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn stored_headers_let_the_worker_parse_as_the_request_was_parsed() {
+    // Standard Webhooks take the idempotency key from the `webhook-id` header.
+    let endpoint = Endpoint::builder(Provider::Standard)
+        .scheme(bookhook::StandardScheme::new())
+        .secret("whsec_Y29uZm9ybWFuY2Utc2VjcmV0LWtleQ==")
+        .build()
+        .unwrap();
+    let keys: Arc<Mutex<Vec<String>>> = Arc::default();
+    let dispatcher = Dispatcher::builder(endpoint.clone())
+        .fallback({
+            let keys = keys.clone();
+            move |ctx: Context| {
+                keys.lock()
+                    .unwrap()
+                    .push(ctx.delivery().idempotency_key().to_owned());
+                async { Ok::<_, HandlerError>(()) }
+            }
+        })
+        .build()
+        .unwrap();
+    let inbox = Arc::new(MemoryInbox::new());
+    let worker = Worker::builder(dispatcher, inbox.clone()).build().unwrap();
+    let body = r#"{"type":"invoice.paid","timestamp":"2026-03-24T14:30:00Z","data":{"id":"i-1"}}"#;
+    let signed = endpoint.sign(
+        body.as_bytes(),
+        &bookhook::SignRequest::now().with_id("msg_2a1b"),
+    );
+    let stored = worker
+        .ingest()
+        .receive("POST", &signed.headers, None, body.into())
+        .await;
+    assert_eq!(stored.status(), 200, "{:?}", stored.response());
+    assert_eq!(worker.drain().await, 1);
+    assert_eq!(*keys.lock().unwrap(), ["msg_2a1b"]);
+    let row = inbox.get(stored.id().unwrap()).await.unwrap().unwrap();
+    assert_eq!(row.record.key, "msg_2a1b");
+    assert_eq!(row.record.state, State::Done);
+}

@@ -24,6 +24,13 @@
 //!
 //! Backends implement [`Inbox`] and prove it with the contract suite in
 //! `bookhook::testing::inbox`.
+//!
+//! The pieces:
+//! - [`Ingest`]: the request path (verify, parse, [`Inbox::enqueue`], answer),
+//!   which the web adapters' inbox modes serve;
+//! - [`Worker`]: runs a [`Dispatcher`](crate::Dispatcher)'s routes on stored
+//!   events, with a handler timeout and the [`RetrySchedule`];
+//! - [`MemoryInbox`]: the in-process reference backend, for tests.
 
 use std::fmt;
 use std::str::FromStr;

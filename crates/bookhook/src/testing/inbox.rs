@@ -1070,6 +1070,9 @@ pub struct InboxMount {
 ///   is down ([`DownInbox`]): 503 `inbox_unavailable` with `Retry-After`.
 ///
 /// After the run, [`inbox`](Self::inbox) holds exactly the queued events.
+///
+/// The cases carry inbox mode's answers, which [`Case::stage`] does not know:
+/// ask the dispatcher table ([`Conformance::new`]) for stages instead.
 #[derive(Debug)]
 pub struct InboxConformance {
     /// Ingests to mount, each at its path.
