@@ -419,10 +419,16 @@ async fn replay_puts_done_dead_and_pending_rows_back_as_a_manual_attempt() {
         .unwrap();
     let unknown = bookhook::inbox::InboxId::new(999);
     let replayed = inbox
-        .replay(&Selection::Ids(vec![done, dead, busy, unknown]), T0 + 100)
+        .replay(
+            &Selection::Ids(vec![done, dead, busy, unknown, done]),
+            T0 + 100,
+        )
         .await
         .unwrap();
-    assert_eq!(replayed, 2, "the processing row is left alone");
+    assert_eq!(
+        replayed, 2,
+        "the processing row is left alone, a repeated id counts once"
+    );
     assert_eq!(
         inbox.get(busy).await.unwrap().unwrap().record.state,
         State::Processing
