@@ -72,6 +72,7 @@ pub struct SqliteInboxBuilder {
     readers: usize,
     max_batch: usize,
     max_size: Option<u64>,
+    check_integrity: bool,
 }
 
 impl SqliteInboxBuilder {
@@ -108,6 +109,15 @@ impl SqliteInboxBuilder {
     /// until rows are purged or expired. Default: no cap but the disk's.
     pub fn max_size(mut self, bytes: u64) -> Self {
         self.max_size = Some(bytes);
+        self
+    }
+
+    /// Runs SQLite's `PRAGMA quick_check` at open, so that a damaged page
+    /// fails [`open`](Self::open) with [`InboxError::Incompatible`] rather
+    /// than the first request that reads it. It reads the whole file (about
+    /// a second per GB), so it is off by default.
+    pub fn check_integrity(mut self, check: bool) -> Self {
+        self.check_integrity = check;
         self
     }
 
@@ -148,6 +158,17 @@ impl SqliteInboxBuilder {
             .map_err(from_sqlite)
             .map_err(context)?;
         schema::migrate(&mut writer).map_err(context)?;
+        if self.check_integrity {
+            let verdict: String = writer
+                .query_row("PRAGMA quick_check(1)", [], |row| row.get(0))
+                .map_err(from_sqlite)
+                .map_err(context)?;
+            if verdict != "ok" {
+                return Err(context(InboxError::Incompatible {
+                    reason: format!("the file is damaged: {verdict}"),
+                }));
+            }
+        }
         if let Some(bytes) = self.max_size {
             let page_size: i64 = writer
                 .query_row("PRAGMA page_size", [], |row| row.get(0))
@@ -174,15 +195,14 @@ impl SqliteInboxBuilder {
         let (writer, writer_thread) =
             Writer::spawn(writer, self.max_batch).map_err(spawn_failed)?;
         let (readers, reader_threads) = Readers::spawn(readers).map_err(spawn_failed)?;
-        let mut threads = reader_threads;
-        threads.push(writer_thread);
         Ok(SqliteInbox {
             inner: Arc::new(Inner {
                 path: self.path,
                 synchronous: self.synchronous,
                 writer: Some(writer),
                 readers: Some(readers),
-                threads,
+                reader_threads,
+                writer_thread: Some(writer_thread),
             }),
         })
     }
@@ -251,16 +271,21 @@ struct Inner {
     synchronous: Synchronous,
     writer: Option<Writer>,
     readers: Option<Readers>,
-    threads: Vec<JoinHandle<()>>,
+    reader_threads: Vec<JoinHandle<()>>,
+    writer_thread: Option<JoinHandle<()>>,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        // Closing the channels ends the threads once they finish what they
-        // hold; joining them closes the connections before the handle is gone.
-        self.writer.take();
+        // Closing a channel ends its threads once they finish what they hold;
+        // joining them closes the connections before the handle is gone. The
+        // writer closes last, so its connection folds the WAL into the file.
         self.readers.take();
-        for thread in self.threads.drain(..) {
+        for thread in self.reader_threads.drain(..) {
+            let _ = thread.join();
+        }
+        self.writer.take();
+        if let Some(thread) = self.writer_thread.take() {
             let _ = thread.join();
         }
     }
@@ -292,6 +317,7 @@ impl SqliteInbox {
             readers: 2,
             max_batch: 512,
             max_size: None,
+            check_integrity: false,
         }
     }
 

@@ -568,7 +568,8 @@ pub(crate) fn replay(
             let mut statement =
                 conn.prepare_cached(&format!("{SET} WHERE id = ?2 AND state IN (0, 2, 3)"))?;
             let mut replayed = 0_u64;
-            for id in ids {
+            let mut seen = HashSet::with_capacity(ids.len());
+            for id in ids.iter().filter(|id| seen.insert(**id)) {
                 replayed += statement.execute(params![now_ms, raw_id(*id)])? as u64;
             }
             Ok(replayed)

@@ -42,6 +42,71 @@ fn refuses_a_file_of_garbage_bytes_at_open() {
     assert_eq!(std::fs::read(&path).unwrap(), garbage);
 }
 
+/// An inbox of 300 events whose pages 20 to 60 are then overwritten with garbage.
+async fn damaged_inbox(path: &Path) -> Vec<bookhook::inbox::InboxId> {
+    let inbox = SqliteInbox::open(path).unwrap();
+    let mut ids = Vec::new();
+    for n in 0..300 {
+        let mut new = event("a", &format!("k{n}"), Some(&format!("apt{n}")), T0, None);
+        new.body = vec![b'x'; 1024].into();
+        ids.push(inbox.enqueue(new).await.unwrap().id());
+    }
+    drop(inbox);
+    // Fold the WAL into the file, so that the garbage lands on live pages.
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
+    conn.pragma_update(None, "journal_mode", "DELETE").unwrap();
+    drop(conn);
+    let mut bytes = std::fs::read(path).unwrap();
+    assert!(bytes.len() > 61 * 4096, "the file is smaller than expected");
+    for (n, byte) in bytes[20 * 4096..60 * 4096].iter_mut().enumerate() {
+        *byte = (n.wrapping_mul(2_654_435_761) >> 11) as u8;
+    }
+    std::fs::write(path, bytes).unwrap();
+    ids
+}
+
+#[tokio::test]
+async fn a_damaged_page_is_incompatible_when_read_never_an_ok_with_wrong_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inbox.db");
+    let ids = damaged_inbox(&path).await;
+    // Opening reads only the schema, which is intact.
+    let inbox = SqliteInbox::open(&path).unwrap();
+    let mut incompatible = 0;
+    for id in ids {
+        match inbox.get(id).await {
+            Ok(Some(detail)) => assert_eq!(detail.body.len(), 1024, "{detail:?}"),
+            Ok(None) => panic!("row {id} vanished without an error"),
+            Err(InboxError::Incompatible { reason }) => {
+                assert!(reason.contains("malformed"), "{reason}");
+                incompatible += 1;
+            }
+            Err(other) => panic!("expected incompatible, got {other:?}"),
+        }
+    }
+    assert!(incompatible > 0, "no read met the damaged pages");
+}
+
+#[tokio::test]
+async fn check_integrity_refuses_a_damaged_file_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inbox.db");
+    damaged_inbox(&path).await;
+    let reason = incompatible(SqliteInbox::builder(&path).check_integrity(true).open());
+    assert!(reason.contains("damaged"), "{reason}");
+    // An intact file passes the check.
+    let other = dir.path().join("intact.db");
+    drop(SqliteInbox::open(&other).unwrap());
+    assert!(
+        SqliteInbox::builder(&other)
+            .check_integrity(true)
+            .open()
+            .is_ok()
+    );
+}
+
 #[test]
 fn refuses_a_schema_newer_than_the_code() {
     let dir = tempfile::tempdir().unwrap();
@@ -86,6 +151,20 @@ fn opens_a_file_of_the_current_schema_again_without_migrating_it() {
         .query_row("PRAGMA journal_mode", [], |row| row.get(0))
         .unwrap();
     assert_eq!(mode, "wal");
+}
+
+#[tokio::test]
+async fn dropping_the_last_handle_folds_the_wal_into_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inbox.db");
+    let inbox = SqliteInbox::open(&path).unwrap();
+    inbox
+        .enqueue(event("a", "k", None, T0, None))
+        .await
+        .unwrap();
+    inbox.stats().await.unwrap();
+    drop(inbox);
+    assert!(!dir.path().join("inbox.db-wal").exists());
 }
 
 #[test]

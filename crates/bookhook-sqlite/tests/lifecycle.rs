@@ -419,10 +419,16 @@ async fn replay_puts_done_dead_and_pending_rows_back_as_a_manual_attempt() {
         .unwrap();
     let unknown = bookhook::inbox::InboxId::new(999);
     let replayed = inbox
-        .replay(&Selection::Ids(vec![done, dead, busy, unknown]), T0 + 100)
+        .replay(
+            &Selection::Ids(vec![done, dead, busy, unknown, done]),
+            T0 + 100,
+        )
         .await
         .unwrap();
-    assert_eq!(replayed, 2, "the processing row is left alone");
+    assert_eq!(
+        replayed, 2,
+        "the processing row is left alone, a repeated id counts once"
+    );
     assert_eq!(
         inbox.get(busy).await.unwrap().unwrap().record.state,
         State::Processing
@@ -705,4 +711,57 @@ async fn ids_are_never_reused_after_the_newest_row_is_purged() {
         .unwrap()
         .id();
     assert!(second > first);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_handles_on_one_file_share_dedup_and_never_claim_a_row_twice() {
+    // Two handles have two writers, as a receiver and a worker in two
+    // processes do: SQLite's lock makes their transactions take turns.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inbox.db");
+    let a = SqliteInbox::open(&path).unwrap();
+    let b = SqliteInbox::open(&path).unwrap();
+    let mut tasks = Vec::new();
+    for n in 0..200 {
+        let inbox = if n % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move {
+            inbox
+                .enqueue(event("a", &format!("k{}", n / 2), None, T0, None))
+                .await
+                .unwrap()
+        }));
+    }
+    let mut queued = 0;
+    for task in tasks {
+        if matches!(task.await.unwrap(), Enqueued::Queued(_)) {
+            queued += 1;
+        }
+    }
+    assert_eq!(queued, 100, "each key stored once across both handles");
+
+    let mut claimers = Vec::new();
+    for n in 0..8 {
+        let inbox = if n % 2 == 0 { a.clone() } else { b.clone() };
+        claimers.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            loop {
+                let rows = inbox.claim("a", T0, LEASE, 7).await.unwrap();
+                if rows.is_empty() {
+                    return ids;
+                }
+                for row in rows {
+                    inbox.complete(&row.lease, T0).await.unwrap();
+                    ids.push(row.record.id);
+                }
+            }
+        }));
+    }
+    let mut all = Vec::new();
+    for claimer in claimers {
+        all.extend(claimer.await.unwrap());
+    }
+    let distinct: std::collections::HashSet<_> = all.iter().collect();
+    assert_eq!(all.len(), 100);
+    assert_eq!(distinct.len(), 100, "a row was claimed twice");
+    assert_eq!(a.stats().await.unwrap().done, 100);
 }
