@@ -20,8 +20,12 @@ Secrets: --secret S, repeatable; any one of them verifies, signing uses the
 first. Without --secret, the secret is read from the BOOKHOOK_SECRET
 environment variable. For eagenda and orufy the secret is the token.
 
+Inboxes (listen --inbox, bookhook inbox): named by a URL, sqlite:PATH;
+without --inbox URL, the BOOKHOOK_INBOX variable, else sqlite:bookhook-inbox.db.
+
 Exit codes: 0 success; 1 failure (verify: the request is invalid; send: a
-response was not 2xx; unreadable input or network error); 2 usage error.";
+response was not 2xx; unreadable input or network error; inbox: unknown id or
+unusable inbox); 2 usage error.";
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -32,7 +36,10 @@ Examples:
   bookhook verify --provider orufy --secret s3cr3t --query 'token=s3cr3t' body.json
   bookhook send --provider calendence --secret s3cr3t \\
       --url http://127.0.0.1:5000/webhook --event booking.created
-  bookhook listen --provider calendence --secret s3cr3t --exec './on-event.sh'";
+  bookhook listen --provider calendence --secret s3cr3t --exec './on-event.sh'
+  bookhook listen --provider calendence --secret s3cr3t --inbox sqlite:hooks.db \\
+      --retry-schedule 10s,1m,10m --exec './on-event.sh'
+  bookhook inbox list --inbox sqlite:hooks.db --state dead";
 
 /// The `bookhook` command.
 #[derive(Debug, Parser)]
@@ -141,7 +148,24 @@ refused without reading the body, and bodies being read hold at most
 SIGINT or SIGTERM stop accepting connections; the requests in progress get
 --grace seconds, then their connections are closed and their events released
 so that the sender's retry runs them again; it then exits 0. A second SIGINT or
-SIGTERM exits at once with status 130.")]
+SIGTERM exits at once with status 130.
+
+Inbox mode (--inbox [URL]): each verified event is stored in the inbox and
+answered as soon as it is stored, before CMD runs. The inbox is URL, or for a
+bare --inbox the BOOKHOOK_INBOX variable, else sqlite:bookhook-inbox.db
+(without --inbox, BOOKHOOK_INBOX is ignored and listen works as above). The
+line of a request has `outcome` queued, duplicate or rejected (failed when the
+inbox cannot write: 503) and the field `id` (the inbox id, or null).
+CMD then runs in the background, --workers at a time, with the same input,
+environment and hygiene as above, for at most --handler-timeout; each attempt
+prints one JSON line with the fields `id`, `provider`, `event`, `kind`, `key`,
+`appointment_id`, `attempt`, `outcome` (processed, retrying or dead),
+`next_attempt_at` (RFC 3339, or null) and `error` (or null). A failed attempt
+is retried after the waits of --retry-schedule until --max-attempts, then the
+event is dead (see `bookhook inbox`). Events of one appointment run one at a
+time, oldest first. Events stored but not processed when listen stops (or is
+killed) are processed on its next start with the same inbox. Without --exec
+the events are stored and marked done at once: a recorder.")]
     Listen(ListenArgs),
 
     /// Look at, replay and purge the events an inbox holds.
