@@ -166,7 +166,7 @@ event is dead (see `bookhook inbox`). Events of one appointment run one at a
 time, oldest first. Events stored but not processed when listen stops (or is
 killed) are processed on its next start with the same inbox. Without --exec
 the events are stored and marked done at once: a recorder.")]
-    Listen(ListenArgs),
+    Listen(Box<ListenArgs>),
 
     /// Look at, replay and purge the events an inbox holds.
     #[command(long_about = INBOX_ABOUT, after_help = INBOX_AFTER_HELP)]

@@ -42,7 +42,7 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Sign(args) => sign::run(&args),
         Command::Verify(args) => verify::run(&args),
         Command::Send(args) => runtime()?.block_on(send::run(args)),
-        Command::Listen(args) => runtime()?.block_on(listen::run(args)),
+        Command::Listen(args) => runtime()?.block_on(listen::run(*args)),
         Command::Inbox(args) => runtime()?.block_on(inbox::run(args)),
     }
 }
