@@ -195,6 +195,8 @@ Examples:
   bookhook inbox replay 42
   bookhook inbox replay --state dead --since 2h --dry-run
   bookhook inbox stats --json
+  bookhook inbox replay --state done --since 1h \\
+      --to http://127.0.0.1:5000/webhook --secret local-secret
   bookhook inbox purge --state done --before 7d --yes";
 
 #[derive(Debug, Args)]
@@ -291,7 +293,14 @@ Put events back to pending, due at once, so that a running (or the next)
 `listen --inbox` on the same inbox handles them again; their next attempt is
 marked manual. Events being processed are left alone. Select events by ID
 (one or more), or by --state with optional --provider, --type and --since.
-Prints how many were put back; --dry-run only counts them.")]
+Prints how many were put back; --dry-run only counts them.
+
+With --to URL --secret S, the inbox is left unchanged: each selected event is
+signed again with its own provider's scheme (or --sign-as P, with --header,
+--prefix and --encoding for hmac) and S, with a fresh id and timestamp where the
+scheme signs them, and POSTed to URL (http://) in received order, printing
+`<status> <event type> <key>` per event as `send` does. Exits 1 if any response
+was not 2xx. This replays production events against a local copy of an app.")]
     Replay(ReplayArgs),
 
     /// Remove events for good (asks for confirmation on a terminal).
@@ -368,6 +377,36 @@ pub(crate) struct ReplayArgs {
     /// Only count the events that would be replayed.
     #[arg(long)]
     pub(crate) dry_run: bool,
+
+    /// Instead, POST the selected events to this http:// URL, re-signed with
+    /// --secret, in received order; the inbox is left unchanged.
+    #[arg(
+        long,
+        value_name = "URL",
+        requires = "secret",
+        conflicts_with = "dry_run"
+    )]
+    pub(crate) to: Option<String>,
+
+    /// With --to: the secret to sign with (for eagenda and orufy: the token).
+    #[arg(long, value_name = "S", requires = "to")]
+    pub(crate) secret: Option<String>,
+
+    /// With --to: sign as this provider instead of each event's own.
+    #[arg(long, value_enum, value_name = "P", requires = "to")]
+    pub(crate) sign_as: Option<ProviderName>,
+
+    /// With --to, signing as hmac: the header that carries the signature.
+    #[arg(long, value_name = "NAME", requires = "to")]
+    pub(crate) header: Option<String>,
+
+    /// With --to, signing as hmac: a prefix before the MAC, such as `sha256=`.
+    #[arg(long, value_name = "P", requires = "to")]
+    pub(crate) prefix: Option<String>,
+
+    /// With --to, signing as hmac: how the MAC is written [default: hex].
+    #[arg(long, value_enum, value_name = "ENCODING", requires = "to")]
+    pub(crate) encoding: Option<EncodingName>,
 }
 
 #[derive(Debug, Args)]
@@ -389,7 +428,7 @@ pub(crate) struct PurgeArgs {
 }
 
 /// A provider name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum)]
 pub(crate) enum ProviderName {
     /// eAgenda: `Authorization: Bearer <token>`.
     Eagenda,
@@ -409,6 +448,14 @@ pub(crate) enum ProviderName {
 }
 
 impl ProviderName {
+    /// The name of a core provider.
+    pub(crate) fn of(provider: bookhook::Provider) -> Option<Self> {
+        Self::value_variants()
+            .iter()
+            .copied()
+            .find(|name| name.provider() == provider)
+    }
+
     pub(crate) fn provider(self) -> bookhook::Provider {
         use bookhook::Provider;
         match self {

@@ -309,6 +309,9 @@ async fn replay(args: ReplayArgs) -> Result<ExitCode, CliError> {
         .map(|id| parse_id(id))
         .collect::<Result<Vec<_>, _>>()?;
     let (url, inbox) = open(&args.url)?;
+    if let Some(to) = &args.to {
+        return replay_to(&args, to, &url, inbox.as_ref(), ids).await;
+    }
     let selection = if ids.is_empty() {
         Selection::Matching(filter_of(args.state, &args.filter))
     } else {
@@ -329,6 +332,139 @@ async fn replay(args: ReplayArgs) -> Result<ExitCode, CliError> {
         println!("would replay {count} {events} (dry run: nothing changed)");
     } else {
         println!("replayed {count} {events}: back to pending");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// How long one re-delivery may take, connection to last byte.
+const REPLAY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+/// Events listed per page when selecting by filter.
+const PAGE: usize = 500;
+/// More events than this show a progress count on a terminal.
+const PROGRESS_FROM: usize = 5;
+
+/// `replay --to`: signs each selected event again and POSTs it, oldest first.
+async fn replay_to(
+    args: &ReplayArgs,
+    to: &str,
+    url: &InboxUrl,
+    inbox: &dyn Inbox,
+    ids: Vec<InboxId>,
+) -> Result<ExitCode, CliError> {
+    let target = crate::http::Target::parse(to).map_err(CliError::usage)?;
+    let secret = args
+        .secret
+        .clone()
+        .ok_or_else(|| CliError::usage("--to needs --secret S"))?;
+    let mut ids = if ids.is_empty() {
+        let filter = filter_of(args.state, &args.filter);
+        let mut found = Vec::new();
+        let mut page = Page::first(PAGE);
+        loop {
+            let rows = inbox
+                .list(&filter, page)
+                .await
+                .map_err(|err| url.failure(&err, RETRY_HINT))?;
+            let Some(last) = rows.last() else { break };
+            page = Page::after(last.id, PAGE);
+            found.extend(rows.iter().map(|row| row.id));
+        }
+        found
+    } else {
+        ids
+    };
+    // Received order: ids grow in the order events were stored.
+    ids.sort_unstable();
+    ids.dedup();
+    let mut events = Vec::with_capacity(ids.len());
+    for id in ids {
+        let detail = inbox
+            .get(id)
+            .await
+            .map_err(|err| url.failure(&err, RETRY_HINT))?
+            .ok_or_else(|| {
+                CliError::failure(format!(
+                    "inbox {}: no event has the id {id}; nothing was sent",
+                    url.shown()
+                ))
+            })?;
+        events.push(detail);
+    }
+    // Every signer is built before anything is sent: a usage error sends nothing.
+    let mut endpoints = std::collections::HashMap::new();
+    for event in &events {
+        let provider = args
+            .sign_as
+            .or_else(|| crate::cli::ProviderName::of(event.record.provider))
+            .ok_or_else(|| CliError::usage("an event's provider has no --sign-as name"))?;
+        if let std::collections::hash_map::Entry::Vacant(slot) = endpoints.entry(provider) {
+            let provider_args = crate::cli::ProviderArgs {
+                provider,
+                secrets: vec![secret.clone()],
+                header: args.header.clone(),
+                prefix: args.prefix.clone(),
+                encoding: args.encoding,
+                type_header: None,
+            };
+            slot.insert(provider_args.endpoint()?);
+        }
+    }
+    let progress = std::io::stderr().is_terminal() && events.len() > PROGRESS_FROM;
+    let total = events.len();
+    let mut failed = 0usize;
+    for (done, event) in events.iter().enumerate() {
+        let provider = args
+            .sign_as
+            .or_else(|| crate::cli::ProviderName::of(event.record.provider));
+        let Some(endpoint) = provider.and_then(|p| endpoints.get(&p)) else {
+            continue;
+        };
+        let signed = endpoint.sign(&event.body, &bookhook::SignRequest::now());
+        // The line names the event as the receiver will see it, as `send` does.
+        let (event_type, key) = match bookhook::Delivery::parse(
+            endpoint.provider(),
+            &signed.headers,
+            event.body.clone(),
+        ) {
+            Ok(delivery) => (
+                delivery.event_type().to_owned(),
+                delivery.idempotency_key().to_owned(),
+            ),
+            Err(_) => (event.record.event_type.clone(), event.record.key.clone()),
+        };
+        let target = target.with_query(signed.query.as_deref());
+        let reply = crate::http::post(&target, &signed.headers, &event.body, REPLAY_TIMEOUT).await;
+        if progress {
+            eprint!("\r{}/{total}", done + 1);
+        }
+        match reply {
+            Ok(reply) => {
+                let mut out = std::io::stdout().lock();
+                if progress {
+                    eprint!("\r");
+                }
+                writeln!(out, "{} {event_type} {key}", reply.status)
+                    .and_then(|()| out.flush())
+                    .map_err(write_error)?;
+                if !(200..300).contains(&reply.status) {
+                    failed += 1;
+                }
+            }
+            Err(err) => {
+                eprintln!(
+                    "error: {event_type} {key} (inbox id {}): {err}",
+                    event.record.id
+                );
+                failed += 1;
+            }
+        }
+    }
+    if progress {
+        eprintln!();
+    }
+    if failed > 0 {
+        eprintln!("{failed} of {total} events did not get a 2xx response");
+        return Ok(ExitCode::from(crate::error::EXIT_FAILURE));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -410,3 +410,56 @@ fn inbox_errors_name_the_inbox_and_exit_1_or_2() {
     ]);
     assert_eq!(run(command, b"").status.code(), Some(2));
 }
+
+#[test]
+fn replay_to_redelivers_stored_events_signed_with_a_new_secret() {
+    let dir = TempDir::new("inbox-replay-to");
+    let url = inbox_url(&dir);
+    let recorder = listen(&url, &[]);
+    let mut keys = Vec::new();
+    for _ in 0..2 {
+        assert!(send(&recorder.url).starts_with("200 "));
+        let received = recorder.next_line();
+        keys.push(received["key"].as_str().expect("a key").to_owned());
+        assert_eq!(next_attempt(&recorder)["outcome"], "processed");
+    }
+    let (_, before, _) = inbox(&url, &["list", "--json"]);
+
+    let local = Listener::start(&["--provider", "calendence", "--secret", "local-secret"]);
+    let (code, out, err) = inbox(
+        &url,
+        &[
+            "replay",
+            "--state",
+            "done",
+            "--to",
+            &local.url,
+            "--secret",
+            "local-secret",
+        ],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    let expected: Vec<String> = keys
+        .iter()
+        .map(|key| format!("200 booking.created {key}"))
+        .collect();
+    assert_eq!(lines, expected, "in received order");
+    for key in &keys {
+        let delivered = local.next_line();
+        assert_eq!(delivered["outcome"], "handled", "{delivered}");
+        assert_eq!(delivered["key"], key.as_str());
+    }
+    // The inbox is left as it was.
+    let (_, after, _) = inbox(&url, &["list", "--json"]);
+    assert_eq!(before, after);
+
+    // Signed with a secret the receiver does not know: refused, exit 1.
+    let first_id = json_lines(&before)[1]["id"].to_string();
+    let (code, out, _) = inbox(
+        &url,
+        &["replay", &first_id, "--to", &local.url, "--secret", "wrong"],
+    );
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.starts_with("401 booking.created "), "{out}");
+}
