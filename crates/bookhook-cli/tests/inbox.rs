@@ -463,3 +463,20 @@ fn replay_to_redelivers_stored_events_signed_with_a_new_secret() {
     assert_eq!(code, Some(1), "{out}");
     assert!(out.starts_with("401 booking.created "), "{out}");
 }
+
+#[test]
+fn sigterm_lets_the_running_command_finish_in_inbox_mode() {
+    let dir = TempDir::new("inbox-sigterm");
+    let url = inbox_url(&dir);
+    let listener = listen(&url, &["--exec", "sleep 1"]);
+    assert!(send(&listener.url).starts_with("200 "));
+    assert_eq!(listener.next_line()["outcome"], "queued");
+    std::thread::sleep(Duration::from_millis(200));
+    listener.sigterm();
+    let attempt = next_attempt(&listener);
+    assert_eq!(attempt["outcome"], "processed", "{attempt}");
+    assert_eq!(listener.wait().code(), Some(0));
+    let (_, out, _) = inbox(&url, &["stats", "--json"]);
+    let stats: Value = serde_json::from_str(out.trim()).expect("one json object");
+    assert_eq!(stats["done"], 1, "{stats}");
+}
