@@ -480,3 +480,42 @@ fn sigterm_lets_the_running_command_finish_in_inbox_mode() {
     let stats: Value = serde_json::from_str(out.trim()).expect("one json object");
     assert_eq!(stats["done"], 1, "{stats}");
 }
+
+#[test]
+fn a_repeated_delivery_is_stored_once_and_answered_duplicate() {
+    let dir = TempDir::new("inbox-duplicate");
+    let url = inbox_url(&dir);
+    let listener = listen(&url, &[]);
+    let mut command = bookhook();
+    command.args([
+        "send",
+        "--provider",
+        "calendence",
+        "--secret",
+        SECRET,
+        "--url",
+        &listener.url,
+        "--event",
+        "booking.created",
+        "--repeat",
+        "2",
+    ]);
+    let output = run(command, b"");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let mut outcomes = Vec::new();
+    while outcomes.len() < 2 {
+        let line = listener.next_line();
+        if line.get("attempt").is_none() {
+            outcomes.push((line["outcome"].clone(), line["id"].is_u64()));
+        }
+    }
+    assert_eq!(
+        outcomes,
+        [
+            (Value::from("queued"), true),
+            (Value::from("duplicate"), false)
+        ]
+    );
+    let (_, out, _) = inbox(&url, &["list", "--json"]);
+    assert_eq!(json_lines(&out).len(), 1);
+}
