@@ -20,8 +20,12 @@ Secrets: --secret S, repeatable; any one of them verifies, signing uses the
 first. Without --secret, the secret is read from the BOOKHOOK_SECRET
 environment variable. For eagenda and orufy the secret is the token.
 
+Inboxes (listen --inbox, bookhook inbox): named by a URL, sqlite:PATH;
+without --inbox URL, the BOOKHOOK_INBOX variable, else sqlite:bookhook-inbox.db.
+
 Exit codes: 0 success; 1 failure (verify: the request is invalid; send: a
-response was not 2xx; unreadable input or network error); 2 usage error.";
+response was not 2xx; unreadable input or network error; inbox: unknown id or
+unusable inbox); 2 usage error.";
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -32,7 +36,10 @@ Examples:
   bookhook verify --provider orufy --secret s3cr3t --query 'token=s3cr3t' body.json
   bookhook send --provider calendence --secret s3cr3t \\
       --url http://127.0.0.1:5000/webhook --event booking.created
-  bookhook listen --provider calendence --secret s3cr3t --exec './on-event.sh'";
+  bookhook listen --provider calendence --secret s3cr3t --exec './on-event.sh'
+  bookhook listen --provider calendence --secret s3cr3t --inbox sqlite:hooks.db \\
+      --retry-schedule 10s,1m,10m --exec './on-event.sh'
+  bookhook inbox list --inbox sqlite:hooks.db --state dead";
 
 /// The `bookhook` command.
 #[derive(Debug, Parser)]
@@ -141,12 +148,287 @@ refused without reading the body, and bodies being read hold at most
 SIGINT or SIGTERM stop accepting connections; the requests in progress get
 --grace seconds, then their connections are closed and their events released
 so that the sender's retry runs them again; it then exits 0. A second SIGINT or
-SIGTERM exits at once with status 130.")]
-    Listen(ListenArgs),
+SIGTERM exits at once with status 130.
+
+Inbox mode (--inbox [URL]): each verified event is stored in the inbox and
+answered as soon as it is stored, before CMD runs. The inbox is URL, or for a
+bare --inbox the BOOKHOOK_INBOX variable, else sqlite:bookhook-inbox.db
+(without --inbox, BOOKHOOK_INBOX is ignored and listen works as above). The
+line of a request has `outcome` queued, duplicate or rejected (failed when the
+inbox cannot write: 503) and the field `id` (the inbox id, or null).
+CMD then runs in the background, --workers at a time, with the same input,
+environment and hygiene as above, for at most --handler-timeout; each attempt
+prints one JSON line with the fields `id`, `provider`, `event`, `kind`, `key`,
+`appointment_id`, `attempt`, `outcome` (processed, retrying or dead),
+`next_attempt_at` (RFC 3339, or null) and `error` (or null). A failed attempt
+is retried after the waits of --retry-schedule until --max-attempts, then the
+event is dead (see `bookhook inbox`). Events of one appointment run one at a
+time, oldest first. Events stored but not processed when listen stops (or is
+killed) are processed on its next start with the same inbox. Without --exec
+the events are stored and marked done at once: a recorder.")]
+    Listen(Box<ListenArgs>),
+
+    /// Look at, replay and purge the events an inbox holds.
+    #[command(long_about = INBOX_ABOUT, after_help = INBOX_AFTER_HELP)]
+    Inbox(InboxArgs),
+}
+
+const INBOX_ABOUT: &str = "\
+Look at, replay and purge the events stored by `listen --inbox`.
+
+The inbox is named by a URL: --inbox URL, else the BOOKHOOK_INBOX variable,
+else sqlite:bookhook-inbox.db in the current directory. Supported: sqlite:PATH
+(sqlite:///ABSOLUTE/PATH also works).
+
+States: pending (waiting to run; a row waiting for its next retry is pending
+with attempts > 0 and a next attempt time), processing, done and dead.
+Times (--since, --before) are RFC 3339 (2026-12-01T09:00:00Z) or an age before
+now (30m, 2h, 7d).
+
+Exit codes: 0 success; 1 failure (no such inbox, unknown id, storage error);
+2 usage error.";
+
+const INBOX_AFTER_HELP: &str = "\
+Examples:
+  bookhook inbox list --state dead
+  bookhook inbox show 42 --json
+  bookhook inbox replay 42
+  bookhook inbox replay --state dead --since 2h --dry-run
+  bookhook inbox stats --json
+  bookhook inbox replay --state done --since 1h \\
+      --to http://127.0.0.1:5000/webhook --secret local-secret
+  bookhook inbox purge --state done --before 7d --yes";
+
+#[derive(Debug, Args)]
+pub(crate) struct InboxArgs {
+    #[command(subcommand)]
+    pub(crate) command: InboxCommand,
+}
+
+/// Where the inbox is.
+#[derive(Debug, Args)]
+pub(crate) struct InboxUrlArg {
+    /// The inbox: sqlite:PATH [default: BOOKHOOK_INBOX, else sqlite:bookhook-inbox.db].
+    #[arg(long, value_name = "URL")]
+    pub(crate) inbox: Option<String>,
+}
+
+/// Which rows: shared by `list` and `replay`.
+#[derive(Debug, Args)]
+pub(crate) struct RowFilter {
+    /// Only events from this provider.
+    #[arg(long, value_enum, value_name = "P")]
+    pub(crate) provider: Option<ProviderName>,
+
+    /// Only events of this exact type (as the provider wrote it).
+    #[arg(long = "type", value_name = "T")]
+    pub(crate) event_type: Option<String>,
+
+    /// Only events received at or after TIME (RFC 3339 or an age: 30m, 2h, 7d).
+    #[arg(long, value_name = "TIME", value_parser = crate::inbox_url::parse_time)]
+    pub(crate) since: Option<i64>,
+}
+
+/// A state, as shown everywhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum StateName {
+    /// Waiting to run, now or at its next attempt time.
+    Pending,
+    /// Being handled.
+    Processing,
+    /// Handled.
+    Done,
+    /// No more automatic attempts.
+    Dead,
+}
+
+impl StateName {
+    pub(crate) fn state(self) -> bookhook::inbox::State {
+        use bookhook::inbox::State;
+        match self {
+            StateName::Pending => State::Pending,
+            StateName::Processing => State::Processing,
+            StateName::Done => State::Done,
+            StateName::Dead => State::Dead,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum InboxCommand {
+    /// List events, newest first: a table, or JSON lines with --json.
+    #[command(long_about = "\
+List stored events, newest first. For people, a table: id, received, provider,
+type, kind, appointment, state, attempts, next attempt and last error.
+
+With --json, one object per line with the fields `id`, `received_at`,
+`provider`, `event`, `kind`, `key`, `appointment_id`, `state`, `attempts` (a
+count), `next_attempt_at` and `last_error` (null where unknown). Times are
+RFC 3339 in UTC.")]
+    List(ListArgs),
+
+    /// Show one event: every field, its attempts and its body.
+    #[command(long_about = "\
+Show one event: every field, its attempts, its stored headers (secrets
+redacted) and its body (pretty-printed when it is JSON).
+
+With --json, one object with the fields of `list --json`, plus `body` (the raw
+body as a string), `headers` (an object; secrets redacted) and `attempts`, a
+list of objects with `attempt`, `started_at`, `ended_at`, `outcome`
+(running, processed, retrying, dead or expired), `error` and `trigger`
+(automatic or manual). An unknown id exits 1.")]
+    Show(ShowArgs),
+
+    /// Count the events in each state, and the age of the oldest pending one.
+    #[command(long_about = "\
+Count the events in each state, and give the age of the oldest pending one.
+
+With --json, one object:
+{\"pending\":N,\"processing\":N,\"done\":N,\"dead\":N,\"oldest_pending_age_s\":X|null}")]
+    Stats(StatsArgs),
+
+    /// Put events back to pending so that `listen --inbox` runs them again.
+    #[command(long_about = "\
+Put events back to pending, due at once, so that a running (or the next)
+`listen --inbox` on the same inbox handles them again; their next attempt is
+marked manual. Events being processed are left alone. Select events by ID
+(one or more), or by --state with optional --provider, --type and --since.
+Prints how many were put back; --dry-run only counts them.
+
+With --to URL --secret S, the inbox is left unchanged: each selected event is
+signed again with its own provider's scheme (or --sign-as P, with --header,
+--prefix and --encoding for hmac) and S, with a fresh id and timestamp where the
+scheme signs them, and POSTed to URL (http://) in received order, printing
+`<status> <event type> <key>` per event as `send` does. Exits 1 if any response
+was not 2xx. This replays production events against a local copy of an app.")]
+    Replay(ReplayArgs),
+
+    /// Remove events for good (asks for confirmation on a terminal).
+    #[command(long_about = "\
+Remove events and their attempts for good: those in --state, those received
+before --before, or those matching both. Events being processed are kept.
+Their idempotency keys are free again, so a sender's retry of a purged event is
+stored as new. On a terminal it asks for confirmation, unless --yes.")]
+    Purge(PurgeArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ListArgs {
+    #[command(flatten)]
+    pub(crate) url: InboxUrlArg,
+
+    /// Only events in this state.
+    #[arg(long, value_enum, value_name = "S")]
+    pub(crate) state: Option<StateName>,
+
+    #[command(flatten)]
+    pub(crate) filter: RowFilter,
+
+    /// At most N events.
+    #[arg(long, value_name = "N", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) limit: u32,
+
+    /// One JSON object per line instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ShowArgs {
+    #[command(flatten)]
+    pub(crate) url: InboxUrlArg,
+
+    /// The event's inbox id (the `id` of `list` and of listen's lines).
+    #[arg(value_name = "ID")]
+    pub(crate) id: String,
+
+    /// One JSON object instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct StatsArgs {
+    #[command(flatten)]
+    pub(crate) url: InboxUrlArg,
+
+    /// One JSON object instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ReplayArgs {
+    #[command(flatten)]
+    pub(crate) url: InboxUrlArg,
+
+    /// The inbox ids of the events to replay.
+    #[arg(value_name = "ID", required_unless_present = "state", conflicts_with_all = ["state", "provider", "event_type", "since"])]
+    pub(crate) ids: Vec<String>,
+
+    /// Replay every event in this state (with the filters below).
+    #[arg(long, value_enum, value_name = "S")]
+    pub(crate) state: Option<StateName>,
+
+    #[command(flatten)]
+    pub(crate) filter: RowFilter,
+
+    /// Only count the events that would be replayed.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+
+    /// Instead, POST the selected events to this http:// URL, re-signed with
+    /// --secret, in received order; the inbox is left unchanged.
+    #[arg(
+        long,
+        value_name = "URL",
+        requires = "secret",
+        conflicts_with = "dry_run"
+    )]
+    pub(crate) to: Option<String>,
+
+    /// With --to: the secret to sign with (for eagenda and orufy: the token).
+    #[arg(long, value_name = "S", requires = "to")]
+    pub(crate) secret: Option<String>,
+
+    /// With --to: sign as this provider instead of each event's own.
+    #[arg(long, value_enum, value_name = "P", requires = "to")]
+    pub(crate) sign_as: Option<ProviderName>,
+
+    /// With --to, signing as hmac: the header that carries the signature.
+    #[arg(long, value_name = "NAME", requires = "to")]
+    pub(crate) header: Option<String>,
+
+    /// With --to, signing as hmac: a prefix before the MAC, such as `sha256=`.
+    #[arg(long, value_name = "P", requires = "to")]
+    pub(crate) prefix: Option<String>,
+
+    /// With --to, signing as hmac: how the MAC is written [default: hex].
+    #[arg(long, value_enum, value_name = "ENCODING", requires = "to")]
+    pub(crate) encoding: Option<EncodingName>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PurgeArgs {
+    #[command(flatten)]
+    pub(crate) url: InboxUrlArg,
+
+    /// Remove the events in this state.
+    #[arg(long, value_enum, value_name = "S", required_unless_present = "before")]
+    pub(crate) state: Option<StateName>,
+
+    /// Remove the events received before TIME (RFC 3339 or an age: 7d).
+    #[arg(long, value_name = "TIME", value_parser = crate::inbox_url::parse_time)]
+    pub(crate) before: Option<i64>,
+
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub(crate) yes: bool,
 }
 
 /// A provider name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum)]
 pub(crate) enum ProviderName {
     /// eAgenda: `Authorization: Bearer <token>`.
     Eagenda,
@@ -166,6 +448,14 @@ pub(crate) enum ProviderName {
 }
 
 impl ProviderName {
+    /// The name of a core provider.
+    pub(crate) fn of(provider: bookhook::Provider) -> Option<Self> {
+        Self::value_variants()
+            .iter()
+            .copied()
+            .find(|name| name.provider() == provider)
+    }
+
     pub(crate) fn provider(self) -> bookhook::Provider {
         use bookhook::Provider;
         match self {
@@ -370,6 +660,35 @@ pub(crate) struct ListenArgs {
     /// Serve the metrics in the Prometheus text format at http://ADDR/metrics.
     #[arg(long, value_name = "ADDR")]
     pub(crate) metrics: Option<SocketAddr>,
+
+    /// Inbox mode: store each verified event in this inbox and answer at
+    /// once; handle it in the background. A bare --inbox uses
+    /// BOOKHOOK_INBOX, else sqlite:bookhook-inbox.db.
+    #[arg(long, value_name = "URL", num_args = 0..=1, conflicts_with = "redis")]
+    pub(crate) inbox: Option<Option<String>>,
+
+    /// Inbox mode: events handled at once [default: 4].
+    #[arg(long, value_name = "N", requires = "inbox",
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub(crate) workers: Option<u32>,
+
+    /// Inbox mode: attempts (the first included) before an event is dead
+    /// [default: 8, or one more than the --retry-schedule waits].
+    #[arg(long, value_name = "N", requires = "inbox",
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub(crate) max_attempts: Option<u32>,
+
+    /// Inbox mode: the waits before each retry (each moved by up to 20 %),
+    /// the last one repeating [default: 5s,5m,30m,2h,5h,10h,10h].
+    #[arg(long, value_name = "5s,1m,...", requires = "inbox",
+          value_parser = crate::inbox_url::parse_durations)]
+    pub(crate) retry_schedule: Option<std::vec::Vec<Duration>>,
+
+    /// Inbox mode: how long --exec may run before it is killed and the
+    /// attempt fails [default: 30s].
+    #[arg(long, value_name = "DURATION", requires = "inbox",
+          value_parser = crate::inbox_url::parse_duration)]
+    pub(crate) handler_timeout: Option<Duration>,
 }
 
 /// Seconds, whole or decimal (`10`, `0.5`), longer than zero and at most a day.

@@ -14,11 +14,14 @@ use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use bookhook::inbox::{
+    AttemptReport, AttemptResult, EventRecord, Inbox, Ingested, RetrySchedule, Worker, WorkerHandle,
+};
 use bookhook::{
     Context, DEFAULT_MAX_BODY, Delivery, Dispatcher, Finished, HandlerError, Outcome,
     UnverifiedBudget,
 };
-use bookhook_axum::WebhookService;
+use bookhook_axum::{InboxService, WebhookService};
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 use tokio::signal::unix::{SignalKind, signal};
@@ -26,9 +29,14 @@ use tokio::signal::unix::{SignalKind, signal};
 use crate::cli::ListenArgs;
 use crate::endpoint;
 use crate::error::CliError;
+use crate::inbox_url::{InboxUrl, rfc3339};
 
 /// How long `--exec` may run before it is killed and the event counted failed.
 const EXEC_TIMEOUT: Duration = Duration::from_secs(30);
+/// How much longer than the command's timeout the worker waits for it.
+const WORKER_TIMEOUT_MARGIN: Duration = Duration::from_secs(5);
+/// How often the worker looks for due retries (new events wake it at once).
+const WORKER_POLL: Duration = Duration::from_millis(250);
 /// The longest value put in the command's environment, in bytes.
 const MAX_ENV_VALUE: usize = 4096;
 /// The variable `--secret` is read from.
@@ -68,11 +76,22 @@ pub(crate) async fn run(args: ListenArgs) -> Result<ExitCode, CliError> {
         builder = builder.store(store);
     }
     let endpoint = endpoint::build(builder)?;
+    // Inbox mode: the inbox is opened before the address is announced.
+    let inbox = match &args.inbox {
+        Some(given) => {
+            let url = InboxUrl::resolve(given.as_deref())?;
+            let opened = url.open()?;
+            Some((url, opened))
+        }
+        None => None,
+    };
+    let exec_timeout = args.handler_timeout.unwrap_or(EXEC_TIMEOUT);
     let dispatcher = match args.exec.clone() {
         Some(command) => {
             let command = Arc::new(Exec {
                 command,
                 hidden: hidden_vars(&args.provider.secrets),
+                timeout: exec_timeout,
             });
             Dispatcher::builder(endpoint).fallback(move |ctx: Context| {
                 let command = Arc::clone(&command);
@@ -105,14 +124,31 @@ pub(crate) async fn run(args: ListenArgs) -> Result<ExitCode, CliError> {
         .map_err(|err| CliError::failure(format!("cannot read the bound address: {err}")))?;
 
     let provider = dispatcher.endpoint().provider();
-    let service = WebhookService::new(dispatcher)
-        .on_finished(move |finished| print_line(&line(provider, finished)));
-    let app = Router::new()
-        .route_service(&args.path, service)
-        .fallback(elsewhere)
-        .with_state(Arc::new(App {
-            path: args.path.clone(),
-        }));
+    let state = Arc::new(App {
+        path: args.path.clone(),
+    });
+    let (app, background) = match inbox {
+        None => {
+            let service = WebhookService::new(dispatcher)
+                .on_finished(move |finished| print_line(&line(provider, finished)));
+            let app = Router::new()
+                .route_service(&args.path, service)
+                .fallback(elsewhere)
+                .with_state(state);
+            (app, None)
+        }
+        Some((url, inbox)) => {
+            let background = Background::start(&args, &url, inbox, dispatcher, exec_timeout)?;
+            let service = InboxService::new(background.worker.ingest())
+                .on_received(move |received| print_line(&received_line(provider, received)));
+            let app = Router::new()
+                .route_service(&args.path, service)
+                .fallback(elsewhere)
+                .with_state(state);
+            eprintln!("inbox {}", url.shown());
+            (app, Some(background))
+        }
+    };
     eprintln!("listening on http://{bound}{}", args.path);
 
     let grace = args.grace;
@@ -143,7 +179,119 @@ pub(crate) async fn run(args: ListenArgs) -> Result<ExitCode, CliError> {
         })
         .await
         .map_err(|err| CliError::failure(format!("the server stopped: {err}")))?;
+    if let Some(background) = background {
+        background.stop().await;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Inbox mode's background side: the worker that runs `--exec` on stored
+/// events, and the task that prints one line per attempt.
+struct Background {
+    worker: Worker,
+    handle: WorkerHandle,
+    printer: tokio::task::JoinHandle<()>,
+}
+
+impl Background {
+    fn start(
+        args: &ListenArgs,
+        url: &InboxUrl,
+        inbox: Arc<dyn Inbox>,
+        dispatcher: Dispatcher,
+        exec_timeout: Duration,
+    ) -> Result<Self, CliError> {
+        let mut schedule = match &args.retry_schedule {
+            Some(delays) => RetrySchedule::new(delays.iter().copied()),
+            None => RetrySchedule::default(),
+        };
+        if let Some(attempts) = args.max_attempts {
+            schedule = schedule.max_attempts(attempts);
+        }
+        let (reports, mut received) = tokio::sync::mpsc::unbounded_channel::<AttemptReport>();
+        let builder = Worker::builder(dispatcher, Arc::clone(&inbox))
+            .concurrency(usize::try_from(args.workers.unwrap_or(4)).unwrap_or(4))
+            // The command's own timeout kills it with what it started; the
+            // worker's is a backstop, and the lease outlives both.
+            .timeout(exec_timeout + WORKER_TIMEOUT_MARGIN)
+            .lease(exec_timeout + WORKER_TIMEOUT_MARGIN * 2)
+            .schedule(schedule)
+            .poll(WORKER_POLL)
+            .shutdown_grace(args.grace)
+            .abandon_on_shutdown(true)
+            .observer(move |report| {
+                let _ = reports.send(report.clone());
+            });
+        if args.provider.type_header.is_some() {
+            // The worker parses stored bodies again, and cannot be given the
+            // endpoint's type headers.
+            return Err(CliError::usage(
+                "--type-header cannot be used with --inbox yet; leave out --inbox, or --type-header",
+            ));
+        }
+        let worker = builder.build().map_err(|err| {
+            CliError::usage(format!("invalid inbox settings for {}: {err}", url.shown()))
+        })?;
+        let printer = tokio::spawn(async move {
+            while let Some(report) = received.recv().await {
+                let detail = inbox.get(report.id).await.ok().flatten();
+                print_line(&attempt_line(&report, detail.as_ref().map(|d| &d.record)));
+            }
+        });
+        let handle = worker.spawn();
+        Ok(Self {
+            worker,
+            handle,
+            printer,
+        })
+    }
+
+    /// Stops the worker (running commands get the grace period) and prints
+    /// the last attempt lines.
+    async fn stop(self) {
+        let report = self.handle.shutdown().await;
+        if report.cut_off > 0 {
+            eprintln!(
+                "{} command(s) still running were cut off; their events run again on the next start",
+                report.cut_off
+            );
+        }
+        drop(self.worker);
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.printer).await;
+    }
+}
+
+/// The JSON line printed for one attempt of inbox mode.
+fn attempt_line(report: &AttemptReport, record: Option<&EventRecord>) -> Value {
+    let next = match report.result {
+        AttemptResult::Retrying { at_ms } => Some(rfc3339(at_ms)),
+        _ => None,
+    };
+    json!({
+        "id": report.id.get(),
+        "provider": report.provider.as_str(),
+        "event": report.event_type,
+        "kind": record.map(|r| r.kind.as_str()),
+        "key": report.key,
+        "appointment_id": record.and_then(|r| r.ordering_key.as_deref()),
+        "attempt": report.attempt,
+        "outcome": report.result.as_str(),
+        "next_attempt_at": next,
+        "error": report.error,
+    })
+}
+
+/// The JSON line printed for one request in inbox mode: the usual fields and
+/// the inbox id.
+fn received_line(provider: bookhook::Provider, received: &Ingested) -> Value {
+    let mut value = fields(
+        provider,
+        received.delivery().map(|d| d.as_ref()),
+        received.outcome(),
+        received.status(),
+    );
+    value["id"] = received.id().map(|id| id.get()).into();
+    value
 }
 
 /// A path axum can route as it is: it starts with `/` and has no captures.
@@ -184,8 +332,21 @@ async fn elsewhere(State(app): State<Arc<App>>, method: Method, uri: Uri) -> Res
 
 /// The JSON line printed for one request.
 fn line(provider: bookhook::Provider, finished: &Finished) -> Value {
-    let delivery = finished.delivery().map(|d| d.as_ref());
-    let outcome = finished.outcome();
+    fields(
+        provider,
+        finished.delivery().map(|d| d.as_ref()),
+        finished.outcome(),
+        finished.status(),
+    )
+}
+
+/// The fields of a request's line.
+fn fields(
+    provider: bookhook::Provider,
+    delivery: Option<&Delivery>,
+    outcome: &Outcome,
+    status: u16,
+) -> Value {
     json!({
         "provider": provider.as_str(),
         "event": delivery.map(Delivery::event_type),
@@ -197,7 +358,7 @@ fn line(provider: bookhook::Provider, finished: &Finished) -> Value {
             .and_then(|a| a.starts_at)
             .map(|t| t.to_string()),
         "outcome": outcome_name(outcome),
-        "status": finished.status(),
+        "status": status,
         "error": error_of(outcome),
     })
 }
@@ -205,7 +366,7 @@ fn line(provider: bookhook::Provider, finished: &Finished) -> Value {
 /// The outcome as printed: the core's name, with `unavailable` shown as `failed`.
 fn outcome_name(outcome: &Outcome) -> &'static str {
     match outcome {
-        Outcome::StoreUnavailable(_) => "failed",
+        Outcome::StoreUnavailable(_) | Outcome::InboxUnavailable(_) => "failed",
         other => other.as_str(),
     }
 }
@@ -216,6 +377,7 @@ fn error_of(outcome: &Outcome) -> Option<String> {
         Outcome::Rejected(rejection) => Some(rejection.to_string()),
         Outcome::Failed(err) => Some(err.to_string()),
         Outcome::StoreUnavailable(err) => Some(err.to_string()),
+        Outcome::InboxUnavailable(err) => Some(err.to_string()),
         _ => None,
     }
 }
@@ -235,6 +397,8 @@ struct Exec {
     command: String,
     /// `BOOKHOOK_SECRET` and every variable whose value is one of the secrets.
     hidden: Vec<std::ffi::OsString>,
+    /// How long it may run before it is killed with what it started.
+    timeout: Duration,
 }
 
 /// The variables that hold a secret: `BOOKHOOK_SECRET`, and any other whose
@@ -292,7 +456,7 @@ enum ExecError {
 
 /// Runs the `--exec` command for one new event.
 async fn exec(command: &Exec, delivery: &Delivery) -> Result<(), ExecError> {
-    exec_with(command, delivery, EXEC_TIMEOUT).await
+    exec_with(command, delivery, command.timeout).await
 }
 
 /// Runs `command` with `sh -c`, the body on its stdin and the event's names in
@@ -492,6 +656,7 @@ mod tests {
         Exec {
             command: command.to_owned(),
             hidden: hidden_vars(&[]),
+            timeout: EXEC_TIMEOUT,
         }
     }
 

@@ -1,5 +1,5 @@
 //! `bookhook`: list the supported providers, sign and verify webhook requests,
-//! send signed test deliveries and run a local receiver.
+//! send signed test deliveries, run a local receiver and look at its inbox.
 //!
 //! Every signature and every parse goes through the `bookhook` core; this
 //! binary only reads arguments, moves bytes and prints results.
@@ -9,12 +9,15 @@ mod endpoint;
 mod error;
 mod fixture;
 mod http;
+mod inbox;
+mod inbox_url;
 mod input;
 mod listen;
 mod metrics;
 mod providers;
 mod send;
 mod sign;
+mod table;
 mod verify;
 
 use std::process::ExitCode;
@@ -39,7 +42,8 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Sign(args) => sign::run(&args),
         Command::Verify(args) => verify::run(&args),
         Command::Send(args) => runtime()?.block_on(send::run(args)),
-        Command::Listen(args) => runtime()?.block_on(listen::run(args)),
+        Command::Listen(args) => runtime()?.block_on(listen::run(*args)),
+        Command::Inbox(args) => runtime()?.block_on(inbox::run(args)),
     }
 }
 
