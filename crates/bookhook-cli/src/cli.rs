@@ -20,8 +20,8 @@ Secrets: --secret S, repeatable; any one of them verifies, signing uses the
 first. Without --secret, the secret is read from the BOOKHOOK_SECRET
 environment variable. For eagenda and orufy the secret is the token.
 
-Inboxes (listen --inbox, bookhook inbox): named by a URL, sqlite:PATH;
-without --inbox URL, the BOOKHOOK_INBOX variable, else sqlite:bookhook-inbox.db.
+Inboxes (listen --inbox, bookhook inbox): named by a URL, sqlite:PATH or
+redis://HOST:PORT (a Redis with appendonly yes); without --inbox URL, the BOOKHOOK_INBOX variable, else sqlite:bookhook-inbox.db.
 
 Exit codes: 0 success; 1 failure (verify: the request is invalid; send: a
 response was not 2xx; unreadable input or network error; inbox: unknown id or
@@ -178,7 +178,8 @@ Look at, replay and purge the events stored by `listen --inbox`.
 
 The inbox is named by a URL: --inbox URL, else the BOOKHOOK_INBOX variable,
 else sqlite:bookhook-inbox.db in the current directory. Supported: sqlite:PATH
-(sqlite:///ABSOLUTE/PATH also works).
+(sqlite:///ABSOLUTE/PATH also works) and redis://HOST:PORT (also rediss://,
+unix://), shared by every replica; a Redis inbox needs `appendonly yes`.
 
 States: pending (waiting to run; a row waiting for its next retry is pending
 with attempts > 0 and a next attempt time), processing, done and dead.
@@ -208,7 +209,7 @@ pub(crate) struct InboxArgs {
 /// Where the inbox is.
 #[derive(Debug, Args)]
 pub(crate) struct InboxUrlArg {
-    /// The inbox: sqlite:PATH [default: BOOKHOOK_INBOX, else sqlite:bookhook-inbox.db].
+    /// The inbox: sqlite:PATH or redis://… [default: BOOKHOOK_INBOX, else sqlite:bookhook-inbox.db].
     #[arg(long, value_name = "URL")]
     pub(crate) inbox: Option<String>,
 }

@@ -27,9 +27,9 @@ pub(crate) async fn run(args: InboxArgs) -> Result<ExitCode, CliError> {
 }
 
 /// The inbox a command reads, which must exist.
-fn open(arg: &InboxUrlArg) -> Result<(InboxUrl, Arc<dyn Inbox>), CliError> {
+async fn open(arg: &InboxUrlArg) -> Result<(InboxUrl, Arc<dyn Inbox>), CliError> {
     let url = InboxUrl::resolve(arg.inbox.as_deref())?;
-    let inbox = url.open_existing()?;
+    let inbox = url.open_existing().await?;
     Ok((url, inbox))
 }
 
@@ -53,7 +53,7 @@ fn filter_of(state: Option<crate::cli::StateName>, rows: &RowFilter) -> Filter {
 const RETRY_HINT: &str = "try again, or check the inbox with `bookhook inbox stats`";
 
 async fn list(args: ListArgs) -> Result<ExitCode, CliError> {
-    let (url, inbox) = open(&args.url)?;
+    let (url, inbox) = open(&args.url).await?;
     let filter = filter_of(args.state, &args.filter);
     let limit = usize::try_from(args.limit).unwrap_or(usize::MAX);
     let rows = inbox
@@ -185,7 +185,7 @@ fn parse_id(text: &str) -> Result<InboxId, CliError> {
 
 async fn show(args: ShowArgs) -> Result<ExitCode, CliError> {
     let id = parse_id(&args.id)?;
-    let (url, inbox) = open(&args.url)?;
+    let (url, inbox) = open(&args.url).await?;
     let detail = inbox
         .get(id)
         .await
@@ -265,7 +265,7 @@ fn detail_text(detail: &EventDetail) -> String {
 }
 
 async fn stats(args: StatsArgs) -> Result<ExitCode, CliError> {
-    let (url, inbox) = open(&args.url)?;
+    let (url, inbox) = open(&args.url).await?;
     let stats = inbox
         .stats()
         .await
@@ -308,7 +308,7 @@ async fn replay(args: ReplayArgs) -> Result<ExitCode, CliError> {
         .iter()
         .map(|id| parse_id(id))
         .collect::<Result<Vec<_>, _>>()?;
-    let (url, inbox) = open(&args.url)?;
+    let (url, inbox) = open(&args.url).await?;
     if let Some(to) = &args.to {
         return replay_to(&args, to, &url, inbox.as_ref(), ids).await;
     }
@@ -506,7 +506,7 @@ async fn replayable(
 }
 
 async fn purge(args: PurgeArgs) -> Result<ExitCode, CliError> {
-    let (url, inbox) = open(&args.url)?;
+    let (url, inbox) = open(&args.url).await?;
     let mut filter = Filter::default();
     if let Some(state) = args.state {
         filter = filter.state(state.state());

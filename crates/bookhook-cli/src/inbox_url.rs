@@ -1,4 +1,4 @@
-//! Naming an inbox by a URL (`sqlite:PATH`, later `redis://…`), and reading
+//! Naming an inbox by a URL (`sqlite:PATH` or `redis://…`), and reading
 //! the times and durations its commands take.
 
 use std::path::{Path, PathBuf};
@@ -19,7 +19,7 @@ pub(crate) const DEFAULT_INBOX: &str = "sqlite:bookhook-inbox.db";
 pub(crate) enum InboxUrl {
     /// A SQLite file.
     Sqlite(PathBuf),
-    /// A Redis server (not served by this version).
+    /// A Redis server, through `bookhook_redis::RedisInbox`.
     Redis(String),
 }
 
@@ -72,7 +72,7 @@ impl InboxUrl {
     }
 
     /// Opens the inbox, creating a SQLite file that does not exist yet.
-    pub(crate) fn open(&self) -> Result<Arc<dyn Inbox>, CliError> {
+    pub(crate) async fn open(&self) -> Result<Arc<dyn Inbox>, CliError> {
         match self {
             InboxUrl::Sqlite(path) => {
                 let inbox = bookhook_sqlite::SqliteInbox::open(path).map_err(|err| {
@@ -83,15 +83,20 @@ impl InboxUrl {
                 })?;
                 Ok(Arc::new(inbox))
             }
-            InboxUrl::Redis(_) => Err(CliError::usage(format!(
-                "inbox {}: redis inboxes are not supported yet by this version; use a sqlite:PATH inbox",
-                self.shown()
-            ))),
+            InboxUrl::Redis(url) => {
+                let inbox = bookhook_redis::RedisInbox::connect(url).await.map_err(|err| {
+                    CliError::failure(format!(
+                        "inbox {}: {err}; check that Redis runs there with `appendonly yes`, or pass another --inbox",
+                        self.shown()
+                    ))
+                })?;
+                Ok(Arc::new(inbox))
+            }
         }
     }
 
     /// Opens an inbox that must exist already: the commands that read one.
-    pub(crate) fn open_existing(&self) -> Result<Arc<dyn Inbox>, CliError> {
+    pub(crate) async fn open_existing(&self) -> Result<Arc<dyn Inbox>, CliError> {
         if let InboxUrl::Sqlite(path) = self
             && !Path::new(path).exists()
         {
@@ -100,7 +105,7 @@ impl InboxUrl {
                 self.shown()
             )));
         }
-        self.open()
+        self.open().await
     }
 
     /// A runtime failure on this inbox, with what to do about it.
@@ -229,15 +234,22 @@ mod tests {
         assert!(err.to_string().contains("sqlite:PATH"), "{err}");
     }
 
-    #[test]
-    fn redis_urls_are_recognised_and_refused_for_now() {
-        let url = InboxUrl::parse("redis://:hunter2@127.0.0.1:6379/0").unwrap();
-        assert_eq!(url.shown(), "redis://:***@127.0.0.1:6379/0");
-        let Err(err) = url.open() else {
-            panic!("a redis inbox opened")
+    #[tokio::test]
+    async fn unreachable_redis_inbox_is_a_failure_that_hides_the_password() {
+        // Port 1 on loopback: nothing listens there, so the connection is refused.
+        let url = InboxUrl::parse("redis://:hunter2@127.0.0.1:1/0").unwrap();
+        assert_eq!(url.shown(), "redis://:***@127.0.0.1:1/0");
+        let opened = tokio::time::timeout(std::time::Duration::from_secs(60), url.open())
+            .await
+            .expect("connecting to a closed port ends");
+        let Err(err) = opened else {
+            panic!("a redis inbox opened on a closed port")
         };
-        assert!(matches!(err, CliError::Usage(_)));
-        assert!(err.to_string().contains("not supported yet"), "{err}");
+        assert!(matches!(err, CliError::Failure(_)), "{err}");
+        assert!(
+            err.to_string().contains("redis://:***@127.0.0.1:1/0"),
+            "{err}"
+        );
         assert!(!err.to_string().contains("hunter2"), "{err}");
     }
 

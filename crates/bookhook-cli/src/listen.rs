@@ -80,7 +80,7 @@ pub(crate) async fn run(args: ListenArgs) -> Result<ExitCode, CliError> {
     let inbox = match &args.inbox {
         Some(given) => {
             let url = InboxUrl::resolve(given.as_deref())?;
-            let opened = url.open()?;
+            let opened = url.open().await?;
             Some((url, opened))
         }
         None => None,
@@ -222,13 +222,6 @@ impl Background {
             .observer(move |report| {
                 let _ = reports.send(report.clone());
             });
-        if args.provider.type_header.is_some() {
-            // The worker parses stored bodies again, and cannot be given the
-            // endpoint's type headers.
-            return Err(CliError::usage(
-                "--type-header cannot be used with --inbox yet; leave out --inbox, or --type-header",
-            ));
-        }
         let worker = builder.build().map_err(|err| {
             CliError::usage(format!("invalid inbox settings for {}: {err}", url.shown()))
         })?;

@@ -106,6 +106,40 @@ fn listen_delivers_header_typed_requests_with_their_header_type() {
 }
 
 #[test]
+fn inbox_mode_handles_header_typed_requests_with_their_header_type() {
+    let dir = TempDir::new("header-types-inbox");
+    let inbox = format!("sqlite:{}", dir.0.join("inbox.db").display());
+    let vector = &vectors()[0];
+    let mut args = provider_args(vector);
+    args.extend([
+        "--inbox".to_owned(),
+        inbox,
+        "--exec".to_owned(),
+        "true".to_owned(),
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let listener = Listener::start(&args);
+    assert_eq!(post(&listener.url, vector), "HTTP/1.1 200 OK");
+    // The request line, then the worker's attempt line, in either order.
+    let mut attempt = None;
+    for _ in 0..2 {
+        let line = listener.next_line();
+        if line.get("attempt").is_some() {
+            attempt = Some(line);
+        } else {
+            assert_eq!(line["outcome"], "queued", "{line}");
+            assert_eq!(line["event"], vector["event_type"], "{line}");
+        }
+    }
+    // The worker parsed the stored body again, with the type from the header.
+    let attempt = attempt.expect("an attempt line");
+    assert_eq!(attempt["outcome"], "processed", "{attempt}");
+    assert_eq!(attempt["event"], vector["event_type"], "{attempt}");
+    assert_eq!(attempt["key"], vector["idempotency_key"], "{attempt}");
+    assert!(listener.terminate().success());
+}
+
+#[test]
 fn verify_accepts_header_typed_requests() {
     let dir = TempDir::new("header-types");
     for vector in vectors() {

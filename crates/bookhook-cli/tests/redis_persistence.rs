@@ -1,5 +1,7 @@
 //! `listen --redis` says once, on stderr, when Redis keeps nothing across a
-//! restart, and says nothing when it keeps an append-only file.
+//! restart, and says nothing when it keeps an append-only file; `listen
+//! --inbox redis://…` stores and handles events, and refuses a Redis without
+//! an append-only file.
 //!
 //! The server without persistence is the one named by `BOOKHOOK_REDIS_URL`
 //! (CI starts it with `.ci/redis.sh`, without persistence) when it has none,
@@ -182,4 +184,63 @@ fn keeps_anything(url: &str) -> bool {
     };
     // `*2 $10 appendonly $3 yes` or `$2 no`; `save` with an empty value is `$0`.
     ask("appendonly").contains("\r\nyes\r\n") || !ask("save").contains("$4\r\nsave\r\n$0\r\n")
+}
+
+/// POSTs one signed Calendence event to `url` with `bookhook send`; returns its output.
+fn send_one(url: &str, secret: &str) -> String {
+    let mut command = bookhook();
+    command.args(["send", "--provider", "calendence", "--secret", secret]);
+    command.args(["--url", url, "--event", "booking.created"]);
+    let output = support::run(command, b"");
+    support::stdout(&output)
+}
+
+#[test]
+fn listen_with_a_redis_inbox_stores_then_runs_the_command() {
+    let Some(server) = start("yes") else {
+        return;
+    };
+    let listener = support::Listener::start(&[
+        "--provider",
+        "calendence",
+        "--secret",
+        "s",
+        "--inbox",
+        &server.url,
+        "--exec",
+        "true",
+    ]);
+    assert!(send_one(&listener.url, "s").starts_with("200 "));
+    let mut outcomes = Vec::new();
+    for _ in 0..2 {
+        let line = listener.next_line();
+        let kind = if line.get("attempt").is_some() {
+            "attempt"
+        } else {
+            "request"
+        };
+        outcomes.push(format!(
+            "{kind}:{}",
+            line["outcome"].as_str().unwrap_or_default()
+        ));
+    }
+    outcomes.sort();
+    assert_eq!(outcomes, ["attempt:processed", "request:queued"]);
+    assert!(listener.terminate().success());
+}
+
+#[test]
+fn listen_refuses_a_redis_inbox_without_an_append_only_file() {
+    let Some(server) = start("no") else {
+        return;
+    };
+    let mut command = bookhook();
+    command.args(["listen", "--provider", "calendence", "--secret", "s"]);
+    command.args(["--addr", &format!("127.0.0.1:{}", free_port())]);
+    command.args(["--inbox", &server.url]);
+    let output = support::run(command, b"");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = support::stderr(&output);
+    assert!(stderr.contains(&server.url), "{stderr}");
+    assert!(stderr.contains("appendonly"), "{stderr}");
 }

@@ -216,6 +216,12 @@ impl Endpoint {
             .map_err(|err| self.reject(Rejection::Unauthorized(err)))
     }
 
+    /// The hand-configured envelope of a [`Provider::Hmac`] endpoint (where
+    /// its bodies keep the event type, key and time), if it has one.
+    pub fn envelope(&self) -> Option<&GenericEnvelope> {
+        self.inner.envelope.as_ref()
+    }
+
     /// The verifier, for signing test requests or verifying by hand.
     pub fn verifier(&self) -> &Verifier {
         &self.inner.verifier

@@ -696,9 +696,10 @@ impl<S: Clone + Send + Sync + 'static> WorkerBuilder<S> {
         self
     }
 
-    /// For a [`Provider::Hmac`] endpoint configured with
-    /// [`EndpointBuilder::envelope`](crate::EndpointBuilder::envelope): the
-    /// same envelope, so that stored bodies are parsed as they were received.
+    /// Parses stored bodies with `envelope` instead of the dispatcher's
+    /// endpoint's own ([`Endpoint::envelope`](crate::Endpoint::envelope),
+    /// which is the default, so that stored bodies are parsed as they were
+    /// received).
     pub fn envelope(mut self, envelope: GenericEnvelope) -> Self {
         self.envelope = Some(envelope);
         self
@@ -730,6 +731,9 @@ impl<S: Clone + Send + Sync + 'static> WorkerBuilder<S> {
             return Err(invalid("retention", "must be longer than zero"));
         }
         let namespace = self.dispatcher.endpoint().namespace().to_owned();
+        let envelope = self
+            .envelope
+            .or_else(|| self.dispatcher.endpoint().envelope().cloned());
         Ok(Worker {
             shared: Arc::new(Shared {
                 dispatcher: self.dispatcher,
@@ -747,7 +751,7 @@ impl<S: Clone + Send + Sync + 'static> WorkerBuilder<S> {
                 clock: self.clock,
                 wakeup: self.wakeup.unwrap_or_default(),
                 observer: self.observer,
-                envelope: self.envelope,
+                envelope,
             }),
         })
     }
