@@ -409,18 +409,7 @@ impl Verifier {
     pub fn precheck_at(&self, req: &Incoming<'_>, now: SystemTime) -> Result<(), VerifyError> {
         match (&self.scheme, &self.keys) {
             (Scheme::Hmac(scheme), Keys::Mac(_)) => scheme.precheck(req, now),
-            (Scheme::Standard(_), Keys::Mac(_)) => {
-                let present = [WEBHOOK_SIGNATURE, SVIX_SIGNATURE]
-                    .iter()
-                    .any(|name| req.headers().lookup(name) != HeaderLookup::Missing);
-                if present {
-                    Ok(())
-                } else {
-                    Err(VerifyError::MissingHeader {
-                        name: WEBHOOK_SIGNATURE.into(),
-                    })
-                }
-            }
+            (Scheme::Standard(scheme), Keys::Mac(_)) => scheme.precheck(req, now),
             (Scheme::Token(scheme), Keys::Token { digests, .. }) => {
                 scheme.verify(digests, req).map(|_| ())
             }
@@ -585,8 +574,42 @@ mod tests {
             verifier.precheck(&Incoming::new(&signed.headers, b"")),
             Ok(())
         );
-        let svix = [("svix-signature", "v1,AAAA")];
-        assert_eq!(verifier.precheck(&Incoming::new(&svix, b"")), Ok(()));
+        // The signature header alone is not enough: the id and timestamp are signed too.
+        let alone = [("svix-signature", "v1,AAAA")];
+        assert!(matches!(
+            verifier.precheck(&Incoming::new(&alone, b"")),
+            Err(VerifyError::MissingHeader { .. })
+        ));
+        // A signature that is not `v1,` + base64 of a MAC, or a stale timestamp,
+        // is refused before any body is read; the MAC itself needs the body.
+        let now = SystemTime::now();
+        let secs = now.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        let fresh = secs.to_string();
+        let stale = (secs - 3600).to_string();
+        let mac = format!("v1,{}", "A".repeat(43) + "=");
+        let headers = |ts: &str, sig: &str| {
+            vec![
+                ("svix-id".to_owned(), "msg_1".to_owned()),
+                ("svix-timestamp".to_owned(), ts.to_owned()),
+                ("svix-signature".to_owned(), sig.to_owned()),
+            ]
+        };
+        let well_formed = headers(&fresh, &mac);
+        assert_eq!(
+            verifier.precheck_at(&Incoming::new(&well_formed, b""), now),
+            Ok(())
+        );
+        let garbled = headers(&fresh, "v1,***");
+        assert!(
+            verifier
+                .precheck_at(&Incoming::new(&garbled, b""), now)
+                .is_err()
+        );
+        let old = headers(&stale, &mac);
+        assert!(matches!(
+            verifier.precheck_at(&Incoming::new(&old, b""), now),
+            Err(err) if err.is_stale()
+        ));
         assert_eq!(
             Verifier::unverified().precheck(&Incoming::new(&NoHeaders, b"")),
             Ok(())

@@ -105,12 +105,19 @@ impl StandardScheme {
         self
     }
 
-    pub(crate) fn verify(
+    /// The checks of [`verify`](Self::verify) that need no body: the three
+    /// headers, the signatures' format and the signed timestamp.
+    pub(crate) fn precheck(&self, req: &Incoming<'_>, now: SystemTime) -> Result<(), VerifyError> {
+        self.headers(req, now).map(|_| ())
+    }
+
+    /// The id, the timestamp's text and value, and the decoded signatures.
+    #[allow(clippy::type_complexity)]
+    fn headers<'r>(
         &self,
-        keys: &[MacKey],
-        req: &Incoming<'_>,
+        req: &Incoming<'r>,
         now: SystemTime,
-    ) -> Result<Verified, VerifyError> {
+    ) -> Result<(&'r [u8], &'r [u8], SystemTime, Vec<[u8; MAC_LEN]>), VerifyError> {
         let names = header_names(req);
         let id = required_header(req, names.id)?;
         let timestamp = required_header(req, names.timestamp)?;
@@ -119,6 +126,16 @@ impl StandardScheme {
         let signatures = parse_signatures(signature)?;
         let signed_at = parse_unix_secs(timestamp, names.timestamp)?;
         check_tolerance(signed_at, now, self.tolerance)?;
+        Ok((id, timestamp, signed_at, signatures))
+    }
+
+    pub(crate) fn verify(
+        &self,
+        keys: &[MacKey],
+        req: &Incoming<'_>,
+        now: SystemTime,
+    ) -> Result<Verified, VerifyError> {
+        let (id, timestamp, signed_at, signatures) = self.headers(req, now)?;
 
         let matched = keys.iter().any(|key| {
             let expected = compute(key, id, timestamp, req.body());
