@@ -80,6 +80,7 @@
 //! ```
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod door;
 mod extract;
 pub mod inbox;
 mod server;
@@ -87,6 +88,7 @@ mod service;
 
 pub use bookhook::*;
 
+pub use door::{DEFAULT_MAX_DELIVERIES, FrontDoor, shutdown_signal};
 pub use extract::{VerifiedEvent, VerifiedEventRejection};
 pub use inbox::{handle_inbox, inbox_resource, inbox_route};
 pub use server::{ServerLimits, harden};
