@@ -397,10 +397,11 @@ mod tests {
     use super::*;
 
     fn door(max: usize) -> FrontDoor {
-        let mut limits = ServerLimits::default();
-        limits.max_deliveries = max;
-        limits.grace = Duration::from_millis(50);
-        FrontDoor::new(limits)
+        FrontDoor::new(ServerLimits {
+            max_deliveries: max,
+            grace: Duration::from_millis(50),
+            ..ServerLimits::default()
+        })
     }
 
     #[test]
