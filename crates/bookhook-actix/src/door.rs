@@ -39,7 +39,8 @@ const RELEASE_WAIT: Duration = Duration::from_secs(5);
 /// [`route`](crate::route), [`handle`](crate::handle) and the inbox entry
 /// points find it there. Without one they use a door shared by the whole
 /// process with the default limits, which is the one [`harden`](crate::harden)
-/// drains.
+/// drains. With a door of your own, harden the server with that door: the
+/// free `harden` would drain only the process-wide one.
 ///
 /// - Past the cap, a request gets 503 with `Retry-After` (the core's
 ///   [`Rejection::Busy`]), and a warning is logged (at most every ten seconds).

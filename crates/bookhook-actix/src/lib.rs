@@ -41,7 +41,10 @@
 //!     let server = HttpServer::new(move || {
 //!         App::new().service(bookhook_actix::resource("/webhook/calendence", dispatcher.clone()))
 //!     });
-//!     // Header, idle and shutdown timeouts and a connection cap: see `ServerLimits`.
+//!     // Header, idle and shutdown timeouts, a connection cap, at most 256
+//!     // deliveries in progress, and deliveries still running at the end of the
+//!     // shutdown grace period cut off with their claims released: see
+//!     // `ServerLimits` and `FrontDoor`.
 //!     bookhook_actix::harden(server)
 //!     .bind(("127.0.0.1", 8080))?
 //!     .run()
