@@ -78,16 +78,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("Send it a signed test event:\n");
     println!("{}\n", curl_command(&addr, PATH, &endpoint, SAMPLE));
 
-    // Header, idle and shutdown timeouts and a connection cap (ServerLimits);
-    // the body timeout and the unverified budget are the endpoint's.
+    // Header, idle and shutdown timeouts and a connection cap (ServerLimits),
+    // at most 256 deliveries in progress, and at SIGTERM or SIGINT a 30 s
+    // grace period after which deliveries still running are cut off with
+    // their claims released (a second signal exits at once). The body
+    // timeout and the unverified budget are the endpoint's.
     let server = HttpServer::new(move || {
         App::new().service(bookhook_actix::resource(PATH, dispatcher.clone()))
     });
-    bookhook_actix::ServerLimits::default()
-        .apply(server)
-        .bind(&addr)?
-        .run()
-        .await?;
+    bookhook_actix::harden(server).bind(&addr)?.run().await?;
     Ok(())
 }
 

@@ -160,7 +160,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!();
 
-    // Header, idle and shutdown timeouts and a connection cap; the body
+    // Header, idle and shutdown timeouts, a connection cap, at most 256
+    // deliveries in progress, and deliveries still running at the end of the
+    // shutdown grace period cut off with their claims released; the body
     // timeout and the unverified budget are the endpoints'.
     let server = HttpServer::new(move || {
         let dispatchers = dispatchers.clone();

@@ -11,6 +11,7 @@ use actix_web::dev::Payload;
 use actix_web::{HttpRequest, HttpResponse, Resource, Route, web};
 use bookhook::{Outcome, Rejection};
 
+use crate::door::FrontDoor;
 use crate::service::{ActixHeaders, read_body, to_http_response};
 
 /// A resource at `path` that serves `ingest` in inbox mode for every HTTP
@@ -22,6 +23,10 @@ use crate::service::{ActixHeaders, read_body, to_http_response};
 /// Take the ingest from the worker ([`Worker::ingest`]) so that each new
 /// event wakes it, and run the worker beside the server with
 /// [`Worker::alongside`], which stops it when the server stops:
+///
+/// Storing counts against the [`FrontDoor`] in the app's data (or the
+/// process-wide one), like a delivery: past its cap, or once it is shutting
+/// down, the answer is 503 with `Retry-After`.
 ///
 /// ```no_run
 /// use std::sync::Arc;
@@ -90,17 +95,20 @@ pub async fn handle_inbox(
             Outcome::Rejected(rejection) => ingest.reject(rejection.clone()),
             _ => ingest.reject(Rejection::IncompleteBody),
         },
-        Ok(body) => {
-            let headers = ActixHeaders(request.headers());
-            ingest
-                .receive(
-                    request.method().as_str(),
-                    &headers,
-                    request.uri().query(),
-                    body,
-                )
-                .await
-        }
+        Ok(body) => match FrontDoor::of(request).enter() {
+            Err(busy) => ingest.reject(busy),
+            Ok(_pass) => {
+                let headers = ActixHeaders(request.headers());
+                ingest
+                    .receive(
+                        request.method().as_str(),
+                        &headers,
+                        request.uri().query(),
+                        body,
+                    )
+                    .await
+            }
+        },
     };
     to_http_response(&report.response())
 }

@@ -41,7 +41,10 @@
 //!     let server = HttpServer::new(move || {
 //!         App::new().service(bookhook_actix::resource("/webhook/calendence", dispatcher.clone()))
 //!     });
-//!     // Header, idle and shutdown timeouts and a connection cap: see `ServerLimits`.
+//!     // Header, idle and shutdown timeouts, a connection cap, at most 256
+//!     // deliveries in progress, and deliveries still running at the end of the
+//!     // shutdown grace period cut off with their claims released: see
+//!     // `ServerLimits` and `FrontDoor`.
 //!     bookhook_actix::harden(server)
 //!     .bind(("127.0.0.1", 8080))?
 //!     .run()
@@ -80,6 +83,7 @@
 //! ```
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod door;
 mod extract;
 pub mod inbox;
 mod server;
@@ -87,6 +91,7 @@ mod service;
 
 pub use bookhook::*;
 
+pub use door::{DEFAULT_MAX_DELIVERIES, FrontDoor, shutdown_signal};
 pub use extract::{VerifiedEvent, VerifiedEventRejection};
 pub use inbox::{handle_inbox, inbox_resource, inbox_route};
 pub use server::{ServerLimits, harden};

@@ -9,6 +9,8 @@ use actix_service::{IntoServiceFactory, Service, ServiceFactory};
 use actix_web::HttpServer;
 use actix_web::dev::AppConfig;
 
+use crate::door::{DEFAULT_MAX_DELIVERIES, FrontDoor};
+
 /// The server settings that bound what a client can hold, with bookhook's
 /// defaults. Apply them with [`harden`] (or [`ServerLimits::apply`]).
 ///
@@ -19,6 +21,7 @@ use actix_web::dev::AppConfig;
 /// | time a closing connection may take | 1 s | `client_disconnect_timeout` |
 /// | connections open at once, **per worker** | 512 | `max_connections` |
 /// | grace period for requests in progress at SIGTERM | 30 s | `shutdown_timeout` |
+/// | deliveries in progress at once, all workers together (503 beyond) | 256 | none: a [`FrontDoor`] |
 ///
 /// The body is bounded by the adapter itself, so these hold under any
 /// server: the endpoint's [`body_timeout`](bookhook::EndpointBuilder::body_timeout)
@@ -26,8 +29,13 @@ use actix_web::dev::AppConfig;
 /// [`unverified_budget`](bookhook::EndpointBuilder::unverified_budget)
 /// (503 with `Retry-After`, default 64 MiB per process).
 ///
-/// actix-web handles the signals: SIGTERM stops gracefully within the
-/// grace period; SIGINT and SIGQUIT stop at once.
+/// [`ServerLimits::apply`] sets the server settings only, and leaves the
+/// signals to actix-web (SIGTERM stops gracefully within the grace period,
+/// SIGINT and SIGQUIT at once; a delivery still running when a worker stops
+/// is dropped and keeps its claim until the claim's lease expires).
+/// [`harden`] and [`FrontDoor::harden`] also cap the deliveries in progress
+/// and cut off, with their claims released, those still running at the end
+/// of the grace period.
 #[derive(Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ServerLimits {
@@ -41,6 +49,9 @@ pub struct ServerLimits {
     pub max_connections_per_worker: usize,
     /// Grace period for requests in progress at shutdown.
     pub grace: Duration,
+    /// Deliveries in progress at once, all workers together (through a
+    /// [`FrontDoor`]); beyond it 503 with `Retry-After`.
+    pub max_deliveries: usize,
 }
 
 impl Default for ServerLimits {
@@ -51,6 +62,7 @@ impl Default for ServerLimits {
             disconnect_timeout: Duration::from_secs(1),
             max_connections_per_worker: 512,
             grace: Duration::from_secs(30),
+            max_deliveries: DEFAULT_MAX_DELIVERIES,
         }
     }
 }
@@ -66,12 +78,15 @@ impl fmt::Debug for ServerLimits {
                 &self.max_connections_per_worker,
             )
             .field("grace", &self.grace)
+            .field("max_deliveries", &self.max_deliveries)
             .finish()
     }
 }
 
 impl ServerLimits {
-    /// Sets these limits on `server`. Call it before `bind`.
+    /// Sets these limits' server settings on `server` (not the delivery cap
+    /// nor the cut-off at shutdown: see [`FrontDoor::harden`]). Call it
+    /// before `bind`.
     pub fn apply<F, I, S, B>(&self, server: HttpServer<F, I, S, B>) -> HttpServer<F, I, S, B>
     where
         F: Fn() -> I + Send + Clone + 'static,
@@ -93,7 +108,17 @@ impl ServerLimits {
     }
 }
 
-/// Sets bookhook's [`ServerLimits`] defaults on an actix-web `HttpServer`.
+/// Sets bookhook's [`ServerLimits`] defaults on an actix-web `HttpServer`,
+/// and drains the process-wide [`FrontDoor`] at shutdown.
+///
+/// Requests whose app has no `FrontDoor` in its data share one per process:
+/// at most [`DEFAULT_MAX_DELIVERIES`] deliveries in progress (503 with
+/// `Retry-After` beyond). At the first SIGTERM or SIGINT new deliveries get
+/// 503, those in progress have the 30 s grace period, then those still
+/// running are cut off with their claims released (so the sender's retry
+/// runs them again); then the workers stop, giving connections still open
+/// one more second. A second signal exits at once. For other limits, use
+/// [`FrontDoor::harden`].
 ///
 /// ```no_run
 /// use actix_web::{App, HttpServer};
@@ -121,5 +146,5 @@ where
     S::Service: 'static,
     B: MessageBody + 'static,
 {
-    ServerLimits::default().apply(server)
+    FrontDoor::process().harden(server)
 }

@@ -10,6 +10,8 @@ use bookhook::{
     Request, Response,
 };
 use bytes::Bytes;
+
+use crate::door::FrontDoor;
 use futures_util::{Stream, StreamExt};
 
 /// actix-web's request headers, seen through bookhook's [`Headers`] trait.
@@ -109,6 +111,11 @@ where
 /// reading), and the delivery runs on a spawned task, so a client that hangs
 /// up does not cut a handler off half-way.
 ///
+/// The delivery goes through the [`FrontDoor`] in the app's data (or the
+/// process-wide one): past its cap the answer is 503 with `Retry-After`, and
+/// a delivery still running at the end of its shutdown grace period is cut
+/// off with its claim released.
+///
 /// ```
 /// use actix_web::{HttpRequest, HttpResponse, web};
 /// use bookhook_actix::Dispatcher;
@@ -133,6 +140,11 @@ where
         Ok(body) => body,
         Err(refused) => return to_http_response(&refused.response()),
     };
+    let pass = match FrontDoor::of(request).enter() {
+        Ok(pass) => pass,
+        Err(busy) => return to_http_response(&dispatcher.endpoint().reject(busy).response()),
+    };
+    let cutoff = pass.cutoff();
     let task_dispatcher = dispatcher.clone();
     let method = request.method().as_str().to_owned();
     let headers = request.headers().clone();
@@ -140,7 +152,9 @@ where
     let task = actix_web::rt::spawn(async move {
         let headers = ActixHeaders(&headers);
         let request = Request::new(&method, &headers, query.as_deref(), body);
-        task_dispatcher.dispatch(request).await.response()
+        let finished = task_dispatcher.dispatch_until(request, cutoff).await;
+        drop(pass);
+        finished.response()
     });
     match task.await {
         Ok(response) => to_http_response(&response),
@@ -170,8 +184,9 @@ fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
     }
 }
 
-/// The `Retry-After` sent when the unverified body budget is spent.
-const BUSY_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
+/// The `Retry-After` sent when the unverified body budget is spent or the
+/// deliveries are at their cap.
+pub(crate) const BUSY_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Reads the body within the endpoint's limits. A refusal has been logged by
 /// the core, which also decided its status.

@@ -1,12 +1,19 @@
-//! An actix-web server with [`ServerLimits`] and the adapter's body limits,
-//! against slow and stalled clients on 127.0.0.1.
+//! An actix-web server with [`ServerLimits`], a [`FrontDoor`] and the
+//! adapter's body limits, against slow and stalled clients, too many
+//! deliveries and a shutdown on 127.0.0.1.
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix_web::{App, HttpServer};
 use bookhook::testing::signed_request;
-use bookhook_actix::{Dispatcher, Endpoint, Provider, ServerLimits, UnverifiedBudget};
+use bookhook_actix::{
+    Context, Dispatcher, Endpoint, FrontDoor, HandlerError, Provider, ServerLimits,
+    UnverifiedBudget,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -76,6 +83,12 @@ fn stalled_body_head(length: usize) -> Vec<u8> {
         "POST /webhook HTTP/1.1\r\nHost: test\r\nContent-Length: {length}\r\nX-Calendence-Signature: {WELL_FORMED}\r\n\r\n"
     )
     .into_bytes()
+}
+
+fn event(id: &str) -> String {
+    format!(
+        r#"{{"event":"booking.created","timestamp":"2026-03-24T14:30:00+00:00","data":{{"id":"{id}"}}}}"#
+    )
 }
 
 fn signed_post(endpoint: &Endpoint, body: &str) -> Vec<u8> {
@@ -188,5 +201,192 @@ async fn declared_lengths_allocate_nothing_and_a_delivery_still_gets_200() {
             "a stalled connection was answered"
         );
     }
+    handle.stop(false).await;
+}
+
+/// Starts a one-worker server hardened by `door`, serving `dispatcher` at
+/// `/webhook`, that begins its shutdown when `stop` completes.
+fn start_with_door(
+    dispatcher: Dispatcher,
+    door: &FrontDoor,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> (
+    SocketAddr,
+    actix_web::dev::ServerHandle,
+    actix_web::rt::task::JoinHandle<std::io::Result<()>>,
+) {
+    let server = HttpServer::new({
+        let door = door.clone();
+        move || {
+            App::new()
+                .app_data(door.clone())
+                .service(bookhook_actix::resource("/webhook", dispatcher.clone()))
+        }
+    })
+    .workers(1);
+    let server = door
+        .harden(server)
+        .shutdown_signal(door.shutdown_after(stop))
+        .bind(("127.0.0.1", 0))
+        .expect("a loopback port");
+    let addr = server.addrs()[0];
+    let server = server.run();
+    let handle = server.handle();
+    (addr, handle, actix_web::rt::spawn(server))
+}
+
+fn door(max_deliveries: usize, grace: Duration) -> FrontDoor {
+    let mut limits = ServerLimits::default();
+    limits.max_deliveries = max_deliveries;
+    limits.grace = grace;
+    FrontDoor::new(limits)
+}
+
+async fn send(addr: SocketAddr, endpoint: &Endpoint, body: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).await.expect("connects");
+    stream
+        .write_all(&signed_post(endpoint, body))
+        .await
+        .expect("writes");
+    stream
+}
+
+async fn until(what: &str, done: impl Fn() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < Duration::from_secs(5), "{what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[actix_web::test]
+async fn deliveries_past_the_cap_get_503_with_retry_after() {
+    let endpoint = endpoint(Duration::from_secs(10), &UnverifiedBudget::new(1 << 20));
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let started = Arc::new(AtomicUsize::new(0));
+    let dispatcher = Dispatcher::builder(endpoint.clone())
+        .fallback({
+            let gate = Arc::clone(&gate);
+            let started = Arc::clone(&started);
+            move |_ctx: Context| {
+                let gate = Arc::clone(&gate);
+                started.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    let _open = gate.acquire().await;
+                    Ok::<_, HandlerError>(())
+                }
+            }
+        })
+        .build()
+        .expect("a valid dispatcher");
+    let door = door(2, Duration::from_secs(5));
+    let (addr, handle, _server) = start_with_door(dispatcher, &door, std::future::pending());
+
+    let mut first = send(addr, &endpoint, &event("cap-1")).await;
+    let mut second = send(addr, &endpoint, &event("cap-2")).await;
+    until("both deliveries started", || {
+        started.load(Ordering::SeqCst) == 2
+    })
+    .await;
+    assert_eq!(door.in_progress(), 2);
+
+    let mut third = send(addr, &endpoint, &event("cap-3")).await;
+    let (reply, _) = read_to_close(&mut third).await;
+    assert!(reply.starts_with("HTTP/1.1 503"), "{reply}");
+    assert!(
+        reply.to_ascii_lowercase().contains("retry-after: 5"),
+        "{reply}"
+    );
+    assert!(reply.contains(r#""error":"busy""#), "{reply}");
+    assert_eq!(
+        started.load(Ordering::SeqCst),
+        2,
+        "the refused delivery ran"
+    );
+
+    gate.add_permits(2);
+    for stream in [&mut first, &mut second] {
+        let (reply, _) = read_to_close(stream).await;
+        assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    }
+    until("the deliveries ended", || door.in_progress() == 0).await;
+    // Room again: the refused event is delivered now.
+    gate.add_permits(1);
+    let mut retried = send(addr, &endpoint, &event("cap-3")).await;
+    let (reply, _) = read_to_close(&mut retried).await;
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(reply.contains(r#"{"status":"ok"}"#), "{reply}");
+    handle.stop(false).await;
+}
+
+#[actix_web::test]
+async fn deliveries_running_at_the_end_of_the_grace_period_release_their_claims() {
+    let endpoint = endpoint(Duration::from_secs(10), &UnverifiedBudget::new(1 << 20));
+    // Each event's first run hangs; a second run succeeds.
+    let seen = Arc::new(Mutex::new(HashSet::new()));
+    let runs = Arc::new(AtomicUsize::new(0));
+    let dispatcher = Dispatcher::builder(endpoint.clone())
+        .fallback({
+            let seen = Arc::clone(&seen);
+            let runs = Arc::clone(&runs);
+            move |ctx: Context| {
+                runs.fetch_add(1, Ordering::SeqCst);
+                let id = ctx.appointment().map(|a| a.id.clone()).unwrap_or_default();
+                let first = seen.lock().expect("not poisoned").insert(id);
+                async move {
+                    if first {
+                        std::future::pending::<()>().await;
+                    }
+                    Ok::<_, HandlerError>(())
+                }
+            }
+        })
+        .build()
+        .expect("a valid dispatcher");
+
+    let door = door(16, Duration::from_secs(1));
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let (addr, _handle, server) = start_with_door(dispatcher.clone(), &door, async move {
+        let _ = stop_rx.await;
+    });
+    // One sender waits for its answer, the other hangs up.
+    let mut waiting = send(addr, &endpoint, &event("cut-1")).await;
+    let hung_up = send(addr, &endpoint, &event("cut-2")).await;
+    until("both deliveries started", || {
+        runs.load(Ordering::SeqCst) == 2
+    })
+    .await;
+    drop(hung_up);
+
+    let shutdown_began = Instant::now();
+    stop_tx.send(()).expect("the server listens");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(door.is_shutting_down());
+    let (reply, _) = read_to_close(&mut waiting).await;
+    let cut_after = shutdown_began.elapsed();
+    assert!(reply.starts_with("HTTP/1.1 500"), "{reply}");
+    assert!(reply.contains("handler_failed"), "{reply}");
+    assert!(
+        cut_after >= Duration::from_millis(800) && cut_after < Duration::from_secs(5),
+        "cut off after {cut_after:?}"
+    );
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("the server stops after the grace period")
+        .expect("the server task")
+        .expect("the server ran");
+    assert_eq!(door.in_progress(), 0);
+
+    // The sender's retry reaches the next server: both claims were released,
+    // so the events run again (not 409 in flight, not a duplicate).
+    let next = FrontDoor::default();
+    let (addr, handle, _server) = start_with_door(dispatcher, &next, std::future::pending());
+    for id in ["cut-1", "cut-2"] {
+        let mut retry = send(addr, &endpoint, &event(id)).await;
+        let (reply, _) = read_to_close(&mut retry).await;
+        assert!(reply.starts_with("HTTP/1.1 200"), "{id}: {reply}");
+        assert!(reply.contains(r#"{"status":"ok"}"#), "{id}: {reply}");
+    }
+    assert_eq!(runs.load(Ordering::SeqCst), 4);
     handle.stop(false).await;
 }

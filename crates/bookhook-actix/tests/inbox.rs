@@ -1,5 +1,5 @@
 //! Inbox mode through actix-web: the shared table, and a fast ack while the
-//! handler is slow.
+//! handler is slow, and a refusal once the front door is shutting down.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use actix_web::{App, test};
 use bookhook::testing::inbox::InboxConformance;
 use bookhook_actix::inbox::{Inbox, InboxId, MemoryInbox, State, Worker};
-use bookhook_actix::{Context, Dispatcher, Endpoint, HandlerError, Provider, SignRequest};
+use bookhook_actix::{
+    Context, Dispatcher, Endpoint, FrontDoor, HandlerError, Provider, SignRequest,
+};
 
 mod support;
 
@@ -86,4 +88,55 @@ async fn ack_does_not_wait_for_the_handler() {
     assert_eq!(handle.shutdown().await.cut_off, 0);
     let row = inbox.get(InboxId::new(1)).await.unwrap().unwrap();
     assert_eq!(row.record.state, State::Done);
+}
+
+#[actix_web::test]
+async fn a_shutting_down_front_door_refuses_inbox_and_routed_deliveries_with_503() {
+    let endpoint = Endpoint::builder(Provider::Calendence)
+        .secret("s3cr3t")
+        .build()
+        .unwrap();
+    let dispatcher = Dispatcher::builder(endpoint.clone()).build().unwrap();
+    let inbox = Arc::new(MemoryInbox::new());
+    let worker = Worker::builder(dispatcher.clone(), inbox.clone())
+        .build()
+        .unwrap();
+    let door = FrontDoor::default();
+    // Nothing in progress: the shutdown completes at once, and the door
+    // refuses from then on.
+    tokio::time::timeout(Duration::from_secs(5), door.shutdown())
+        .await
+        .expect("nothing to drain");
+    let app = test::init_service(
+        App::new()
+            .app_data(door.clone())
+            .service(bookhook_actix::inbox_resource("/inbox", worker.ingest()))
+            .service(actix_web::web::resource("/routed").route(bookhook_actix::route(dispatcher))),
+    )
+    .await;
+
+    let body = r#"{"event":"booking.created","timestamp":"2026-03-24T14:30:00+00:00","data":{"id":"late-1"}}"#;
+    for path in ["/inbox", "/routed"] {
+        let mut request = test::TestRequest::post().uri(path).set_payload(body);
+        for header in endpoint.sign(body.as_bytes(), &SignRequest::now()).headers {
+            request = request.insert_header(header);
+        }
+        let response = test::call_service(&app, request.to_request()).await;
+        assert_eq!(response.status(), 503, "{path}");
+        assert_eq!(
+            response
+                .headers()
+                .get("retry-after")
+                .map(|value| value.as_bytes()),
+            Some(&b"5"[..]),
+            "{path}"
+        );
+        let answer = test::read_body(response).await;
+        assert!(
+            String::from_utf8_lossy(&answer).contains(r#""error":"busy""#),
+            "{path}"
+        );
+    }
+    assert!(inbox.get(InboxId::new(1)).await.unwrap().is_none());
+    assert_eq!(door.in_progress(), 0);
 }
