@@ -1,5 +1,6 @@
 # Shared by bench/load.sh and bench/ab.sh (sourced, not run): 127.0.0.1 only.
-# Uses the caller's THREADS and CONNECTIONS.
+# Uses the caller's THREADS and CONNECTIONS, and WRK_CPU when set (wrk then
+# runs on that CPU only, with taskset).
 
 # Whether something accepts connections on 127.0.0.1:$1.
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -10,8 +11,10 @@ listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 send_requests() {
   local file=$1 duration=$2 port=$3
   shift 3
+  local pin=()
+  if [ -n "${WRK_CPU:-}" ]; then pin=(taskset -c "$WRK_CPU"); fi
   BOOKHOOK_REQUESTS="$file" BOOKHOOK_WRK_THREADS="$THREADS" \
-    timeout 120 wrk -t "$THREADS" -c "$CONNECTIONS" -d "$duration" "$@" \
+    timeout 120 "${pin[@]}" wrk -t "$THREADS" -c "$CONNECTIONS" -d "$duration" "$@" \
     -s bench/requests.lua "http://127.0.0.1:$port/webhook/eagenda"
 }
 

@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# Inbox-mode load harness: requests/s and p50/p99 ack latency of four
+# receivers of the same Calendence deliveries, one after the other, on
+# 127.0.0.1 only, each for a bounded time, in one run:
+#
+#   a  bookhook's inbox_axum example: InboxService + SqliteInbox (FULL, group
+#      commit), with its worker handling the stored events in the background
+#   b  bench/peers inbox_floor: bare axum route + raw HMAC-SHA256 verify +
+#      serde parse + one INSERT … ON CONFLICT DO NOTHING through a group-commit
+#      writer thread (WAL, synchronous=FULL), answering after commit
+#   c  bookhook's bench_inbox_axum example with BOOKHOOK_INBOX_MAX_BATCH=1:
+#      the receiver of a, committing one row per transaction
+#   d  bench/peers bare_axum: read the body, answer 200 (the framework floor)
+#
+# Every request is a new delivery (its own booking id), signed before the
+# run; a 200 is an ack of a committed row for a, b and c. The server runs on
+# one core (taskset -c $SERVER_CPU) and wrk on the other (taskset -c
+# $WRK_CPU). Each SQLite file is new, in $OUT (the disk of $TMPDIR), and
+# removed after its target.
+#
+#   bash bench/inbox.sh                # DURATION=10s CONNECTIONS=32 THREADS=1 WARMUP=3s
+#   ROUNDS=3 bash bench/inbox.sh       # all targets three times, interleaved, with medians
+#   TARGETS="a b" bash bench/inbox.sh
+#
+# Prints a Markdown table; raw wrk outputs stay in $BOOKHOOK_LOAD_DIR (a
+# temporary directory by default).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION="${DURATION:-10s}"
+CONNECTIONS="${CONNECTIONS:-32}"
+THREADS="${THREADS:-1}"
+COUNT="${COUNT:-600000}"
+WARMUP="${WARMUP:-3s}"
+WARMUP_COUNT="${WARMUP_COUNT:-200000}"
+ROUNDS="${ROUNDS:-1}"
+TARGETS="${TARGETS:-a b c d}"
+SERVER_CPU="${SERVER_CPU:-0}"
+WRK_CPU="${WRK_CPU:-1}"
+SECRET="load-calendence-secret"
+OUT="${BOOKHOOK_LOAD_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/bookhook-inbox.XXXXXX")}"
+mkdir -p "$OUT"
+export WRK_CPU
+
+# shellcheck source=bench/common.sh
+source bench/common.sh
+
+log() { echo "inbox.sh: $*" >&2; }
+
+pids=()
+cleanup() {
+  for pid in "${pids[@]:-}"; do
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+  done
+  wait 2>/dev/null || true
+  rm -f "$OUT"/*.db "$OUT"/*.db-wal "$OUT"/*.db-shm
+}
+trap cleanup EXIT INT TERM
+
+for tool in wrk taskset curl; do
+  command -v "$tool" >/dev/null 2>&1 || { log "$tool is needed (bench/load.sh installs wrk)"; exit 1; }
+done
+
+log "building release binaries"
+cargo build --release -p bookhook-examples --example inbox_axum --example bench_inbox_axum >&2
+cargo build --release --manifest-path bench/peers/Cargo.toml \
+  --bin bare_axum --bin inbox_floor --bin make_calendence_requests >&2
+PEERS=bench/peers/target/release
+
+if [ "$WARMUP" = 0 ]; then WARMUP_COUNT=0; fi
+log "precomputing $COUNT unique signed requests (and $WARMUP_COUNT for the warm-up) in $OUT"
+"$PEERS/make_calendence_requests" "$OUT" "$COUNT" "$SECRET" "$WARMUP_COUNT"
+
+wait_for() {
+  local port=$1 pid=$2
+  for _ in $(seq 1 200); do
+    listening "$port" && return 0
+    kill -0 "$pid" 2>/dev/null || { log "server on port $port exited"; return 1; }
+    sleep 0.05
+  done
+  log "nothing listens on port $port"
+  return 1
+}
+
+# POSTs the probe with header file $2 to port $1, prints "status body".
+probe() {
+  curl -sS -o "$OUT/probe.out" -w '%{http_code}' -X POST "http://127.0.0.1:$1/webhook/calendence" \
+    -H "@$OUT/$2" --data-binary "@$OUT/probe.json" | tr -d '\n'
+  printf ' %s' "$(cat "$OUT/probe.out")"
+}
+
+check() {
+  local name=$1 port=$2 expect_ok=$3 expect_again=$4 expect_bad=$5 got
+  got="$(probe "$port" probe.headers)"
+  [[ "$got" == $expect_ok ]] || { log "$name: probe answered '$got', expected '$expect_ok'"; return 1; }
+  got="$(probe "$port" probe.headers)"
+  [[ "$got" == $expect_again ]] || { log "$name: second probe answered '$got', expected '$expect_again'"; return 1; }
+  got="$(probe "$port" probe-bad.headers)"
+  [[ "$got" == $expect_bad ]] || { log "$name: forged probe answered '$got', expected '$expect_bad'"; return 1; }
+}
+
+# Converts a wrk latency (123.45us, 1.2ms, 2.00s) to milliseconds.
+to_ms() {
+  awk -v v="$1" 'BEGIN {
+    n = v + 0
+    if (v ~ /us$/) n = n / 1000; else if (v ~ /ms$/) n = n; else if (v ~ /m$/) n = n * 60000; else if (v ~ /s$/) n = n * 1000
+    printf "%.2f", n }'
+}
+
+declare -A RPS P50 P99 NOTE
+round=1
+run_target() {
+  local key=$1 name=$2 port=$3 ok=$4 again=$5 bad=$6
+  shift 6
+  local id="$key:$round" file="$OUT/$key.$round"
+  log "[$key, round $round] $name on 127.0.0.1:$port"
+  BOOKHOOK_QUIET=1 BOOKHOOK_ADDR="127.0.0.1:$port" CALENDENCE_SECRET="$SECRET" \
+    BOOKHOOK_INBOX_FILE="$OUT/$key.$round.db" \
+    taskset -c "$SERVER_CPU" "$@" >"$file.server.log" 2>&1 &
+  local pid=$!
+  pids+=("$pid")
+  wait_for "$port" "$pid"
+  check "$name" "$port" "$ok" "$again" "$bad"
+  local warm=""
+  if [ "$WARMUP" != 0 ]; then
+    send_requests "$OUT/warmup.bin" "$WARMUP" "$port" >"$file.warmup.txt"
+    warm="warm-up $WARMUP at $(awk '/^Requests\/sec:/ {printf "%d", $2}' "$file.warmup.txt")/s; "
+  fi
+  local load
+  load="$(uptime | sed 's/.*load average: //')"
+  send_requests "$OUT/requests.bin" "$DURATION" "$port" --latency >"$file.wrk.txt"
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  rm -f "$OUT/$key.$round.db" "$OUT/$key.$round.db-wal" "$OUT/$key.$round.db-shm"
+  RPS[$id]="$(awk '/^Requests\/sec:/ {print $2}' "$file.wrk.txt")"
+  P50[$id]="$(to_ms "$(awk '$1 == "50%" {print $2}' "$file.wrk.txt")")"
+  P99[$id]="$(to_ms "$(awk '$1 == "99%" {print $2}' "$file.wrk.txt")")"
+  local errors repeats
+  errors="$(awk '/Non-2xx or 3xx responses:/ {print $NF} /Socket errors:/ {print}' "$file.wrk.txt" | tr '\n' ' ')"
+  repeats="$(awk -F'repeats: ' '/repeats:/ {print $2}' "$file.wrk.txt")"
+  NOTE[$id]="${warm}load before: $load; repeats: ${repeats:-?}${errors:+; errors: $errors}"
+  log "[$key, round $round] ${RPS[$id]} requests/s, p50 ${P50[$id]} ms, p99 ${P99[$id]} ms (${NOTE[$id]})"
+  sleep 1
+}
+
+QUEUED='200 {"status":"queued","id":*}'
+for round in $(seq 1 "$ROUNDS"); do
+  for key in $TARGETS; do
+    case "$key" in
+      a) run_target a "bookhook inbox_axum (group commit)" 18091 "$QUEUED" '200 {"status":"duplicate"}' '401 *' \
+           target/release/examples/inbox_axum ;;
+      b) run_target b "inbox floor (hand-written, group commit)" 18092 "$QUEUED" '200 {"status":"duplicate"}' '401 *' \
+           "$PEERS/inbox_floor" ;;
+      c) BOOKHOOK_INBOX_MAX_BATCH=1 \
+           run_target c "bookhook inbox, one row per transaction" 18093 "$QUEUED" '200 {"status":"duplicate"}' '401 *' \
+           target/release/examples/bench_inbox_axum ;;
+      d) run_target d "bare axum POST -> 200" 18094 '200 {"status":"ok"}' '200 {"status":"ok"}' '200 {"status":"ok"}' \
+           "$PEERS/bare_axum" ;;
+      *) log "unknown target $key"; exit 2 ;;
+    esac
+  done
+done
+
+# The ratio of targets $1 and $2 in round $3.
+ratio() {
+  if [ -n "${RPS[$1:$3]:-}" ] && [ -n "${RPS[$2:$3]:-}" ]; then
+    awk -v x="${RPS[$1:$3]}" -v y="${RPS[$2:$3]}" 'BEGIN { printf "%.2f", x / y }'
+  else
+    printf 'n/a'
+  fi
+}
+
+RATIOS=("a b inbox / floor (target >= 0.8)" "a d inbox / bare route"
+  "a c group commit / one row per transaction, FULL (target >= 8)" "b d floor / bare route")
+
+echo
+echo "server on CPU $SERVER_CPU, wrk -t $THREADS -c $CONNECTIONS -d $DURATION --latency -s bench/requests.lua on CPU $WRK_CPU, after a warm-up of ${WARMUP}; $ROUNDS round(s); $(nproc) cores; $(date -u '+%Y-%m-%d %H:%M UTC')"
+for round in $(seq 1 "$ROUNDS"); do
+  echo
+  if [ "$ROUNDS" -gt 1 ]; then echo "Round $round:"; echo; fi
+  echo "| target | requests/s | p50 (ms) | p99 (ms) | notes |"
+  echo "|---|---:|---:|---:|---|"
+  for key in $TARGETS; do
+    echo "| $key | ${RPS[$key:$round]:-} | ${P50[$key:$round]:-} | ${P99[$key:$round]:-} | ${NOTE[$key:$round]:-} |"
+  done
+  echo
+  echo "| ratio | value |"
+  echo "|---|---:|"
+  for entry in "${RATIOS[@]}"; do
+    read -r x y what <<<"$entry"
+    echo "| $x/$y ($what) | $(ratio "$x" "$y" "$round") |"
+  done
+done
+if [ "$ROUNDS" -gt 1 ]; then
+  echo
+  echo "Over $ROUNDS rounds:"
+  echo
+  echo "| | each round | median |"
+  echo "|---|---|---:|"
+  for key in $TARGETS; do
+    for metric in RPS P50 P99; do
+      declare -n values_of="$metric"
+      values=()
+      for round in $(seq 1 "$ROUNDS"); do values+=("${values_of[$key:$round]:-n/a}"); done
+      echo "| $key $metric | ${values[*]} | $(printf '%s\n' "${values[@]}" | { grep -v n/a || true; } | median) |"
+      unset -n values_of
+    done
+  done
+  for entry in "${RATIOS[@]}"; do
+    read -r x y what <<<"$entry"
+    values=()
+    for round in $(seq 1 "$ROUNDS"); do values+=("$(ratio "$x" "$y" "$round")"); done
+    echo "| $x/$y ($what) | ${values[*]} | $(printf '%s\n' "${values[@]}" | { grep -v n/a || true; } | median) |"
+  done
+fi
+echo
+log "raw outputs in $OUT"
+rm -f "$OUT/requests.bin" "$OUT/warmup.bin"

@@ -1,0 +1,261 @@
+//! The floor of an inbox-mode Calendence receiver: what acknowledging a
+//! durably stored event costs when written by hand, in one process, with no
+//! SDK. Per request: an axum 0.8 route reads the body, verifies
+//! `X-Calendence-Signature` (raw HMAC-SHA256 with `hmac` + `sha2`, compared
+//! in constant time with `subtle`), parses the envelope with serde into a
+//! typed struct, and hands one `INSERT … ON CONFLICT DO NOTHING` to a writer
+//! thread that commits the inserts of all waiting requests in one transaction
+//! (group commit) and answers each once its transaction has committed. The
+//! SQLite file has the pragmas of `bookhook-sqlite`: WAL, `synchronous=FULL`.
+//!
+//! It does not run handlers, keep headers, or maintain indexes beyond the
+//! unique key: what bookhook's inbox does on top of this is what the load
+//! harness (`bench/inbox.sh`) measures.
+//!
+//! ```text
+//! BOOKHOOK_ADDR        listening address (default 127.0.0.1:18092)
+//! BOOKHOOK_INBOX_FILE  the SQLite file (default inbox-floor.db)
+//! BOOKHOOK_MAX_BATCH   most inserts per transaction (default 512; 1 = no group commit)
+//! CALENDENCE_SECRET    the signing secret (default calendence-development-secret)
+//! ```
+
+/// The same allocator as bookhook's example servers (`bookhook-examples`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use hmac::{Hmac, Mac};
+use rusqlite::{Connection, params};
+use serde::Deserialize;
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+use tokio::sync::{mpsc, oneshot};
+
+const PATH: &str = "/webhook/calendence";
+
+/// The Calendence envelope, with the fields a receiver reads.
+#[derive(Deserialize)]
+struct Envelope {
+    event: String,
+    timestamp: String,
+    data: Booking,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)] // parsed as a receiver would, not read further here
+struct Booking {
+    id: String,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    client: Option<Client>,
+    #[serde(default)]
+    starts_at: Option<String>,
+    #[serde(default)]
+    ends_at: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct Client {
+    #[serde(default)]
+    first_name: Option<String>,
+    #[serde(default)]
+    last_name: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+}
+
+/// One insert waiting for the writer, and where to send its row id (`None`
+/// for a key already stored, `Err` when the transaction failed).
+struct Insert {
+    key: String,
+    event_type: String,
+    body: Bytes,
+    answer: oneshot::Sender<Result<Option<i64>, ()>>,
+}
+
+struct App {
+    /// The HMAC key state, prepared once and cloned per request.
+    mac: Hmac<Sha256>,
+    writer: mpsc::Sender<Insert>,
+}
+
+const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    event_type TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    body BLOB NOT NULL
+)";
+
+const INSERT: &str = "INSERT INTO events (key, event_type, received_at, body)
+    VALUES (?1, ?2, ?3, ?4) ON CONFLICT (key) DO NOTHING";
+
+fn reply(status: StatusCode, body: String) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+async fn receive(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
+    if !verified(&app.mac, &headers, &body) {
+        return reply(
+            StatusCode::UNAUTHORIZED,
+            r#"{"status":"unauthorized"}"#.into(),
+        );
+    }
+    let Ok(envelope) = serde_json::from_slice::<Envelope>(&body) else {
+        return reply(StatusCode::BAD_REQUEST, r#"{"status":"invalid"}"#.into());
+    };
+    // The same key as bookhook's Calendence preset: event, booking id, time.
+    let key = serde_json::json!([envelope.event, envelope.data.id, envelope.timestamp]).to_string();
+    let (answer, answered) = oneshot::channel();
+    let insert = Insert {
+        key,
+        event_type: envelope.event,
+        body,
+        answer,
+    };
+    if app.writer.send(insert).await.is_err() {
+        return reply(
+            StatusCode::SERVICE_UNAVAILABLE,
+            r#"{"status":"unavailable"}"#.into(),
+        );
+    }
+    match answered.await {
+        Ok(Ok(Some(id))) => reply(
+            StatusCode::OK,
+            format!(r#"{{"status":"queued","id":{id}}}"#),
+        ),
+        Ok(Ok(None)) => reply(StatusCode::OK, r#"{"status":"duplicate"}"#.into()),
+        _ => reply(
+            StatusCode::SERVICE_UNAVAILABLE,
+            r#"{"status":"unavailable"}"#.into(),
+        ),
+    }
+}
+
+/// Whether the body's HMAC-SHA256 is the hex in `X-Calendence-Signature`
+/// (with or without `sha256=`).
+fn verified(mac: &Hmac<Sha256>, headers: &HeaderMap, body: &[u8]) -> bool {
+    let Some(value) = headers
+        .get("x-calendence-signature")
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let hex = value.strip_prefix("sha256=").unwrap_or(value);
+    let Some(expected) = decode_hex(hex) else {
+        return false;
+    };
+    let mut mac = mac.clone();
+    mac.update(body);
+    mac.finalize().into_bytes().ct_eq(&expected).into()
+}
+
+fn decode_hex(hex: &str) -> Option<[u8; 32]> {
+    let bytes = hex.as_bytes();
+    if bytes.len() != 64 {
+        return None;
+    }
+    let nibble = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    };
+    let mut out = [0; 32];
+    for (i, pair) in bytes.chunks_exact(2).enumerate() {
+        out[i] = nibble(pair[0])? << 4 | nibble(pair[1])?;
+    }
+    Some(out)
+}
+
+/// The writer thread: takes every insert waiting (up to `max_batch`),
+/// commits them in one transaction, then answers each.
+fn write_loop(conn: Connection, mut inserts: mpsc::Receiver<Insert>, max_batch: usize) {
+    let mut batch = Vec::with_capacity(max_batch);
+    while let Some(first) = inserts.blocking_recv() {
+        batch.push(first);
+        while batch.len() < max_batch {
+            match inserts.try_recv() {
+                Ok(insert) => batch.push(insert),
+                Err(_) => break,
+            }
+        }
+        match commit(&conn, &batch) {
+            Ok(ids) => {
+                for (insert, id) in batch.drain(..).zip(ids) {
+                    let _ = insert.answer.send(Ok(id));
+                }
+            }
+            Err(err) => {
+                eprintln!("commit failed: {err}");
+                for insert in batch.drain(..) {
+                    let _ = insert.answer.send(Err(()));
+                }
+            }
+        }
+    }
+}
+
+fn commit(conn: &Connection, batch: &[Insert]) -> rusqlite::Result<Vec<Option<i64>>> {
+    let tx = conn.unchecked_transaction()?;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let mut ids = Vec::with_capacity(batch.len());
+    {
+        let mut insert = tx.prepare_cached(INSERT)?;
+        for row in batch {
+            let changed = insert.execute(params![row.key, row.event_type, now, &row.body[..]])?;
+            ids.push((changed == 1).then(|| tx.last_insert_rowid()));
+        }
+    }
+    tx.commit()?;
+    Ok(ids)
+}
+
+fn open(path: &str) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+    assert_eq!(mode, "wal", "the file must be in WAL mode");
+    conn.execute_batch(
+        "PRAGMA synchronous = FULL; PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY; \
+         PRAGMA wal_autocheckpoint = 16384;",
+    )?;
+    conn.execute_batch(SCHEMA)?;
+    Ok(conn)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let env = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
+    let addr = env("BOOKHOOK_ADDR", "127.0.0.1:18092");
+    let file = env("BOOKHOOK_INBOX_FILE", "inbox-floor.db");
+    let max_batch: usize = env("BOOKHOOK_MAX_BATCH", "512").parse()?;
+    let secret = env("CALENDENCE_SECRET", "calendence-development-secret");
+
+    let conn = open(&file)?;
+    let (writer, inserts) = mpsc::channel(4096);
+    std::thread::spawn(move || write_loop(conn, inserts, max_batch.max(1)));
+    let app = Arc::new(App {
+        mac: Hmac::new_from_slice(secret.as_bytes())?,
+        writer,
+    });
+    let router = Router::new().route(PATH, post(receive)).with_state(app);
+    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    println!(
+        "Listening on http://{} (storing in {file}, up to {max_batch} rows per transaction)",
+        listener.local_addr()?
+    );
+    axum::serve(listener, router).await?;
+    Ok(())
+}
