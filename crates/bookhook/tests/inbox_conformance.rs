@@ -1,4 +1,5 @@
 //! The inbox-mode conformance table, answered by the core alone.
+#![cfg(feature = "testing")]
 
 use bookhook::testing::conformance::Stage;
 use bookhook::testing::inbox::InboxConformance;

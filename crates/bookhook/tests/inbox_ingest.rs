@@ -1,4 +1,5 @@
 //! The request path in inbox mode: what is stored, what is answered.
+#![cfg(feature = "testing")]
 
 use std::sync::Arc;
 

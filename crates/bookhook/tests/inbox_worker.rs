@@ -1,5 +1,6 @@
 //! The inbox worker: retries on the schedule, dead-lettering, replay, order
 //! per appointment, timeouts, panics and shutdown.
+#![cfg(feature = "testing")]
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

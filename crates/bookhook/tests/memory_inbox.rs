@@ -1,4 +1,5 @@
 //! The in-memory inbox passes the inbox contract suite.
+#![cfg(feature = "testing")]
 
 use bookhook::inbox::MemoryInbox;
 use bookhook::testing::inbox;
