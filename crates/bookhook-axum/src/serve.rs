@@ -203,6 +203,7 @@ impl Serve {
 
         loop {
             if connections.available_permits() == 0 {
+                bookhook::metrics::front_door_refused("connections");
                 conn_warning.warn(|| {
                     tracing::warn!(
                         max_connections,
@@ -251,6 +252,7 @@ impl Serve {
                     let warning = Arc::clone(&warning);
                     async move {
                         let Ok(permit) = permit else {
+                            bookhook::metrics::front_door_refused("deliveries");
                             warning.warn(|| {
                                 tracing::warn!(
                                     max_deliveries,

@@ -16,6 +16,12 @@
 //! | [`HANDLER_DURATION`] | histogram | `provider`, `result` | seconds in a [`Dispatcher`](crate::Dispatcher)'s handler; `result` is `ok`, `error` or `panic` |
 //! | [`STORE_DURATION`] | histogram | `operation`, `result` | seconds per idempotency store call; `operation` is `claim`, `complete` or `release`, `result` is `ok` or `error` |
 //! | [`STORE_ERRORS`] | counter | `operation` | idempotency store calls that failed |
+//! | [`FRONT_DOOR_REFUSALS`] | counter | `limit` | requests or connections turned away by a limit of the front door: `deliveries` or `unverified_bytes` (503), `body_timeout` (408), or `connections` (a server reached its connection cap) |
+//! | [`INBOX_ATTEMPTS`] | counter | `provider`, `result` | inbox attempts, by how they ended: `processed`, `unrouted`, `retrying`, `dead`, `lease_lost` or `not_recorded` |
+//! | [`INBOX_ATTEMPT_DURATION`] | histogram | `provider`, `result` | seconds per inbox attempt, handler included |
+//! | [`INBOX_EVENTS`] | gauge | `state` | events in the inbox per state (`pending`, `processing`, `done`, `dead`), read by the worker every 10 s |
+//! | [`INBOX_OLDEST_PENDING_AGE`] | gauge | | seconds since the oldest pending event was received (0 when none) |
+//! | [`INBOX_ERRORS`] | counter | `operation` | inbox calls of the worker that failed (`claim`, `complete`, `fail`, `stats`, `expire`) |
 //!
 //! Label values are fixed words (`provider` is [`Provider::as_str`]), never
 //! keys, ids or anything from the payload, so the number of series stays small.
@@ -64,6 +70,27 @@ pub const STORE_DURATION: &str = "bookhook_store_duration_seconds";
 /// Counter of idempotency store calls that failed. Labels: [`OPERATION`].
 pub const STORE_ERRORS: &str = "bookhook_store_errors_total";
 
+/// Counter of requests or connections turned away by a limit of the front
+/// door. Labels: [`LIMIT`].
+pub const FRONT_DOOR_REFUSALS: &str = "bookhook_front_door_refusals_total";
+/// Counter of inbox attempts, by how they ended. Labels: [`PROVIDER`], [`RESULT`].
+pub const INBOX_ATTEMPTS: &str = "bookhook_inbox_attempts_total";
+/// Histogram of the time of one inbox attempt, in seconds. Labels:
+/// [`PROVIDER`], [`RESULT`].
+pub const INBOX_ATTEMPT_DURATION: &str = "bookhook_inbox_attempt_duration_seconds";
+/// Gauge of the events in the inbox per state. Labels: [`STATE`].
+pub const INBOX_EVENTS: &str = "bookhook_inbox_events";
+/// Gauge of the age of the oldest pending event, in seconds (0 when none).
+pub const INBOX_OLDEST_PENDING_AGE: &str = "bookhook_inbox_oldest_pending_age_seconds";
+/// Counter of the worker's inbox calls that failed. Labels: [`OPERATION`].
+pub const INBOX_ERRORS: &str = "bookhook_inbox_errors_total";
+
+/// Label: which limit of the front door refused (`connections`,
+/// `deliveries`, `unverified_bytes`, `body_timeout`).
+pub const LIMIT: &str = "limit";
+/// Label: an inbox state (`pending`, `processing`, `done`, `dead`).
+pub const STATE: &str = "state";
+
 /// Label: the platform, as [`Provider::as_str`] (`calendence`, `standard`...).
 pub const PROVIDER: &str = "provider";
 /// Label: the outcome, as [`Outcome::as_str`] (`handled`, `duplicate`...).
@@ -74,7 +101,8 @@ pub const STATUS: &str = "status";
 pub const REASON: &str = "reason";
 /// Label: `ok` or `error`, and for handlers also `panic`.
 pub const RESULT: &str = "result";
-/// Label: the store call: `claim`, `complete` or `release`.
+/// Label: the store call (`claim`, `complete` or `release`), or the
+/// inbox call.
 pub const OPERATION: &str = "operation";
 
 /// Every metric: its name, unit and help text. [`describe`] hands them to the
@@ -115,7 +143,37 @@ pub const ALL: &[(&str, Unit, &str)] = &[
         Unit::Count,
         "Idempotency store calls that failed.",
     ),
+    (
+        FRONT_DOOR_REFUSALS,
+        Unit::Count,
+        "Requests or connections turned away by a limit of the front door.",
+    ),
+    (
+        INBOX_ATTEMPTS,
+        Unit::Count,
+        "Inbox attempts, by how they ended.",
+    ),
+    (
+        INBOX_ATTEMPT_DURATION,
+        Unit::Seconds,
+        "Time of one inbox attempt, handler included.",
+    ),
+    (INBOX_EVENTS, Unit::Count, "Events in the inbox per state."),
+    (
+        INBOX_OLDEST_PENDING_AGE,
+        Unit::Seconds,
+        "Age of the oldest pending inbox event.",
+    ),
+    (
+        INBOX_ERRORS,
+        Unit::Count,
+        "Inbox calls of the worker that failed.",
+    ),
 ];
+
+/// The metrics in [`ALL`] that are gauges; the others are counters (their
+/// names end in `_total`) or histograms.
+const GAUGES: [&str; 2] = [INBOX_EVENTS, INBOX_OLDEST_PENDING_AGE];
 
 /// Gives the installed recorder the unit and help text of every metric in
 /// [`ALL`]. Call it once, after installing the recorder.
@@ -123,6 +181,8 @@ pub fn describe() {
     for &(name, unit, help) in ALL {
         if name.ends_with("_total") {
             metrics::describe_counter!(name, unit, help);
+        } else if GAUGES.contains(&name) {
+            metrics::describe_gauge!(name, unit, help);
         } else {
             metrics::describe_histogram!(name, unit, help);
         }
@@ -153,7 +213,9 @@ pub fn verify_reason(err: &VerifyError) -> &'static str {
 }
 
 /// The statuses the core answers, as label values.
-const STATUSES: [&str; 8] = ["200", "400", "401", "405", "409", "413", "500", "503"];
+const STATUSES: [&str; 9] = [
+    "200", "400", "401", "405", "408", "409", "413", "500", "503",
+];
 
 /// The `status` label: the statuses the core answers as static text, so that
 /// no label allocates a string.
@@ -163,6 +225,7 @@ fn status_label(status: u16) -> &'static str {
         400 => "400",
         401 => "401",
         405 => "405",
+        408 => "408",
         409 => "409",
         413 => "413",
         500 => "500",
@@ -172,8 +235,9 @@ fn status_label(status: u16) -> &'static str {
 }
 
 /// The outcomes, as [`Outcome::as_str`] names them.
-const OUTCOMES: [&str; 7] = [
+const OUTCOMES: [&str; 8] = [
     "handled",
+    "queued",
     "duplicate",
     "unrouted",
     "in_flight",
@@ -266,9 +330,23 @@ fn record(key: &Key, value: f64) {
 /// Records what one finished request reports: the delivery counter, the
 /// request duration, the verified body's size and any verification failure.
 pub(crate) fn record_finished(provider: Provider, finished: &Finished) {
+    record_request(
+        provider,
+        finished.outcome(),
+        finished.latency(),
+        finished.delivery().map(|d| d.body().len()),
+    );
+}
+
+/// Records one answered request, in direct or inbox mode.
+pub(crate) fn record_request(
+    provider: Provider,
+    outcome: &Outcome,
+    latency: Duration,
+    body_len: Option<usize>,
+) {
     let p = Provider::ALL.iter().position(|&known| known == provider);
     let provider = provider.as_str();
-    let outcome = finished.outcome();
     let outcome_label = outcome.as_str();
     let status = status_label(outcome.status());
     let o = position(&OUTCOMES, outcome_label);
@@ -286,12 +364,17 @@ pub(crate) fn record_finished(provider: Provider, finished: &Finished) {
     DELIVERY_KEYS.with(slot, &labels, increment);
 
     let slot = p.zip(o).map(|(p, o)| p * OUTCOMES.len() + o);
-    let latency = finished.latency().as_secs_f64();
+    let latency = latency.as_secs_f64();
     REQUEST_KEYS.with(slot, &labels[..2], |key| record(key, latency));
 
-    if let Some(delivery) = finished.delivery() {
-        let size = delivery.body().len() as f64;
+    if let Some(len) = body_len {
+        let size = len as f64;
         BODY_KEYS.with(p, &labels[..1], |key| record(key, size));
+    }
+    match outcome {
+        Outcome::Rejected(Rejection::Busy { limit, .. }) => front_door_refused(limit),
+        Outcome::Rejected(Rejection::BodyTimeout { .. }) => front_door_refused("body_timeout"),
+        _ => {}
     }
     if let Outcome::Rejected(Rejection::Unauthorized(err)) = outcome {
         let reason = verify_reason(err);
@@ -300,6 +383,42 @@ pub(crate) fn record_finished(provider: Provider, finished: &Finished) {
             .map(|(p, r)| p * REASONS.len() + r);
         FAILURE_KEYS.with(slot, &[(PROVIDER, provider), (REASON, reason)], increment);
     }
+}
+
+/// Counts one request or connection turned away by a limit of the front door
+/// ([`FRONT_DOOR_REFUSALS`]): adapters call it for the limits they enforce
+/// themselves, such as the connection cap of `bookhook_axum::serve`.
+pub fn front_door_refused(limit: &'static str) {
+    metrics::counter!(FRONT_DOOR_REFUSALS, LIMIT => limit).increment(1);
+}
+
+/// Records one inbox attempt: how it ended and how long it took.
+pub(crate) fn record_attempt(provider: Provider, result: &'static str, duration: Duration) {
+    let provider = provider.as_str();
+    metrics::counter!(INBOX_ATTEMPTS, PROVIDER => provider, RESULT => result).increment(1);
+    metrics::histogram!(INBOX_ATTEMPT_DURATION, PROVIDER => provider, RESULT => result)
+        .record(duration.as_secs_f64());
+}
+
+/// Counts a failed inbox call of the worker.
+pub(crate) fn inbox_error(operation: &'static str) {
+    metrics::counter!(INBOX_ERRORS, OPERATION => operation).increment(1);
+}
+
+/// Sets the inbox gauges from its counts; `now_ms` dates the oldest pending event.
+pub(crate) fn record_inbox_stats(stats: &crate::inbox::Stats, now_ms: i64) {
+    for (state, count) in [
+        ("pending", stats.pending),
+        ("processing", stats.processing),
+        ("done", stats.done),
+        ("dead", stats.dead),
+    ] {
+        metrics::gauge!(INBOX_EVENTS, STATE => state).set(count as f64);
+    }
+    let age_ms = stats
+        .oldest_pending_received_ms
+        .map_or(0, |at| now_ms.saturating_sub(at).max(0));
+    metrics::gauge!(INBOX_OLDEST_PENDING_AGE).set(age_ms as f64 / 1000.0);
 }
 
 /// Runs a handler's future and records how long it took and how it ended.
@@ -373,7 +492,7 @@ mod tests {
         let mut names: Vec<&str> = ALL.iter().map(|&(name, _, _)| name).collect();
         names.sort_unstable();
         names.dedup();
-        assert_eq!(names.len(), 7);
+        assert_eq!(names.len(), ALL.len());
         assert!(names.iter().all(|name| name.starts_with("bookhook_")));
     }
 
@@ -388,7 +507,7 @@ mod tests {
 
     #[test]
     fn every_status_the_core_answers_has_its_own_label() {
-        for status in [200, 400, 401, 405, 409, 413, 500, 503] {
+        for status in [200, 400, 401, 405, 408, 409, 413, 500, 503] {
             assert_eq!(status_label(status), status.to_string());
             assert!(position(&STATUSES, status_label(status)).is_some());
         }

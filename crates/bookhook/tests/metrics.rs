@@ -182,3 +182,109 @@ fn store_errors_and_handler_panics_are_recorded() {
     let releases = [("operation", "release"), ("result", "ok")];
     assert_eq!(recorded.count(STORE_DURATION, &releases), 1);
 }
+
+impl Recorded {
+    /// The gauge's last value, for the series whose labels include `labels`.
+    fn gauge(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        self.0.iter().find_map(|(key, _, _, value)| {
+            let key = key.key();
+            let matches = key.name() == name
+                && labels.iter().all(|(k, v)| {
+                    key.labels()
+                        .any(|label| label.key() == *k && label.value() == *v)
+                });
+            match value {
+                DebugValue::Gauge(gauge) if matches => Some(gauge.into_inner()),
+                _ => None,
+            }
+        })
+    }
+}
+
+#[test]
+fn inbox_requests_attempts_and_depth_are_recorded() {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use bookhook::inbox::{Inbox, MemoryInbox, Worker};
+    use bookhook::metrics::{INBOX_ATTEMPT_DURATION, INBOX_ATTEMPTS, INBOX_EVENTS};
+
+    let recorded = recorded(async {
+        let endpoint = Endpoint::builder(Provider::Calendence)
+            .secret(SECRET)
+            .build()
+            .expect("an endpoint");
+        let dispatcher = Dispatcher::builder(endpoint.clone())
+            .fallback(|_ctx: Context| async { Ok::<_, HandlerError>(()) })
+            .build()
+            .expect("a dispatcher");
+        let inbox: Arc<dyn Inbox> = Arc::new(MemoryInbox::new());
+        let worker = Worker::builder(dispatcher, inbox)
+            .build()
+            .expect("a worker");
+        let ingest = worker.ingest();
+        let body = calendence_sample();
+        let (headers, _) = signed_request(&endpoint, body.as_bytes());
+        for _ in 0..2 {
+            let report = ingest
+                .receive("POST", &headers, None, body.to_owned().into())
+                .await;
+            assert_eq!(report.status(), 200);
+        }
+        // The running worker handles the event and reads the inbox's counts.
+        let handle = worker.spawn();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        handle.shutdown().await;
+    });
+    let calendence = ("provider", "calendence");
+    let queued = [calendence, ("outcome", "queued"), ("status", "200")];
+    assert_eq!(recorded.count(DELIVERIES, &queued), 1);
+    let duplicate = [calendence, ("outcome", "duplicate"), ("status", "200")];
+    assert_eq!(recorded.count(DELIVERIES, &duplicate), 1);
+    let processed = [calendence, ("result", "processed")];
+    assert_eq!(recorded.count(INBOX_ATTEMPTS, &processed), 1);
+    assert_eq!(recorded.count(INBOX_ATTEMPT_DURATION, &processed), 1);
+    // Read when the worker started, before it handled the event.
+    assert_eq!(
+        recorded.gauge(INBOX_EVENTS, &[("state", "pending")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        recorded.gauge(INBOX_EVENTS, &[("state", "dead")]),
+        Some(0.0)
+    );
+}
+
+#[test]
+fn front_door_refusals_are_counted_by_limit() {
+    use std::time::Duration;
+
+    use bookhook::Rejection;
+    use bookhook::metrics::FRONT_DOOR_REFUSALS;
+
+    let recorded = recorded(async {
+        let endpoint = Endpoint::builder(Provider::Calendence)
+            .secret(SECRET)
+            .build()
+            .expect("an endpoint");
+        let timed_out = endpoint.reject(Rejection::BodyTimeout {
+            after: Duration::from_secs(15),
+        });
+        assert_eq!(timed_out.status(), 408);
+        let busy = endpoint.reject(Rejection::Busy {
+            limit: "unverified_bytes",
+            retry_after: Duration::from_secs(5),
+        });
+        assert_eq!(busy.status(), 503);
+        bookhook::metrics::front_door_refused("connections");
+    });
+    for limit in ["body_timeout", "unverified_bytes", "connections"] {
+        assert_eq!(
+            recorded.count(FRONT_DOOR_REFUSALS, &[("limit", limit)]),
+            1,
+            "{limit}"
+        );
+    }
+    let timed_out = [("outcome", "rejected"), ("status", "408")];
+    assert_eq!(recorded.count(DELIVERIES, &timed_out), 1);
+}

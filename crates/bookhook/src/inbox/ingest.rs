@@ -289,6 +289,12 @@ impl Ingested {
     }
 
     fn log(&self, endpoint: &Endpoint) {
+        crate::metrics::record_request(
+            endpoint.provider(),
+            &self.outcome,
+            self.latency,
+            self.delivery.as_ref().map(|d| d.body().len()),
+        );
         let provider = endpoint.provider().as_str();
         let event_type = self.delivery.as_ref().map(|d| d.event_type());
         let key = self.delivery.as_ref().map(|d| d.idempotency_key());

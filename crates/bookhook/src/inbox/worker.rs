@@ -27,6 +27,8 @@ pub const DEFAULT_HANDLER_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_WORKER_LEASE: Duration = Duration::from_secs(60);
 /// The default time done rows are kept (and so the dedup window): 7 days.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How often the running worker reads the inbox's counts for the metrics' gauges.
+const STATS_EVERY: Duration = Duration::from_secs(10);
 
 type Observer = Arc<dyn Fn(&AttemptReport) + Send + Sync>;
 
@@ -279,12 +281,23 @@ async fn run_loop<S: Clone + Send + Sync + 'static>(
     let mut tasks: JoinSet<()> = JoinSet::new();
     let running: Arc<std::sync::Mutex<Vec<Lease>>> = Arc::default();
     let mut last_expire: Option<i64> = None;
+    let mut last_stats: Option<i64> = None;
     loop {
         if *stopped.borrow() {
             break;
         }
         while tasks.try_join_next().is_some() {}
         let now = shared.now_ms();
+        if last_stats.is_none_or(|at| now.saturating_sub(at) >= ms(STATS_EVERY)) {
+            last_stats = Some(now);
+            match shared.inbox.stats().await {
+                Ok(stats) => crate::metrics::record_inbox_stats(&stats, now),
+                Err(err) => {
+                    crate::metrics::inbox_error("stats");
+                    tracing::warn!(error = %err, "inbox: could not read its counts");
+                }
+            }
+        }
         if last_expire.is_none_or(|at| now.saturating_sub(at) >= ms(shared.expire_every)) {
             last_expire = Some(now);
             match shared.inbox.expire(now, shared.retention).await {
@@ -292,7 +305,10 @@ async fn run_loop<S: Clone + Send + Sync + 'static>(
                 Ok(removed) => {
                     tracing::debug!(removed, "inbox: done events past retention removed")
                 }
-                Err(err) => tracing::warn!(error = %err, "inbox: could not remove old events"),
+                Err(err) => {
+                    crate::metrics::inbox_error("expire");
+                    tracing::warn!(error = %err, "inbox: could not remove old events");
+                }
             }
         }
         let free = slots.available_permits();
@@ -380,9 +396,14 @@ impl<S: Clone + Send + Sync + 'static> Shared<S> {
     }
 
     async fn claim(&self, max: usize) -> Result<Vec<Claimed>, InboxError> {
-        self.inbox
+        let claimed = self
+            .inbox
             .claim(&self.namespace, self.now_ms(), self.lease, max)
-            .await
+            .await;
+        if claimed.is_err() {
+            crate::metrics::inbox_error("claim");
+        }
+        claimed
     }
 
     fn parse(&self, claimed: &Claimed) -> Result<Delivery, crate::error::ParseError> {
@@ -452,6 +473,7 @@ impl<S: Clone + Send + Sync + 'static> Shared<S> {
             Ok(()) => result,
             Err(InboxError::LeaseLost { .. }) => AttemptResult::LeaseLost,
             Err(err) => {
+                crate::metrics::inbox_error(if error.is_some() { "fail" } else { "complete" });
                 tracing::error!(id = %lease.id, error = %err, "inbox: could not record an attempt; it will run again");
                 AttemptResult::NotRecorded
             }
@@ -468,6 +490,7 @@ impl<S: Clone + Send + Sync + 'static> Shared<S> {
             duration: started.elapsed(),
         };
         report.log();
+        crate::metrics::record_attempt(report.provider, report.result.as_str(), report.duration);
         if let Some(observer) = &self.observer {
             observer(&report);
         }
