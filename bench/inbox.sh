@@ -8,7 +8,7 @@
 #   b  bench/peers inbox_floor: bare axum route + raw HMAC-SHA256 verify +
 #      serde parse + one INSERT … ON CONFLICT DO NOTHING through a group-commit
 #      writer thread (WAL, synchronous=FULL), answering after commit
-#   c  bookhook's bench_inbox_axum example with BOOKHOOK_INBOX_MAX_BATCH=1:
+#   c  bookhook's inbox_axum example with BOOKHOOK_INBOX_MAX_BATCH=1:
 #      the receiver of a, committing one row per transaction
 #   d  bench/peers bare_axum: read the body, answer 200 (the framework floor)
 #
@@ -62,7 +62,7 @@ for tool in wrk taskset curl; do
 done
 
 log "building release binaries"
-cargo build --release -p bookhook-examples --example inbox_axum --example bench_inbox_axum >&2
+cargo build --release -p bookhook-examples --example inbox_axum >&2
 cargo build --release --manifest-path bench/peers/Cargo.toml \
   --bin bare_axum --bin inbox_floor --bin make_calendence_requests >&2
 PEERS=bench/peers/target/release
@@ -153,7 +153,7 @@ for round in $(seq 1 "$ROUNDS"); do
            "$PEERS/inbox_floor" ;;
       c) BOOKHOOK_INBOX_MAX_BATCH=1 \
            run_target c "bookhook inbox, one row per transaction" 18093 "$QUEUED" '200 {"status":"duplicate"}' '401 *' \
-           target/release/examples/bench_inbox_axum ;;
+           target/release/examples/inbox_axum ;;
       d) run_target d "bare axum POST -> 200" 18094 '200 {"status":"ok"}' '200 {"status":"ok"}' '200 {"status":"ok"}' \
            "$PEERS/bare_axum" ;;
       *) log "unknown target $key"; exit 2 ;;

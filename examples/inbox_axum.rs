@@ -8,6 +8,11 @@
 //! stored before a crash or a restart are handled when it starts again.
 //! The signing secret comes from `CALENDENCE_SECRET` (a printed development
 //! secret otherwise). Stop it with Ctrl-C.
+//!
+//! `BOOKHOOK_INBOX_MAX_BATCH` sets the most writes committed together (512 by
+//! default, the library's default); `BOOKHOOK_INBOX_MAX_BATCH=1` commits every
+//! event on its own, which `bench/inbox.sh` uses to measure what group commit
+//! saves.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -22,6 +27,9 @@ use bookhook_examples::{Sink, listen_addr, print_curl, samples, secret_from_env,
 use bookhook_sqlite::SqliteInbox;
 
 const PATH: &str = "/webhook/calendence";
+
+/// The variable that sets the most writes per transaction.
+const MAX_BATCH_VAR: &str = "BOOKHOOK_INBOX_MAX_BATCH";
 
 /// A handler that would be too slow for Calendence's 10 s timeout if it ran
 /// on the request: here it runs from the inbox.
@@ -63,10 +71,22 @@ fn app(
     Ok((app, worker, endpoint))
 }
 
-fn open_inbox(path: &Path) -> Result<Arc<dyn Inbox>, Box<dyn std::error::Error>> {
-    let inbox = SqliteInbox::open(path)
+fn open_inbox(path: &Path, max_batch: usize) -> Result<Arc<dyn Inbox>, Box<dyn std::error::Error>> {
+    let inbox = SqliteInbox::builder(path)
+        .max_batch(max_batch)
+        .open()
         .map_err(|err| format!("cannot open the inbox {}: {err}", path.display()))?;
     Ok(Arc::new(inbox))
+}
+
+/// `BOOKHOOK_INBOX_MAX_BATCH`, or 512.
+fn max_batch() -> Result<usize, String> {
+    match std::env::var(MAX_BATCH_VAR) {
+        Ok(value) if !value.is_empty() => value
+            .parse()
+            .map_err(|err| format!("{MAX_BATCH_VAR}={value}: {err}")),
+        _ => Ok(512),
+    }
 }
 
 #[tokio::main]
@@ -74,8 +94,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let secret = secret_from_env("CALENDENCE_SECRET", "calendence-development-secret");
     let addr = listen_addr("127.0.0.1:5003")?;
     let file = std::env::var("BOOKHOOK_INBOX_FILE").unwrap_or_else(|_| "bookhook-inbox.db".into());
-    let inbox = open_inbox(Path::new(&file))?;
-    println!("Storing events in {file}");
+    let max_batch = max_batch()?;
+    let inbox = open_inbox(Path::new(&file), max_batch)?;
+    println!("Storing events in {file}, up to {max_batch} writes per transaction");
     let (app, worker, endpoint) = app(&secret, inbox, Sink::new())?;
     print_curl(&endpoint, addr, PATH, samples::CALENDENCE_CREATED);
     // The worker runs beside the server and stops with it.
@@ -93,10 +114,11 @@ mod tests {
     use super::*;
     use bookhook_examples::send_signed;
 
-    #[tokio::test]
-    async fn answers_queued_then_handles_from_the_file() {
+    /// Sends one event twice to a fresh inbox committing up to `max_batch`
+    /// writes together, then drains the worker.
+    async fn queued_duplicate_then_handled(max_batch: usize) {
         let dir = std::env::temp_dir().join(format!(
-            "bookhook-inbox-example-{}-{}",
+            "bookhook-inbox-example-{max_batch}-{}-{}",
             std::process::id(),
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -104,7 +126,7 @@ mod tests {
                 .as_nanos()
         ));
         std::fs::create_dir_all(&dir).unwrap();
-        let inbox = open_inbox(&dir.join("inbox.db")).unwrap();
+        let inbox = open_inbox(&dir.join("inbox.db"), max_batch).unwrap();
         let sink = Sink::new();
         let (app, worker, endpoint) = app("test-secret", inbox, sink.clone()).unwrap();
 
@@ -118,5 +140,15 @@ mod tests {
         assert_eq!(worker.drain().await, 1);
         assert_eq!(sink.lines(), ["Booking b-1001 created: confirmation sent"]);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn answers_queued_then_handles_from_the_file() {
+        queued_duplicate_then_handled(512).await;
+    }
+
+    #[tokio::test]
+    async fn one_row_per_transaction_still_queues_then_deduplicates() {
+        queued_duplicate_then_handled(1).await;
     }
 }
