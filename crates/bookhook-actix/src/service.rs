@@ -13,6 +13,7 @@ use bytes::Bytes;
 
 use crate::door::FrontDoor;
 use futures_util::{Stream, StreamExt};
+use tracing::Instrument;
 
 /// actix-web's request headers, seen through bookhook's [`Headers`] trait.
 ///
@@ -149,13 +150,18 @@ where
     let method = request.method().as_str().to_owned();
     let headers = request.headers().clone();
     let query = request.uri().query().map(str::to_owned);
-    let task = actix_web::rt::spawn(async move {
-        let headers = ActixHeaders(&headers);
-        let request = Request::new(&method, &headers, query.as_deref(), body);
-        let finished = task_dispatcher.dispatch_until(request, cutoff).await;
-        drop(pass);
-        finished.response()
-    });
+    let task = actix_web::rt::spawn(
+        async move {
+            let headers = ActixHeaders(&headers);
+            let request = Request::new(&method, &headers, query.as_deref(), body);
+            let finished = task_dispatcher.dispatch_until(request, cutoff).await;
+            drop(pass);
+            finished.response()
+        }
+        // The caller's span (a request span set by the user's middleware) goes
+        // with the delivery onto its task.
+        .in_current_span(),
+    );
     match task.await {
         Ok(response) => to_http_response(&response),
         Err(err) => {

@@ -18,6 +18,7 @@ use crate::extract::VerifiedEvent;
 use crate::headers::HttpHeaders;
 use crate::serve::Cutoff;
 use crate::service::{ResponseFuture, lost_task};
+use tracing::Instrument;
 
 /// Runs steps 1 to 5 of a delivery (size, verify, parse, replay window,
 /// claim) in front of a handler of your own, which reads the event with the
@@ -118,75 +119,81 @@ where
             };
             // On its own task, so that a sender that hangs up does not leave
             // the claim held until its lease runs out.
-            let task = tokio::spawn(async move {
-                let begun = {
-                    let headers = HttpHeaders::new(&parts.headers);
-                    let request = Request::new(
-                        parts.method.as_str(),
-                        &headers,
-                        parts.uri.query(),
-                        bytes.clone(),
-                    );
-                    endpoint.begin(&request).await
-                };
-                let accepted = match begun {
-                    Ok(accepted) => accepted,
-                    Err(finished) => return Ok(into_axum(finished.response())),
-                };
-                parts.extensions.insert(VerifiedEvent::new(
-                    accepted.delivery().clone(),
-                    accepted.freshness(),
-                ));
-                let cutoff = parts.extensions.get::<Cutoff>().cloned();
-                let request = http::Request::from_parts(parts, Body::from(bytes));
-                let called = AssertUnwindSafe(inner.oneshot(request)).catch_unwind();
-                let called = match cutoff {
-                    None => called.await,
-                    Some(cutoff) => {
-                        let called = std::pin::pin!(called);
-                        let cut = std::pin::pin!(cutoff.wait());
-                        match futures_util::future::select(called, cut).await {
-                            Either::Left((called, _)) => called,
-                            Either::Right(((), _)) => {
-                                let outcome = Outcome::Failed(HandlerError::new(
-                                    "cut off: the server shut down before the handler finished",
-                                ));
-                                return Ok(into_axum(accepted.release(outcome).await.response()));
+            let task = tokio::spawn(
+                async move {
+                    let begun = {
+                        let headers = HttpHeaders::new(&parts.headers);
+                        let request = Request::new(
+                            parts.method.as_str(),
+                            &headers,
+                            parts.uri.query(),
+                            bytes.clone(),
+                        );
+                        endpoint.begin(&request).await
+                    };
+                    let accepted = match begun {
+                        Ok(accepted) => accepted,
+                        Err(finished) => return Ok(into_axum(finished.response())),
+                    };
+                    parts.extensions.insert(VerifiedEvent::new(
+                        accepted.delivery().clone(),
+                        accepted.freshness(),
+                    ));
+                    let cutoff = parts.extensions.get::<Cutoff>().cloned();
+                    let request = http::Request::from_parts(parts, Body::from(bytes));
+                    let called = AssertUnwindSafe(inner.oneshot(request)).catch_unwind();
+                    let called = match cutoff {
+                        None => called.await,
+                        Some(cutoff) => {
+                            let called = std::pin::pin!(called);
+                            let cut = std::pin::pin!(cutoff.wait());
+                            match futures_util::future::select(called, cut).await {
+                                Either::Left((called, _)) => called,
+                                Either::Right(((), _)) => {
+                                    let outcome = Outcome::Failed(HandlerError::new(
+                                        "cut off: the server shut down before the handler finished",
+                                    ));
+                                    return Ok(into_axum(
+                                        accepted.release(outcome).await.response(),
+                                    ));
+                                }
                             }
                         }
-                    }
-                };
-                match called {
-                    Err(panic) => {
-                        // Release now rather than leave the claim to its lease.
-                        let outcome = Outcome::Failed(HandlerError::Panicked {
-                            message: panic_message(&*panic),
-                        });
-                        Ok(into_axum(accepted.release(outcome).await.response()))
-                    }
-                    Ok(Ok(response)) => {
-                        let status = response.status();
-                        if status.is_success() {
-                            let _finished = accepted.complete().await;
-                        } else {
-                            let _finished = accepted
-                                .release(Outcome::Failed(HandlerError::new(format!(
-                                    "handler answered {status}"
-                                ))))
-                                .await;
+                    };
+                    match called {
+                        Err(panic) => {
+                            // Release now rather than leave the claim to its lease.
+                            let outcome = Outcome::Failed(HandlerError::Panicked {
+                                message: panic_message(&*panic),
+                            });
+                            Ok(into_axum(accepted.release(outcome).await.response()))
                         }
-                        Ok(response.map(Body::new))
-                    }
-                    Ok(Err(err)) => {
-                        let _finished = accepted
-                            .release(Outcome::Failed(HandlerError::new(
-                                "the inner service returned an error",
-                            )))
-                            .await;
-                        Err(err)
+                        Ok(Ok(response)) => {
+                            let status = response.status();
+                            if status.is_success() {
+                                let _finished = accepted.complete().await;
+                            } else {
+                                let _finished = accepted
+                                    .release(Outcome::Failed(HandlerError::new(format!(
+                                        "handler answered {status}"
+                                    ))))
+                                    .await;
+                            }
+                            Ok(response.map(Body::new))
+                        }
+                        Ok(Err(err)) => {
+                            let _finished = accepted
+                                .release(Outcome::Failed(HandlerError::new(
+                                    "the inner service returned an error",
+                                )))
+                                .await;
+                            Err(err)
+                        }
                     }
                 }
-            });
+                // The caller's span goes with the delivery onto its task.
+                .in_current_span(),
+            );
             match task.await {
                 Ok(result) => result,
                 Err(err) => Ok(into_axum(lost_task(&err).response())),

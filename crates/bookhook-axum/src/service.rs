@@ -11,6 +11,7 @@ use axum::body::Body;
 use axum::response::Response as AxumResponse;
 use bookhook::{Dispatcher, Finished, HandlerError, Outcome, Request};
 use tokio::task::JoinError;
+use tracing::Instrument;
 
 use crate::body::{into_axum, read_limited};
 use crate::headers::HttpHeaders;
@@ -123,19 +124,24 @@ impl<S: Clone + Send + Sync + 'static> tower::Service<http::Request<Body>> for W
                 }
             };
             let cutoff = parts.extensions.get::<Cutoff>().cloned();
-            let task = tokio::spawn(async move {
-                let headers = HttpHeaders::new(&parts.headers);
-                let request =
-                    Request::new(parts.method.as_str(), &headers, parts.uri.query(), bytes);
-                let finished = match cutoff {
-                    Some(cutoff) => dispatcher.dispatch_until(request, cutoff.wait()).await,
-                    None => dispatcher.dispatch(request).await,
-                };
-                if let Some(observer) = &observer {
-                    observer(&finished);
+            let task = tokio::spawn(
+                async move {
+                    let headers = HttpHeaders::new(&parts.headers);
+                    let request =
+                        Request::new(parts.method.as_str(), &headers, parts.uri.query(), bytes);
+                    let finished = match cutoff {
+                        Some(cutoff) => dispatcher.dispatch_until(request, cutoff.wait()).await,
+                        None => dispatcher.dispatch(request).await,
+                    };
+                    if let Some(observer) = &observer {
+                        observer(&finished);
+                    }
+                    finished.response()
                 }
-                finished.response()
-            });
+                // The caller's span (a request span set by the user's middleware)
+                // goes with the delivery onto its task.
+                .in_current_span(),
+            );
             let response = match task.await {
                 Ok(response) => response,
                 Err(err) => lost_task(&err).response(),
