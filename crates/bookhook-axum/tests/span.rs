@@ -13,9 +13,12 @@ use tracing::Instrument;
 use tracing_subscriber::layer::{Context as LayerContext, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 
-/// Records, for every event, its message target and the names of the spans around it.
+/// One event: its target, and the names of the spans around it.
+type Scope = (String, Vec<String>);
+
+/// Records, for every event, its target and the names of the spans around it.
 #[derive(Clone, Default)]
-struct Scopes(Arc<Mutex<Vec<(String, Vec<String>)>>>);
+struct Scopes(Arc<Mutex<Vec<Scope>>>);
 
 impl<S> tracing_subscriber::Layer<S> for Scopes
 where
