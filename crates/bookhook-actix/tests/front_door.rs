@@ -192,8 +192,10 @@ async fn declared_lengths_allocate_nothing_and_a_delivery_still_gets_200() {
     assert_eq!(budget.in_use(), 0);
     let grown_kib = rss_kib().saturating_sub(before);
     eprintln!("actix test process: rss grew by {grown_kib} KiB with 500 stalled connections");
-    // Before the fix each of the 300 took about 1 MiB (300 MiB in all).
-    assert!(grown_kib < 64 * 1024, "rss grew by {grown_kib} KiB");
+    // Before the fix each of the 300 took about 1 MiB (300 MiB in all). The
+    // bound leaves room for the other tests of this file, which run at the
+    // same time in the same process (8 MiB alone, 68 MiB seen beside them).
+    assert!(grown_kib < 160 * 1024, "rss grew by {grown_kib} KiB");
     for stream in &mut stalled {
         let mut buf = [0u8; 1];
         assert!(
