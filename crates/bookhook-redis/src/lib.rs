@@ -155,6 +155,7 @@
 //! which prints the figures.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod connection;
 mod error;
 mod inbox;
 mod persistence;

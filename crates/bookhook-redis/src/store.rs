@@ -8,7 +8,7 @@ use bookhook::{
     BoxFuture, Claim, ClaimToken, Freshness, IdempotencyStore, Observation, StoreError,
 };
 use redis::Value;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 
 use crate::error::from_redis;
 use crate::persistence::Persistence;
@@ -354,24 +354,14 @@ impl RedisStoreBuilder {
     /// [`StoreError::Unavailable`] if the URL is invalid or Redis cannot be
     /// reached. The message never contains the URL.
     pub async fn connect(self, url: &str) -> Result<RedisStore, StoreError> {
-        let client = redis::Client::open(url).map_err(|err| StoreError::Unavailable {
-            reason: match err.kind() {
-                redis::ErrorKind::InvalidClientConfig => "invalid redis url".to_owned(),
-                _ => "redis url refused".to_owned(),
-            },
-        })?;
-        let config = ConnectionManagerConfig::new()
-            .set_response_timeout(self.response_timeout)
-            .set_connection_timeout(self.connection_timeout)
-            .set_number_of_retries(self.reconnect_retries)
-            .set_factor(2)
-            .set_max_delay(2_000);
-        // Whatever stops the first connection, Redis is not usable yet.
-        let connection = ConnectionManager::new_with_config(client, config)
+        let settings = crate::connection::Settings {
+            response_timeout: self.response_timeout,
+            connection_timeout: self.connection_timeout,
+            reconnect_retries: self.reconnect_retries,
+        };
+        let connection = crate::connection::open(url, settings)
             .await
-            .map_err(|err| StoreError::Unavailable {
-                reason: format!("redis: {err}"),
-            })?;
+            .map_err(|reason| StoreError::Unavailable { reason })?;
         // Loading the scripts now makes every later call one `EVALSHA`. After
         // a server restart they are loaded again on first use.
         let scripts = Scripts::new();

@@ -11,7 +11,7 @@ use bookhook::inbox::{
     Lease, NewEvent, Page, Selection, State, Stats,
 };
 use bookhook::{BoxFuture, ClaimToken, StoreError};
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 use redis::{Script, ScriptInvocation, Value};
 
 use crate::error::from_redis;
@@ -689,23 +689,14 @@ impl RedisInboxBuilder {
     ///
     /// As [`RedisInbox::connect`].
     pub async fn connect(self, url: &str) -> Result<RedisInbox, RedisInboxError> {
-        let client = redis::Client::open(url).map_err(|err| RedisInboxError::Unavailable {
-            reason: match err.kind() {
-                redis::ErrorKind::InvalidClientConfig => "invalid redis url".to_owned(),
-                _ => "redis url refused".to_owned(),
-            },
-        })?;
-        let config = ConnectionManagerConfig::new()
-            .set_response_timeout(self.response_timeout)
-            .set_connection_timeout(self.connection_timeout)
-            .set_number_of_retries(self.reconnect_retries)
-            .set_factor(2)
-            .set_max_delay(2_000);
-        let connection = ConnectionManager::new_with_config(client, config)
+        let settings = crate::connection::Settings {
+            response_timeout: self.response_timeout,
+            connection_timeout: self.connection_timeout,
+            reconnect_retries: self.reconnect_retries,
+        };
+        let connection = crate::connection::open(url, settings)
             .await
-            .map_err(|err| RedisInboxError::Unavailable {
-                reason: format!("redis: {err}"),
-            })?;
+            .map_err(|reason| RedisInboxError::Unavailable { reason })?;
         let mut check = connection.clone();
         let persistence = Persistence::read(&mut check).await;
         match persistence.append_only() {
