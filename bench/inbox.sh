@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Inbox-mode load harness: requests/s and p50/p99 ack latency of four
+# Inbox-mode load harness: requests/s and p50/p99 ack latency of
 # receivers of the same Calendence deliveries, one after the other, on
 # 127.0.0.1 only, each for a bounded time, in one run:
 #
@@ -11,9 +11,26 @@
 #   c  bookhook's inbox_axum example with BOOKHOOK_INBOX_MAX_BATCH=1:
 #      the receiver of a, committing one row per transaction
 #   d  bench/peers bare_axum: read the body, answer 200 (the framework floor)
+#   e  bookhook's inbox_axum example on Redis (BOOKHOOK_INBOX=redis://…):
+#      InboxService + RedisInbox, one EVALSHA of the ingest script per event,
+#      with its worker handling the stored events in the background
+#   f  bench/peers inbox_floor_redis: bare axum route + raw HMAC-SHA256 verify
+#      + serde parse + bookhook-redis's own ingest script through `redis`
+#   g  target e with BOOKHOOK_INBOX_WORKER=off: the acknowledgement path
+#      alone, the same work as f (events stay pending for a worker elsewhere)
+#   h  target a with BOOKHOOK_INBOX_WORKER=off: the same on SQLite, b's work
+#
+# Targets e and f use a redis-server that this script starts on
+# 127.0.0.1:$REDIS_PORT with `appendonly yes` and `appendfsync everysec`
+# (its files in $OUT), pinned to $REDIS_CPU (wrk's CPU by default), emptied
+# before each target. Their notes give the scripts Redis ran per
+# acknowledged event during the measured run (`EVALSHA` calls in
+# `INFO commandstats`): the ingest script's one round trip per request, plus
+# the worker's claim and finish scripts where a worker runs.
 #
 # Every request is a new delivery (its own booking id), signed before the
-# run; a 200 is an ack of a committed row for a, b and c. The server runs on
+# run; a 200 is an ack of a committed row for a, b, c and h, and of an
+# executed ingest script for e, f and g. The server runs on
 # one core (taskset -c $SERVER_CPU) and wrk on the other (taskset -c
 # $WRK_CPU). Each SQLite file is new, in $OUT (the disk of $TMPDIR), and
 # removed after its target.
@@ -21,6 +38,7 @@
 #   bash bench/inbox.sh                # DURATION=10s CONNECTIONS=32 THREADS=1 WARMUP=3s
 #   ROUNDS=3 bash bench/inbox.sh       # all targets three times, interleaved, with medians
 #   TARGETS="a b" bash bench/inbox.sh
+#   TARGETS="e f g d" bash bench/inbox.sh   # the Redis inbox (needs redis-server)
 #
 # Prints a Markdown table; raw wrk outputs stay in $BOOKHOOK_LOAD_DIR (a
 # temporary directory by default).
@@ -35,8 +53,10 @@ WARMUP="${WARMUP:-3s}"
 WARMUP_COUNT="${WARMUP_COUNT:-200000}"
 ROUNDS="${ROUNDS:-1}"
 TARGETS="${TARGETS:-a b c d}"
+REDIS_PORT="${REDIS_PORT:-16391}"
 SERVER_CPU="${SERVER_CPU:-0}"
 WRK_CPU="${WRK_CPU:-1}"
+REDIS_CPU="${REDIS_CPU:-$WRK_CPU}"
 SECRET="load-calendence-secret"
 OUT="${BOOKHOOK_LOAD_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/bookhook-inbox.XXXXXX")}"
 mkdir -p "$OUT"
@@ -64,7 +84,29 @@ done
 log "building release binaries"
 cargo build --release -p bookhook-examples --example inbox_axum >&2
 cargo build --release --manifest-path bench/peers/Cargo.toml \
-  --bin bare_axum --bin inbox_floor --bin make_calendence_requests >&2
+  --bin bare_axum --bin inbox_floor --bin inbox_floor_redis --bin make_calendence_requests >&2
+
+REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+if [[ " $TARGETS " == *" e "* || " $TARGETS " == *" f "* ]]; then
+  for tool in redis-server redis-cli; do
+    command -v "$tool" >/dev/null 2>&1 || { log "$tool is needed for targets e and f (apt-get install redis-server)"; exit 1; }
+  done
+  log "starting redis-server on 127.0.0.1:$REDIS_PORT (appendonly yes, appendfsync everysec) on CPU $REDIS_CPU"
+  taskset -c "$REDIS_CPU" redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$OUT" \
+    --appendonly yes --appendfsync everysec --save '' --daemonize no >"$OUT/redis.log" 2>&1 &
+  pids+=("$!")
+  for _ in $(seq 1 100); do
+    redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
+    sleep 0.05
+  done
+  redis-cli -p "$REDIS_PORT" ping >/dev/null
+fi
+
+# The scripts Redis ran (EVALSHA and EVAL calls) since the last reset.
+redis_calls() {
+  redis-cli -p "$REDIS_PORT" info commandstats | tr -d '\r' |
+    awk -F'[:=,]' '/^cmdstat_eval(sha)?:/ { sum += $3 } END { print sum + 0 }'
+}
 PEERS=bench/peers/target/release
 
 if [ "$WARMUP" = 0 ]; then WARMUP_COUNT=0; fi
@@ -114,6 +156,7 @@ run_target() {
   shift 6
   local id="$key:$round" file="$OUT/$key.$round"
   log "[$key, round $round] $name on 127.0.0.1:$port"
+  if [ -n "${USES_REDIS:-}" ]; then redis-cli -p "$REDIS_PORT" flushall >/dev/null; fi
   BOOKHOOK_QUIET=1 BOOKHOOK_ADDR="127.0.0.1:$port" CALENDENCE_SECRET="$SECRET" \
     BOOKHOOK_INBOX_FILE="$OUT/$key.$round.db" \
     taskset -c "$SERVER_CPU" "$@" >"$file.server.log" 2>&1 &
@@ -128,7 +171,13 @@ run_target() {
   fi
   local load
   load="$(uptime | sed 's/.*load average: //')"
+  if [ -n "${USES_REDIS:-}" ]; then redis-cli -p "$REDIS_PORT" config resetstat >/dev/null; fi
   send_requests "$OUT/requests.bin" "$DURATION" "$port" --latency >"$file.wrk.txt"
+  local calls=""
+  if [ -n "${USES_REDIS:-}" ]; then
+    # Counted before the server stops, so that its shutdown adds nothing.
+    calls="$(redis_calls)"
+  fi
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   rm -f "$OUT/$key.$round.db" "$OUT/$key.$round.db-wal" "$OUT/$key.$round.db-shm"
@@ -138,7 +187,13 @@ run_target() {
   local errors repeats
   errors="$(awk '/Non-2xx or 3xx responses:/ {print $NF} /Socket errors:/ {print}' "$file.wrk.txt" | tr '\n' ' ')"
   repeats="$(awk -F'repeats: ' '/repeats:/ {print $2}' "$file.wrk.txt")"
-  NOTE[$id]="${warm}load before: $load; repeats: ${repeats:-?}${errors:+; errors: $errors}"
+  local per_event=""
+  if [ -n "$calls" ]; then
+    local acks
+    acks="$(awk '/requests in/ {print $1}' "$file.wrk.txt")"
+    per_event="; scripts per event: $(awk -v c="$calls" -v n="$acks" 'BEGIN { if (n > 0) printf "%.2f", c / n; else print "n/a" }')"
+  fi
+  NOTE[$id]="${warm}load before: $load; repeats: ${repeats:-?}${errors:+; errors: $errors}${per_event}"
   log "[$key, round $round] ${RPS[$id]} requests/s, p50 ${P50[$id]} ms, p99 ${P99[$id]} ms (${NOTE[$id]})"
   sleep 1
 }
@@ -153,6 +208,18 @@ for round in $(seq 1 "$ROUNDS"); do
            "$PEERS/inbox_floor" ;;
       c) BOOKHOOK_INBOX_MAX_BATCH=1 \
            run_target c "bookhook inbox, one row per transaction" 18093 "$QUEUED" '200 {"status":"duplicate"}' '401 *' \
+           target/release/examples/inbox_axum ;;
+      e) USES_REDIS=1 BOOKHOOK_INBOX="$REDIS_URL" \
+           run_target e "bookhook inbox_axum on Redis" 18095 "$QUEUED" '200 {"status":"duplicate"}' '401 *' \
+           target/release/examples/inbox_axum ;;
+      f) USES_REDIS=1 BOOKHOOK_INBOX="$REDIS_URL" \
+           run_target f "inbox floor on Redis (hand-written, same script)" 18096 "$QUEUED" '200 {"status":"duplicate"}' '401 *' \
+           "$PEERS/inbox_floor_redis" ;;
+      g) USES_REDIS=1 BOOKHOOK_INBOX="$REDIS_URL" BOOKHOOK_INBOX_WORKER=off \
+           run_target g "bookhook inbox_axum on Redis, no worker" 18097 "$QUEUED" '200 {"status":"duplicate"}' '401 *' \
+           target/release/examples/inbox_axum ;;
+      h) BOOKHOOK_INBOX_WORKER=off \
+           run_target h "bookhook inbox_axum on SQLite, no worker" 18098 "$QUEUED" '200 {"status":"duplicate"}' '401 *' \
            target/release/examples/inbox_axum ;;
       d) run_target d "bare axum POST -> 200" 18094 '200 {"status":"ok"}' '200 {"status":"ok"}' '200 {"status":"ok"}' \
            "$PEERS/bare_axum" ;;
@@ -171,7 +238,9 @@ ratio() {
 }
 
 RATIOS=("a b inbox / floor (target >= 0.8)" "a d inbox / bare route"
-  "a c group commit / one row per transaction, FULL (target >= 8)" "b d floor / bare route")
+  "a c group commit / one row per transaction, FULL (target >= 8)" "b d floor / bare route"
+  "e f Redis inbox / Redis floor (target >= 0.8)" "e d Redis inbox / bare route" "f d Redis floor / bare route"
+  "g f Redis ack path / Redis floor" "h b SQLite ack path / SQLite floor")
 
 echo
 echo "server on CPU $SERVER_CPU, wrk -t $THREADS -c $CONNECTIONS -d $DURATION --latency -s bench/requests.lua on CPU $WRK_CPU, after a warm-up of ${WARMUP}; $ROUNDS round(s); $(nproc) cores; $(date -u '+%Y-%m-%d %H:%M UTC')"

@@ -9,6 +9,16 @@
 //! The signing secret comes from `CALENDENCE_SECRET` (a printed development
 //! secret otherwise). Stop it with Ctrl-C.
 //!
+//! With `BOOKHOOK_INBOX=redis://…` it stores the events in that Redis
+//! instead (a `RedisInbox` under the key prefix `bookhook:inbox:`, or
+//! `BOOKHOOK_INBOX_PREFIX`), as several replicas of one receiver would; the
+//! server must keep an append-only file (`appendonly yes`).
+//!
+//! `BOOKHOOK_INBOX_WORKER=off` runs the receiving side only: events are
+//! stored and acknowledged, and left pending for a worker elsewhere (another
+//! replica on the same Redis, or this example started again without it).
+//! `bench/inbox.sh` uses it to measure the acknowledgement path alone.
+//!
 //! `BOOKHOOK_INBOX_MAX_BATCH` sets the most writes committed together (512 by
 //! default, the library's default); `BOOKHOOK_INBOX_MAX_BATCH=1` commits every
 //! event on its own, which `bench/inbox.sh` uses to measure what group commit
@@ -24,6 +34,7 @@ use bookhook_axum::{
     ConfigError, Context, DispatcherBuilder, Endpoint, HandlerError, InboxService, Kind, Provider,
 };
 use bookhook_examples::{Sink, listen_addr, print_curl, samples, secret_from_env, serve};
+use bookhook_redis::RedisInbox;
 use bookhook_sqlite::SqliteInbox;
 
 const PATH: &str = "/webhook/calendence";
@@ -71,6 +82,24 @@ fn app(
     Ok((app, worker, endpoint))
 }
 
+/// The Redis inbox named by `BOOKHOOK_INBOX`, when it names one.
+async fn open_redis_inbox() -> Result<Option<Arc<dyn Inbox>>, Box<dyn std::error::Error>> {
+    let Ok(url) = std::env::var("BOOKHOOK_INBOX") else {
+        return Ok(None);
+    };
+    if !url.starts_with("redis://") && !url.starts_with("rediss://") {
+        return Err(format!("BOOKHOOK_INBOX must be a redis:// URL here, not `{url}`").into());
+    }
+    let prefix =
+        std::env::var("BOOKHOOK_INBOX_PREFIX").unwrap_or_else(|_| "bookhook:inbox:".into());
+    let inbox = RedisInbox::builder()
+        .prefix(prefix)
+        .connect(&url)
+        .await
+        .map_err(|err| format!("cannot open the Redis inbox: {err}"))?;
+    Ok(Some(Arc::new(inbox)))
+}
+
 fn open_inbox(path: &Path, max_batch: usize) -> Result<Arc<dyn Inbox>, Box<dyn std::error::Error>> {
     let inbox = SqliteInbox::builder(path)
         .max_batch(max_batch)
@@ -94,11 +123,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let secret = secret_from_env("CALENDENCE_SECRET", "calendence-development-secret");
     let addr = listen_addr("127.0.0.1:5003")?;
     let file = std::env::var("BOOKHOOK_INBOX_FILE").unwrap_or_else(|_| "bookhook-inbox.db".into());
-    let max_batch = max_batch()?;
-    let inbox = open_inbox(Path::new(&file), max_batch)?;
-    println!("Storing events in {file}, up to {max_batch} writes per transaction");
+    let inbox = match open_redis_inbox().await? {
+        Some(inbox) => {
+            println!("Storing events in Redis");
+            inbox
+        }
+        None => {
+            let max_batch = max_batch()?;
+            println!("Storing events in {file}, up to {max_batch} writes per transaction");
+            open_inbox(Path::new(&file), max_batch)?
+        }
+    };
     let (app, worker, endpoint) = app(&secret, inbox, Sink::new())?;
     print_curl(&endpoint, addr, PATH, samples::CALENDENCE_CREATED);
+    if std::env::var("BOOKHOOK_INBOX_WORKER").is_ok_and(|v| v == "off") {
+        println!("No worker here: stored events stay pending for a worker elsewhere");
+        return Ok(serve(app, addr).await?);
+    }
     // The worker runs beside the server and stops with it.
     let (served, report) = worker.alongside(serve(app, addr)).await;
     served?;
