@@ -366,6 +366,13 @@ mod tests {
         assert!(request.contains("user-agent: bookhook/"), "{request}");
     }
 
+    /// POSTs `{}` without headers to `url` with a client of its own.
+    async fn post_empty(url: &str, timeout: Duration) -> Result<Reply, String> {
+        let target = Target::parse(url).unwrap();
+        let client = Client::new(&target, timeout).unwrap();
+        client.post(&target, &[], &Bytes::from_static(b"{}")).await
+    }
+
     #[tokio::test]
     async fn a_receiver_that_never_answers_times_out_with_one_line() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -376,10 +383,7 @@ mod tests {
             tokio::time::sleep(Duration::from_secs(5)).await;
             drop(held);
         });
-        let target = Target::parse(&format!("http://{addr}/hook")).unwrap();
-        let client = Client::new(&target, Duration::from_millis(300)).unwrap();
-        let err = client
-            .post(&target, &[], &Bytes::from_static(b"{}"))
+        let err = post_empty(&format!("http://{addr}/hook"), Duration::from_millis(300))
             .await
             .unwrap_err();
         assert_eq!(
@@ -397,12 +401,12 @@ mod tests {
             let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             socket.local_addr().unwrap().port()
         };
-        let target = Target::parse(&format!("http://127.0.0.1:{port}/hook")).unwrap();
-        let client = Client::new(&target, Duration::from_secs(10)).unwrap();
-        let err = client
-            .post(&target, &[], &Bytes::from_static(b"{}"))
-            .await
-            .unwrap_err();
+        let err = post_empty(
+            &format!("http://127.0.0.1:{port}/hook"),
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap_err();
         assert_eq!(
             err,
             format!(

@@ -9,10 +9,9 @@ use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use support::inbox::{SECRET, recorded, send_command};
 use support::{Listener, TempDir, bookhook, run, stderr, stdout};
 use tokio_rustls::rustls;
-
-const SECRET: &str = "cal_test_secret";
 
 /// A certificate authority and a server certificate for 127.0.0.1 that it signed.
 struct Pki {
@@ -124,19 +123,19 @@ fn trusting(mut command: Command, dir: &TempDir, ca_pem: &str) -> Command {
     command
 }
 
-fn send_command(url: &str) -> Command {
-    let mut command = bookhook();
-    command.args(["send", "--provider", "calendence", "--secret", SECRET]);
-    command.args(["--url", url, "--event", "booking.created"]);
-    command
+/// A `bookhook listen` for Calendence behind a [`TlsFront`] with a fresh
+/// certificate.
+fn receiver_behind_tls() -> (Pki, Listener, TlsFront) {
+    let pki = make_pki("bookhook test ca");
+    let receiver = Listener::start(&["--provider", "calendence", "--secret", SECRET]);
+    let front = TlsFront::start(&pki, &receiver.url);
+    (pki, receiver, front)
 }
 
 #[test]
 fn send_delivers_over_https_to_a_receiver_that_verifies_it() {
     let dir = TempDir::new("https-send");
-    let pki = make_pki("bookhook test ca");
-    let receiver = Listener::start(&["--provider", "calendence", "--secret", SECRET]);
-    let front = TlsFront::start(&pki, &receiver.url);
+    let (pki, receiver, front) = receiver_behind_tls();
 
     let output = run(trusting(send_command(&front.url()), &dir, &pki.ca_pem), b"");
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
@@ -155,23 +154,7 @@ fn replay_to_an_https_url_redelivers_each_event_verified_with_the_new_secret() {
     let dir = TempDir::new("https-replay");
     let pki = make_pki("bookhook test ca");
     let inbox = format!("sqlite:{}", dir.0.join("inbox.db").display());
-    let recorder = Listener::start(&[
-        "--provider",
-        "calendence",
-        "--secret",
-        SECRET,
-        "--inbox",
-        &inbox,
-    ]);
-    let mut keys = Vec::new();
-    for _ in 0..2 {
-        let output = run(send_command(&recorder.url), b"");
-        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-        let received = recorder.next_line();
-        keys.push(received["key"].as_str().expect("a key").to_owned());
-        // A recorder marks each event done at once.
-        assert_eq!(recorder.next_line()["outcome"], "processed");
-    }
+    let (_recorder, keys) = recorded(&inbox, 2);
 
     let local = Listener::start(&["--provider", "calendence", "--secret", "local-secret"]);
     let front = TlsFront::start(&pki, &local.url);
@@ -196,9 +179,7 @@ fn replay_to_an_https_url_redelivers_each_event_verified_with_the_new_secret() {
 #[test]
 fn an_untrusted_certificate_is_refused_with_one_clear_line() {
     let dir = TempDir::new("https-untrusted");
-    let pki = make_pki("bookhook test ca");
-    let receiver = Listener::start(&["--provider", "calendence", "--secret", SECRET]);
-    let front = TlsFront::start(&pki, &receiver.url);
+    let (pki, receiver, front) = receiver_behind_tls();
     // Another authority than the one that signed the server's certificate.
     let other = make_pki("another test ca").ca_pem;
 
