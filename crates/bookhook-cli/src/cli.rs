@@ -161,7 +161,8 @@ answered as soon as it is stored, before CMD runs. The inbox is URL, or for a
 bare --inbox the BOOKHOOK_INBOX variable, else sqlite:bookhook-inbox.db
 (without --inbox, BOOKHOOK_INBOX is ignored and listen works as above). The
 line of a request has `outcome` queued, duplicate or rejected (failed when the
-inbox cannot write: 503) and the field `id` (the inbox id, or null).
+inbox cannot write: 503) and the field `id` (the inbox id: of the new row, or
+of the row a duplicate repeats; null when nothing was stored).
 CMD then runs in the background, --workers at a time, with the same input,
 environment and hygiene as above, for at most --handler-timeout; each attempt
 prints one JSON line with the fields `id`, `provider`, `event`, `kind`, `key`,
