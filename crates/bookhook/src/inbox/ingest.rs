@@ -82,6 +82,8 @@ impl Wakeup {
 ///
 /// let again = ingest.receive("POST", &headers, None, body.as_slice().into()).await;
 /// assert_eq!(again.response().body, r#"{"status":"duplicate"}"#);
+/// // Nothing new was stored; the row of the first copy is named.
+/// assert_eq!((again.id(), again.existing_id()), (None, first.id()));
 ///
 /// let stored = inbox.get(first.id().unwrap()).await?.unwrap();
 /// assert_eq!(stored.record.ordering_key.as_deref(), Some("b-1"));
