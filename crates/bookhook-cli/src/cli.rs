@@ -96,7 +96,8 @@ UNIX (seconds since the epoch) instead of the current time.")]
 
     /// Sign and POST a built-in sample event or a body to a URL.
     #[command(long_about = "\
-Sign and POST deliveries to an http:// URL, and print one line per request:
+Sign and POST deliveries to an http:// or https:// URL, and print one line per
+request:
 `<status> <event type> <idempotency key>` (both `-` when the body does not
 parse as the provider's event). Exits 1 if any response was not 2xx (or any
 request failed).
@@ -108,7 +109,12 @@ hmac, any TYPE is accepted and a minimal envelope is built. Otherwise the body
 is read from FILE, or from standard input when FILE is `-` or absent.
 
 --repeat N sends the SAME signed request N times (duplicates of one delivery);
---concurrency C runs up to C of them at once.")]
+--concurrency C runs up to C of them at once.
+
+An https:// receiver must show a certificate that the system trusts; to trust
+a private certificate authority, set SSL_CERT_FILE to a PEM file that holds it
+(it then replaces the system's roots). Each request may take 60 s, connection
+to last byte; redirects are not followed and no proxy is used.")]
     Send(SendArgs),
 
     /// Run a local receiver that prints one JSON line per delivery.
@@ -155,7 +161,8 @@ answered as soon as it is stored, before CMD runs. The inbox is URL, or for a
 bare --inbox the BOOKHOOK_INBOX variable, else sqlite:bookhook-inbox.db
 (without --inbox, BOOKHOOK_INBOX is ignored and listen works as above). The
 line of a request has `outcome` queued, duplicate or rejected (failed when the
-inbox cannot write: 503) and the field `id` (the inbox id, or null).
+inbox cannot write: 503) and the field `id` (the inbox id: of the new row, or
+of the row a duplicate repeats; null when nothing was stored).
 CMD then runs in the background, --workers at a time, with the same input,
 environment and hygiene as above, for at most --handler-timeout; each attempt
 prints one JSON line with the fields `id`, `provider`, `event`, `kind`, `key`,
@@ -299,7 +306,8 @@ Prints how many were put back; --dry-run only counts them.
 With --to URL --secret S, the inbox is left unchanged: each selected event is
 signed again with its own provider's scheme (or --sign-as P, with --header,
 --prefix and --encoding for hmac) and S, with a fresh id and timestamp where the
-scheme signs them, and POSTed to URL (http://) in received order, printing
+scheme signs them, and POSTed to URL (http:// or https://, trusted as for
+`send`) in received order, printing
 `<status> <event type> <key>` per event as `send` does. Exits 1 if any response
 was not 2xx. This replays production events against a local copy of an app.")]
     Replay(ReplayArgs),
@@ -379,7 +387,7 @@ pub(crate) struct ReplayArgs {
     #[arg(long)]
     pub(crate) dry_run: bool,
 
-    /// Instead, POST the selected events to this http:// URL, re-signed with
+    /// Instead, POST the selected events to this http:// or https:// URL, re-signed with
     /// --secret, in received order; the inbox is left unchanged.
     #[arg(
         long,
@@ -574,7 +582,7 @@ pub(crate) struct SendArgs {
     #[command(flatten)]
     pub(crate) provider: ProviderArgs,
 
-    /// Where to POST: an http:// URL.
+    /// Where to POST: an http:// or https:// URL.
     #[arg(long, value_name = "URL")]
     pub(crate) url: String,
 

@@ -351,7 +351,7 @@ async fn replay_to(
     inbox: &dyn Inbox,
     ids: Vec<InboxId>,
 ) -> Result<ExitCode, CliError> {
-    let target = crate::http::Target::parse(to).map_err(CliError::usage)?;
+    let target = crate::client::Target::parse(to).map_err(CliError::usage)?;
     let secret = args
         .secret
         .clone()
@@ -409,6 +409,7 @@ async fn replay_to(
             slot.insert(provider_args.endpoint()?);
         }
     }
+    let client = crate::client::Client::new(&target, REPLAY_TIMEOUT).map_err(CliError::failure)?;
     let progress = std::io::stderr().is_terminal() && events.len() > PROGRESS_FROM;
     let total = events.len();
     let mut failed = 0usize;
@@ -433,7 +434,7 @@ async fn replay_to(
             Err(_) => (event.record.event_type.clone(), event.record.key.clone()),
         };
         let target = target.with_query(signed.query.as_deref());
-        let reply = crate::http::post(&target, &signed.headers, &event.body, REPLAY_TIMEOUT).await;
+        let reply = client.post(&target, &signed.headers, &event.body).await;
         if progress {
             eprint!("\r{}/{total}", done + 1);
         }

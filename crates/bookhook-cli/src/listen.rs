@@ -275,7 +275,7 @@ fn attempt_line(report: &AttemptReport, record: Option<&EventRecord>) -> Value {
 }
 
 /// The JSON line printed for one request in inbox mode: the usual fields and
-/// the inbox id.
+/// the inbox id (of the new row, or for a duplicate of the row it repeats).
 fn received_line(provider: bookhook::Provider, received: &Ingested) -> Value {
     let mut value = fields(
         provider,
@@ -283,7 +283,11 @@ fn received_line(provider: bookhook::Provider, received: &Ingested) -> Value {
         received.outcome(),
         received.status(),
     );
-    value["id"] = received.id().map(|id| id.get()).into();
+    value["id"] = received
+        .id()
+        .or_else(|| received.existing_id())
+        .map(|id| id.get())
+        .into();
     value
 }
 

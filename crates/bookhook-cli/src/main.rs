@@ -5,10 +5,10 @@
 //! binary only reads arguments, moves bytes and prints results.
 
 mod cli;
+mod client;
 mod endpoint;
 mod error;
 mod fixture;
-mod http;
 mod inbox;
 mod inbox_url;
 mod input;

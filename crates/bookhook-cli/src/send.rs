@@ -9,9 +9,9 @@ use bookhook::{Delivery, SignRequest};
 use tokio::task::JoinSet;
 
 use crate::cli::SendArgs;
+use crate::client::{Client, Target};
 use crate::error::{CliError, EXIT_FAILURE};
 use crate::fixture;
-use crate::http::{self, Target};
 use crate::input::read_body;
 
 /// How long one request may take, connection to last byte. A receiver that
@@ -23,6 +23,7 @@ const MAX_ECHO: usize = 512;
 
 pub(crate) async fn run(args: SendArgs) -> Result<ExitCode, CliError> {
     let target = Target::parse(&args.url).map_err(CliError::usage)?;
+    let client = Client::new(&target, REQUEST_TIMEOUT).map_err(CliError::failure)?;
     let endpoint = args.provider.endpoint()?;
     let provider = endpoint.provider();
     let body = match &args.event {
@@ -45,6 +46,7 @@ pub(crate) async fn run(args: SendArgs) -> Result<ExitCode, CliError> {
     };
 
     let request = Arc::new(Prepared {
+        client,
         target,
         headers: signed.headers,
         body,
@@ -82,6 +84,7 @@ pub(crate) async fn run(args: SendArgs) -> Result<ExitCode, CliError> {
 
 /// One signed request, sent as many times as asked.
 struct Prepared {
+    client: Client,
     target: Target,
     headers: Vec<(String, String)>,
     body: bytes::Bytes,
@@ -92,7 +95,11 @@ struct Prepared {
 impl Prepared {
     /// Sends once and prints the line; `true` for a 2xx response.
     async fn send(&self) -> bool {
-        match http::post(&self.target, &self.headers, &self.body, REQUEST_TIMEOUT).await {
+        match self
+            .client
+            .post(&self.target, &self.headers, &self.body)
+            .await
+        {
             Ok(reply) => {
                 let mut out = std::io::stdout().lock();
                 let written =

@@ -1,5 +1,8 @@
-//! `listen --inbox` and `bookhook inbox …` against a SQLite inbox, with real
-//! processes and sockets on 127.0.0.1.
+//! `listen --inbox` and `bookhook inbox …` with real processes and sockets on
+//! 127.0.0.1. Every test that stores events runs twice: on a SQLite inbox
+//! (`sqlite::NAME`) and on a Redis inbox (`redis::NAME`, a private
+//! `redis-server` with `appendonly yes`; without one the Redis half says so
+//! and returns, except with `CI=true`, where it fails).
 
 mod support;
 
@@ -7,76 +10,44 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{Listener, TempDir, bookhook, run, stderr, stdout};
+use support::inbox::{Backend, SECRET, inbox, json_lines, listen, next_attempt, recorded, send};
+use support::{Listener, TempDir, bookhook, run, stderr};
 
-const SECRET: &str = "cal_test_secret";
-
-/// Sends one fresh calendence `booking.created`; returns the status line.
-fn send(url: &str) -> String {
-    let mut command = bookhook();
-    command.args([
-        "send",
-        "--provider",
-        "calendence",
-        "--secret",
-        SECRET,
-        "--url",
-        url,
-        "--event",
-        "booking.created",
-    ]);
-    let output = run(command, b"");
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    stdout(&output)
-}
-
-/// `sqlite:` URL of a fresh inbox file in `dir`.
-fn inbox_url(dir: &TempDir) -> String {
-    format!("sqlite:{}", dir.0.join("inbox.db").display())
-}
-
-/// Runs `bookhook inbox ARGS --inbox URL`; returns (exit code, stdout, stderr).
-fn inbox(url: &str, args: &[&str]) -> (Option<i32>, String, String) {
-    let mut command = bookhook();
-    command.arg("inbox").args(args).args(["--inbox", url]);
-    let output = run(command, b"");
-    (output.status.code(), stdout(&output), stderr(&output))
-}
-
-fn json_lines(text: &str) -> Vec<Value> {
-    text.lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{line:?}: {e}")))
-        .collect()
-}
-
-fn listen(url: &str, extra: &[&str]) -> Listener {
-    let mut args = vec![
-        "--provider",
-        "calendence",
-        "--secret",
-        SECRET,
-        "--inbox",
-        url,
-    ];
-    args.extend_from_slice(extra);
-    Listener::start(&args)
-}
-
-/// The next attempt line of inbox mode (lines that carry `attempt`).
-fn next_attempt(listener: &Listener) -> Value {
-    loop {
-        let line = listener.next_line();
-        if line.get("attempt").is_some() {
-            return line;
+/// Runs each named test, a function of a [`Backend`], once per backend.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test]
+            fn $name() {
+                super::$name(super::Backend::Sqlite);
+            })*
         }
-    }
+        mod redis {
+            $(#[test]
+            fn $name() {
+                super::$name(super::Backend::Redis);
+            })*
+        }
+    };
 }
 
-#[test]
-fn answers_once_stored_while_a_slow_command_runs_in_the_background() {
-    let dir = TempDir::new("inbox-fast-ack");
-    let url = inbox_url(&dir);
-    let listener = listen(&url, &["--exec", "sleep 2"]);
+on_both_backends!(
+    answers_once_stored_while_a_slow_command_runs_in_the_background,
+    acknowledged_events_run_after_listen_is_killed_and_started_again,
+    a_command_failing_twice_then_succeeding_is_retried_until_processed,
+    a_dead_event_is_listed_and_replayed_after_the_command_is_fixed,
+    list_and_show_agree_and_a_recorder_marks_events_done,
+    replay_to_redelivers_stored_events_signed_with_a_new_secret,
+    sigterm_lets_the_running_command_finish_in_inbox_mode,
+    a_repeated_delivery_is_stored_once_and_answered_duplicate_with_its_id,
+);
+
+fn answers_once_stored_while_a_slow_command_runs_in_the_background(backend: Backend) {
+    let Some(under_test) = backend.inbox("inbox-fast-ack") else {
+        return;
+    };
+    let url = under_test.url.as_str();
+    let listener = listen(url, &["--exec", "sleep 2"]);
 
     let started = Instant::now();
     let line = send(&listener.url);
@@ -101,17 +72,18 @@ fn answers_once_stored_while_a_slow_command_runs_in_the_background() {
     assert_eq!(attempt["error"], Value::Null);
 }
 
-#[test]
-fn acknowledged_events_run_after_listen_is_killed_and_started_again() {
-    let dir = TempDir::new("inbox-kill");
-    let url = inbox_url(&dir);
+fn acknowledged_events_run_after_listen_is_killed_and_started_again(backend: Backend) {
+    let Some(under_test) = backend.inbox("inbox-kill") else {
+        return;
+    };
+    let (url, dir) = (under_test.url.as_str(), &under_test.dir);
     let ran = dir.0.join("ran.txt");
     let slow = format!(
         "sleep 1; printf '%s\\n' \"$BOOKHOOK_KEY\" >> '{}'",
         ran.display()
     );
     let mut first = listen(
-        &url,
+        url,
         &["--workers", "1", "--handler-timeout", "3s", "--exec", &slow],
     );
     let mut keys = BTreeSet::new();
@@ -131,7 +103,7 @@ fn acknowledged_events_run_after_listen_is_killed_and_started_again() {
     );
 
     let fast = format!("printf '%s\\n' \"$BOOKHOOK_KEY\" >> '{}'", ran.display());
-    let second = listen(&url, &["--exec", &fast]);
+    let second = listen(url, &["--exec", &fast]);
     let deadline = Instant::now() + Duration::from_secs(40);
     loop {
         let seen: BTreeSet<String> = std::fs::read_to_string(&ran)
@@ -152,17 +124,18 @@ fn acknowledged_events_run_after_listen_is_killed_and_started_again() {
     drop(second);
 }
 
-#[test]
-fn a_command_failing_twice_then_succeeding_is_retried_until_processed() {
-    let dir = TempDir::new("inbox-retry");
-    let url = inbox_url(&dir);
+fn a_command_failing_twice_then_succeeding_is_retried_until_processed(backend: Backend) {
+    let Some(under_test) = backend.inbox("inbox-retry") else {
+        return;
+    };
+    let (url, dir) = (under_test.url.as_str(), &under_test.dir);
     let counter = dir.0.join("count");
     let command = format!(
         "n=$(cat '{0}' 2>/dev/null || echo 0); n=$((n+1)); echo $n > '{0}'; [ $n -ge 3 ]",
         counter.display()
     );
     let listener = listen(
-        &url,
+        url,
         &[
             "--retry-schedule",
             "200ms,300ms",
@@ -197,14 +170,15 @@ fn a_command_failing_twice_then_succeeding_is_retried_until_processed() {
     }
 }
 
-#[test]
-fn a_dead_event_is_listed_and_replayed_after_the_command_is_fixed() {
-    let dir = TempDir::new("inbox-dead");
-    let url = inbox_url(&dir);
+fn a_dead_event_is_listed_and_replayed_after_the_command_is_fixed(backend: Backend) {
+    let Some(under_test) = backend.inbox("inbox-dead") else {
+        return;
+    };
+    let (url, dir) = (under_test.url.as_str(), &under_test.dir);
     let fixed = dir.0.join("fixed");
     let command = format!("test -e '{}'", fixed.display());
     let listener = listen(
-        &url,
+        url,
         &[
             "--retry-schedule",
             "100ms",
@@ -221,7 +195,7 @@ fn a_dead_event_is_listed_and_replayed_after_the_command_is_fixed() {
     assert_eq!(dead["outcome"], "dead");
     assert_eq!(dead["attempt"], 2);
 
-    let (code, out, err) = inbox(&url, &["list", "--state", "dead", "--json"]);
+    let (code, out, err) = inbox(url, &["list", "--state", "dead", "--json"]);
     assert_eq!(code, Some(0), "{err}");
     let rows = json_lines(&out);
     assert_eq!(rows.len(), 1, "{out}");
@@ -230,18 +204,18 @@ fn a_dead_event_is_listed_and_replayed_after_the_command_is_fixed() {
     assert_eq!(rows[0]["attempts"], 2);
     assert!(rows[0]["last_error"].is_string());
     // The table for people names the row too.
-    let (_, table, _) = inbox(&url, &["list", "--state", "dead"]);
+    let (_, table, _) = inbox(url, &["list", "--state", "dead"]);
     assert!(table.starts_with("ID "), "{table}");
     assert!(table.contains(" dead "), "{table}");
 
     // Counting changes nothing.
-    let (code, out, _) = inbox(&url, &["replay", &id.to_string(), "--dry-run"]);
+    let (code, out, _) = inbox(url, &["replay", &id.to_string(), "--dry-run"]);
     assert_eq!(code, Some(0));
     assert!(out.contains("would replay 1 event"), "{out}");
     assert!(listener.line_within(Duration::from_millis(500)).is_none());
 
     std::fs::write(&fixed, b"").expect("the fix");
-    let (code, out, err) = inbox(&url, &["replay", &id.to_string()]);
+    let (code, out, err) = inbox(url, &["replay", &id.to_string()]);
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("replayed 1 event"), "{out}");
     let replayed = next_attempt(&listener);
@@ -249,7 +223,7 @@ fn a_dead_event_is_listed_and_replayed_after_the_command_is_fixed() {
     assert_eq!(replayed["attempt"], 3);
     assert_eq!(replayed["outcome"], "processed");
 
-    let (code, out, _) = inbox(&url, &["show", &id.to_string(), "--json"]);
+    let (code, out, _) = inbox(url, &["show", &id.to_string(), "--json"]);
     assert_eq!(code, Some(0));
     let shown: Value = serde_json::from_str(out.trim()).expect("one json object");
     assert_eq!(shown["state"], "done");
@@ -263,18 +237,19 @@ fn a_dead_event_is_listed_and_replayed_after_the_command_is_fixed() {
     assert_eq!(attempts[0]["trigger"], "automatic");
 }
 
-#[test]
-fn list_and_show_agree_and_a_recorder_marks_events_done() {
-    let dir = TempDir::new("inbox-agree");
-    let url = inbox_url(&dir);
-    let listener = listen(&url, &[]);
+fn list_and_show_agree_and_a_recorder_marks_events_done(backend: Backend) {
+    let Some(under_test) = backend.inbox("inbox-agree") else {
+        return;
+    };
+    let url = under_test.url.as_str();
+    let listener = listen(url, &[]);
     for _ in 0..2 {
         assert!(send(&listener.url).starts_with("200 "));
         assert_eq!(listener.next_line()["outcome"], "queued");
         assert_eq!(next_attempt(&listener)["outcome"], "processed");
     }
 
-    let (code, out, err) = inbox(&url, &["list", "--json"]);
+    let (code, out, err) = inbox(url, &["list", "--json"]);
     assert_eq!(code, Some(0), "{err}");
     let rows = json_lines(&out);
     assert_eq!(rows.len(), 2);
@@ -283,7 +258,7 @@ fn list_and_show_agree_and_a_recorder_marks_events_done() {
         "newest first"
     );
     for row in &rows {
-        let (code, out, _) = inbox(&url, &["show", &row["id"].to_string(), "--json"]);
+        let (code, out, _) = inbox(url, &["show", &row["id"].to_string(), "--json"]);
         assert_eq!(code, Some(0));
         let shown: Value = serde_json::from_str(out.trim()).expect("one json object");
         for (field, value) in row.as_object().expect("an object") {
@@ -308,14 +283,14 @@ fn list_and_show_agree_and_a_recorder_marks_events_done() {
         );
     }
 
-    let (_, out, _) = inbox(&url, &["list", "--json", "--limit", "1"]);
+    let (_, out, _) = inbox(url, &["list", "--json", "--limit", "1"]);
     assert_eq!(json_lines(&out).len(), 1);
-    let (_, out, _) = inbox(&url, &["list", "--json", "--since", "1h"]);
+    let (_, out, _) = inbox(url, &["list", "--json", "--since", "1h"]);
     assert_eq!(json_lines(&out).len(), 2);
-    let (_, out, _) = inbox(&url, &["list", "--json", "--since", "2999-01-01T00:00:00Z"]);
+    let (_, out, _) = inbox(url, &["list", "--json", "--since", "2999-01-01T00:00:00Z"]);
     assert!(out.is_empty(), "{out}");
 
-    let (code, out, _) = inbox(&url, &["stats", "--json"]);
+    let (code, out, _) = inbox(url, &["stats", "--json"]);
     assert_eq!(code, Some(0));
     let stats: Value = serde_json::from_str(out.trim()).expect("one json object");
     assert_eq!(
@@ -323,10 +298,10 @@ fn list_and_show_agree_and_a_recorder_marks_events_done() {
         serde_json::json!({"pending":0,"processing":0,"done":2,"dead":0,"oldest_pending_age_s":null})
     );
 
-    let (code, out, _) = inbox(&url, &["purge", "--state", "done", "--yes"]);
+    let (code, out, _) = inbox(url, &["purge", "--state", "done", "--yes"]);
     assert_eq!(code, Some(0));
     assert!(out.contains("purged 2 events"), "{out}");
-    let (_, out, _) = inbox(&url, &["list", "--json"]);
+    let (_, out, _) = inbox(url, &["list", "--json"]);
     assert!(out.is_empty(), "{out}");
 }
 
@@ -352,7 +327,7 @@ fn inbox_errors_name_the_inbox_and_exit_1_or_2() {
     assert!(err.contains("sqlite:PATH"), "{err}");
 
     // An existing inbox, made by a recorder.
-    let url = inbox_url(&dir);
+    let url = format!("sqlite:{}", dir.0.join("inbox.db").display());
     drop(listen(&url, &[]));
     let (code, _, err) = inbox(&url, &["show", "99"]);
     assert_eq!(code, Some(1), "{err}");
@@ -412,23 +387,17 @@ fn inbox_errors_name_the_inbox_and_exit_1_or_2() {
     assert_eq!(run(command, b"").status.code(), Some(2));
 }
 
-#[test]
-fn replay_to_redelivers_stored_events_signed_with_a_new_secret() {
-    let dir = TempDir::new("inbox-replay-to");
-    let url = inbox_url(&dir);
-    let recorder = listen(&url, &[]);
-    let mut keys = Vec::new();
-    for _ in 0..2 {
-        assert!(send(&recorder.url).starts_with("200 "));
-        let received = recorder.next_line();
-        keys.push(received["key"].as_str().expect("a key").to_owned());
-        assert_eq!(next_attempt(&recorder)["outcome"], "processed");
-    }
-    let (_, before, _) = inbox(&url, &["list", "--json"]);
+fn replay_to_redelivers_stored_events_signed_with_a_new_secret(backend: Backend) {
+    let Some(under_test) = backend.inbox("inbox-replay-to") else {
+        return;
+    };
+    let url = under_test.url.as_str();
+    let (_recorder, keys) = recorded(url, 2);
+    let (_, before, _) = inbox(url, &["list", "--json"]);
 
     let local = Listener::start(&["--provider", "calendence", "--secret", "local-secret"]);
     let (code, out, err) = inbox(
-        &url,
+        url,
         &[
             "replay",
             "--state",
@@ -452,24 +421,25 @@ fn replay_to_redelivers_stored_events_signed_with_a_new_secret() {
         assert_eq!(delivered["key"], key.as_str());
     }
     // The inbox is left as it was.
-    let (_, after, _) = inbox(&url, &["list", "--json"]);
+    let (_, after, _) = inbox(url, &["list", "--json"]);
     assert_eq!(before, after);
 
     // Signed with a secret the receiver does not know: refused, exit 1.
     let first_id = json_lines(&before)[1]["id"].to_string();
     let (code, out, _) = inbox(
-        &url,
+        url,
         &["replay", &first_id, "--to", &local.url, "--secret", "wrong"],
     );
     assert_eq!(code, Some(1), "{out}");
     assert!(out.starts_with("401 booking.created "), "{out}");
 }
 
-#[test]
-fn sigterm_lets_the_running_command_finish_in_inbox_mode() {
-    let dir = TempDir::new("inbox-sigterm");
-    let url = inbox_url(&dir);
-    let listener = listen(&url, &["--exec", "sleep 1"]);
+fn sigterm_lets_the_running_command_finish_in_inbox_mode(backend: Backend) {
+    let Some(under_test) = backend.inbox("inbox-sigterm") else {
+        return;
+    };
+    let url = under_test.url.as_str();
+    let listener = listen(url, &["--exec", "sleep 1"]);
     assert!(send(&listener.url).starts_with("200 "));
     assert_eq!(listener.next_line()["outcome"], "queued");
     std::thread::sleep(Duration::from_millis(200));
@@ -477,16 +447,17 @@ fn sigterm_lets_the_running_command_finish_in_inbox_mode() {
     let attempt = next_attempt(&listener);
     assert_eq!(attempt["outcome"], "processed", "{attempt}");
     assert_eq!(listener.wait().code(), Some(0));
-    let (_, out, _) = inbox(&url, &["stats", "--json"]);
+    let (_, out, _) = inbox(url, &["stats", "--json"]);
     let stats: Value = serde_json::from_str(out.trim()).expect("one json object");
     assert_eq!(stats["done"], 1, "{stats}");
 }
 
-#[test]
-fn a_repeated_delivery_is_stored_once_and_answered_duplicate() {
-    let dir = TempDir::new("inbox-duplicate");
-    let url = inbox_url(&dir);
-    let listener = listen(&url, &[]);
+fn a_repeated_delivery_is_stored_once_and_answered_duplicate_with_its_id(backend: Backend) {
+    let Some(under_test) = backend.inbox("inbox-duplicate") else {
+        return;
+    };
+    let url = under_test.url.as_str();
+    let listener = listen(url, &[]);
     let mut command = bookhook();
     command.args([
         "send",
@@ -503,20 +474,18 @@ fn a_repeated_delivery_is_stored_once_and_answered_duplicate() {
     ]);
     let output = run(command, b"");
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let mut outcomes = Vec::new();
-    while outcomes.len() < 2 {
+    let mut requests = Vec::new();
+    while requests.len() < 2 {
         let line = listener.next_line();
         if line.get("attempt").is_none() {
-            outcomes.push((line["outcome"].clone(), line["id"].is_u64()));
+            requests.push(line);
         }
     }
-    assert_eq!(
-        outcomes,
-        [
-            (Value::from("queued"), true),
-            (Value::from("duplicate"), false)
-        ]
-    );
-    let (_, out, _) = inbox(&url, &["list", "--json"]);
+    assert_eq!(requests[0]["outcome"], "queued", "{requests:?}");
+    assert_eq!(requests[1]["outcome"], "duplicate", "{requests:?}");
+    // The duplicate names the row that holds the first copy.
+    assert!(requests[0]["id"].is_u64(), "{requests:?}");
+    assert_eq!(requests[1]["id"], requests[0]["id"], "{requests:?}");
+    let (_, out, _) = inbox(url, &["list", "--json"]);
     assert_eq!(json_lines(&out).len(), 1);
 }

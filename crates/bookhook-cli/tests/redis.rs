@@ -6,66 +6,10 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
+use support::redis::shared_or_private;
 use support::{Listener, TempDir, bookhook, free_port, run, stderr};
 
 const SECRET: &str = "cal_test_secret";
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn answers_ping(port: u16) -> bool {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
-    let mut reply = [0u8; 7];
-    stream.write_all(b"PING\r\n").is_ok()
-        && stream.read_exact(&mut reply).is_ok()
-        && &reply == b"+PONG\r\n"
-}
-
-/// A Redis URL to test against, and the private server behind it, if any.
-fn redis() -> Option<(String, Option<Server>)> {
-    if let Ok(url) = std::env::var("BOOKHOOK_REDIS_URL") {
-        if !url.trim().is_empty() {
-            return Some((url, None));
-        }
-    }
-    let port = free_port();
-    let spawned = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn();
-    let Ok(child) = spawned else {
-        let why = "no BOOKHOOK_REDIS_URL and no redis-server on PATH";
-        assert!(
-            std::env::var("CI").map_or(true, |ci| ci != "true"),
-            "{why}: a missing redis is a failure in CI"
-        );
-        let _ = writeln!(std::io::stderr(), "NOT RUN: {why}");
-        return None;
-    };
-    let server = Server(child);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !answers_ping(port) {
-        assert!(Instant::now() < deadline, "redis-server did not come up");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Some((format!("redis://127.0.0.1:{port}"), Some(server)))
-}
 
 fn send(url: &str, body: &std::path::Path) -> String {
     let mut command = bookhook();
@@ -87,7 +31,7 @@ fn send(url: &str, body: &std::path::Path) -> String {
 
 #[test]
 fn replicas_share_deduplication_through_redis() {
-    let Some((url, _server)) = redis() else {
+    let Some((url, _server)) = shared_or_private() else {
         return;
     };
     // A key no earlier run has used: the booking id holds the time of this run.

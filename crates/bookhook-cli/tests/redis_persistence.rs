@@ -12,77 +12,13 @@ mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use support::redis::start;
 use support::{bookhook, free_port};
 
 const WARNING: &str = "redis keeps nothing across a restart";
-
-/// A private `redis-server`, killed (and its directory removed) when dropped.
-struct Server {
-    child: Child,
-    url: String,
-    dir: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn answers_ping(port: u16) -> bool {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
-    let mut reply = [0u8; 7];
-    stream.write_all(b"PING\r\n").is_ok()
-        && stream.read_exact(&mut reply).is_ok()
-        && &reply == b"+PONG\r\n"
-}
-
-/// Starts `redis-server` with `appendonly`; `None` (after saying why) when
-/// there is no `redis-server`, outside CI.
-fn start(appendonly: &str) -> Option<Server> {
-    let port = free_port();
-    let dir =
-        std::env::temp_dir().join(format!("bookhook-cli-redis-{}-{port}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("a directory for redis");
-    let spawned = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", appendonly])
-        .arg("--dir")
-        .arg(&dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn();
-    let Ok(child) = spawned else {
-        let _ = std::fs::remove_dir_all(&dir);
-        let why = "no redis-server on PATH";
-        assert!(
-            std::env::var("CI").map_or(true, |ci| ci != "true"),
-            "{why}: a missing redis is a failure in CI"
-        );
-        let _ = writeln!(std::io::stderr(), "NOT RUN: {why}");
-        return None;
-    };
-    let server = Server {
-        child,
-        url: format!("redis://127.0.0.1:{port}"),
-        dir,
-    };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !answers_ping(port) {
-        assert!(Instant::now() < deadline, "redis-server did not come up");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Some(server)
-}
 
 /// Runs `listen --redis url` until it is listening, then stops it; returns
 /// the stderr lines written before `listening on`.
@@ -136,7 +72,7 @@ fn listen_warns_once_when_redis_keeps_nothing() {
     let url = match shared {
         Some(url) if !keeps_anything(&url) => url,
         _ => {
-            let Some(server) = start("no") else {
+            let Some(server) = start(false) else {
                 return;
             };
             private = server;
@@ -152,7 +88,7 @@ fn listen_warns_once_when_redis_keeps_nothing() {
 
 #[test]
 fn listen_says_nothing_when_redis_keeps_an_append_only_file() {
-    let Some(server) = start("yes") else {
+    let Some(server) = start(true) else {
         return;
     };
     let lines = startup_lines(&server.url);
@@ -197,7 +133,7 @@ fn send_one(url: &str, secret: &str) -> String {
 
 #[test]
 fn listen_with_a_redis_inbox_stores_then_runs_the_command() {
-    let Some(server) = start("yes") else {
+    let Some(server) = start(true) else {
         return;
     };
     let listener = support::Listener::start(&[
@@ -231,7 +167,7 @@ fn listen_with_a_redis_inbox_stores_then_runs_the_command() {
 
 #[test]
 fn listen_refuses_a_redis_inbox_without_an_append_only_file() {
-    let Some(server) = start("no") else {
+    let Some(server) = start(false) else {
         return;
     };
     let mut command = bookhook();

@@ -265,7 +265,7 @@ fn listen_answers_every_request_with_one_line() {
 #[test]
 fn send_refuses_bad_arguments_and_reports_unreachable_receivers() {
     let (code, _) = send(
-        "https://127.0.0.1:1/webhook",
+        "ftp://127.0.0.1:1/webhook",
         SECRET,
         &["--event", "booking.created"],
     );

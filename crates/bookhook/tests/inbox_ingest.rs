@@ -30,6 +30,7 @@ async fn new_event_is_queued_with_its_row_and_duplicates_are_not_stored_again() 
     assert_eq!(first.status(), 200);
     assert_eq!(first.outcome().as_str(), "queued");
     let id = first.id().expect("a queued event has an id");
+    assert_eq!(first.existing_id(), None);
     assert_eq!(
         first.response().body,
         format!(r#"{{"status":"queued","id":{id}}}"#)
@@ -52,6 +53,8 @@ async fn new_event_is_queued_with_its_row_and_duplicates_are_not_stored_again() 
     let again = ingest.receive("POST", &headers, None, BOOKING.into()).await;
     assert_eq!(again.status(), 200);
     assert_eq!(again.response().body, r#"{"status":"duplicate"}"#);
+    assert_eq!(again.id(), None, "nothing new was stored");
+    assert_eq!(again.existing_id(), Some(id), "the row of the first copy");
     assert_eq!(inbox.count(&Filter::default()).await.unwrap(), 1);
 }
 

@@ -82,6 +82,8 @@ impl Wakeup {
 ///
 /// let again = ingest.receive("POST", &headers, None, body.as_slice().into()).await;
 /// assert_eq!(again.response().body, r#"{"status":"duplicate"}"#);
+/// // Nothing new was stored; the row of the first copy is named.
+/// assert_eq!((again.id(), again.existing_id()), (None, first.id()));
 ///
 /// let stored = inbox.get(first.id().unwrap()).await?.unwrap();
 /// assert_eq!(stored.record.ordering_key.as_deref(), Some("b-1"));
@@ -203,17 +205,19 @@ impl Ingest {
             body,
             stored,
         );
-        let outcome = match self.inbox.enqueue(event).await {
+        let (outcome, existing) = match self.inbox.enqueue(event).await {
             Ok(Enqueued::Queued(id)) => {
                 if let Some(wakeup) = &self.wakeup {
                     wakeup.notify();
                 }
-                Outcome::Queued { id }
+                (Outcome::Queued { id }, None)
             }
-            Ok(Enqueued::Duplicate(_)) => Outcome::Duplicate,
-            Err(err) => Outcome::InboxUnavailable(err),
+            Ok(Enqueued::Duplicate(id)) => (Outcome::Duplicate, Some(id)),
+            Err(err) => (Outcome::InboxUnavailable(err), None),
         };
-        self.finish(Some(delivery), outcome, started)
+        let mut ingested = self.finish(Some(delivery), outcome, started);
+        ingested.existing = existing;
+        ingested
     }
 
     /// The report for a request refused before [`receive`](Self::receive)
@@ -225,6 +229,7 @@ impl Ingest {
             delivery: None,
             outcome: Outcome::Rejected(rejection),
             latency: Duration::ZERO,
+            existing: None,
         }
     }
 
@@ -238,6 +243,7 @@ impl Ingest {
             delivery,
             outcome,
             latency: started.elapsed(),
+            existing: None,
         };
         ingested.log(&self.endpoint);
         ingested
@@ -251,6 +257,8 @@ pub struct Ingested {
     delivery: Option<Arc<Delivery>>,
     outcome: Outcome,
     latency: Duration,
+    /// For a duplicate: the row that holds the first copy.
+    existing: Option<InboxId>,
 }
 
 impl Ingested {
@@ -271,6 +279,12 @@ impl Ingested {
             Outcome::Queued { id } => Some(id),
             _ => None,
         }
+    }
+
+    /// The inbox row that already held this event, for an
+    /// [`Outcome::Duplicate`]: where to look for the first copy's state.
+    pub fn existing_id(&self) -> Option<InboxId> {
+        self.existing
     }
 
     /// Time from the start of the request to the outcome (the write included).
