@@ -19,6 +19,15 @@
 #   g  target e with BOOKHOOK_INBOX_WORKER=off: the acknowledgement path
 #      alone, the same work as f (events stay pending for a worker elsewhere)
 #   h  target a with BOOKHOOK_INBOX_WORKER=off: the same on SQLite, b's work
+#   l  `bookhook listen --provider calendence` (memory store, no --exec: every
+#      new event handled), its JSON line per request written to a file
+#   x  bookhook's calendence_axum example (WebhookService, memory store)
+#   m  target l from another build of the CLI, $LISTEN_B: an A/B of a change
+#      to listen, interleaved with l, whose build is $LISTEN_A (by default
+#      target/release/bookhook): `TARGETS="l m" LISTEN_B=path ROUNDS=3`
+#
+# l and x are not inbox mode: they answer once the handler ran, and are
+# measured here against the same bare route d with the same requests.
 #
 # Targets e and f use a redis-server that this script starts on
 # 127.0.0.1:$REDIS_PORT with `appendonly yes` and `appendfsync everysec`
@@ -82,7 +91,8 @@ for tool in wrk taskset curl; do
 done
 
 log "building release binaries"
-cargo build --release -p bookhook-examples --example inbox_axum >&2
+cargo build --release -p bookhook-examples --example inbox_axum --example calendence_axum >&2
+cargo build --release -p bookhook-cli --bin bookhook >&2
 cargo build --release --manifest-path bench/peers/Cargo.toml \
   --bin bare_axum --bin inbox_floor --bin inbox_floor_redis --bin make_calendence_requests >&2
 
@@ -221,6 +231,14 @@ for round in $(seq 1 "$ROUNDS"); do
       h) BOOKHOOK_INBOX_WORKER=off \
            run_target h "bookhook inbox_axum on SQLite, no worker" 18098 "$QUEUED" '200 {"status":"duplicate"}' '401 *' \
            target/release/examples/inbox_axum ;;
+      l) run_target l "bookhook listen (memory store)" 18099 '200 {"status":"ok"}' '200 {"status":"duplicate"}' '401 *' \
+           "${LISTEN_A:-target/release/bookhook}" listen --provider calendence --secret "$SECRET" \
+           --addr 127.0.0.1:18099 --path /webhook/calendence ;;
+      m) run_target m "bookhook listen (memory store), build B" 18101 '200 {"status":"ok"}' '200 {"status":"duplicate"}' '401 *' \
+           "${LISTEN_B:?set LISTEN_B to the other build of bookhook}" listen --provider calendence --secret "$SECRET" \
+           --addr 127.0.0.1:18101 --path /webhook/calendence ;;
+      x) run_target x "bookhook calendence_axum example" 18100 '200 {"status":"ok"}' '200 {"status":"duplicate"}' '401 *' \
+           target/release/examples/calendence_axum ;;
       d) run_target d "bare axum POST -> 200" 18094 '200 {"status":"ok"}' '200 {"status":"ok"}' '200 {"status":"ok"}' \
            "$PEERS/bare_axum" ;;
       *) log "unknown target $key"; exit 2 ;;
@@ -240,7 +258,8 @@ ratio() {
 RATIOS=("a b inbox / floor (target >= 0.8)" "a d inbox / bare route"
   "a c group commit / one row per transaction, FULL (target >= 8)" "b d floor / bare route"
   "e f Redis inbox / Redis floor (target >= 0.8)" "e d Redis inbox / bare route" "f d Redis floor / bare route"
-  "g f Redis ack path / Redis floor" "h b SQLite ack path / SQLite floor")
+  "g f Redis ack path / Redis floor" "h b SQLite ack path / SQLite floor"
+  "m l listen B / listen A" "l d listen / bare route (target >= 0.85)" "x d calendence_axum / bare route (target >= 0.85)")
 
 echo
 echo "server on CPU $SERVER_CPU, wrk -t $THREADS -c $CONNECTIONS -d $DURATION --latency -s bench/requests.lua on CPU $WRK_CPU, after a warm-up of ${WARMUP}; $ROUNDS round(s); $(nproc) cores; $(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -257,6 +276,8 @@ for round in $(seq 1 "$ROUNDS"); do
   echo "|---|---:|"
   for entry in "${RATIOS[@]}"; do
     read -r x y what <<<"$entry"
+    # Only the ratios of targets that ran.
+    [ "$(ratio "$x" "$y" "$round")" = n/a ] && continue
     echo "| $x/$y ($what) | $(ratio "$x" "$y" "$round") |"
   done
 done
@@ -279,6 +300,7 @@ if [ "$ROUNDS" -gt 1 ]; then
     read -r x y what <<<"$entry"
     values=()
     for round in $(seq 1 "$ROUNDS"); do values+=("$(ratio "$x" "$y" "$round")"); done
+    [[ " ${values[*]} " =~ [0-9] ]] || continue
     echo "| $x/$y ($what) | ${values[*]} | $(printf '%s\n' "${values[@]}" | { grep -v n/a || true; } | median) |"
   done
 fi

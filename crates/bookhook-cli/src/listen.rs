@@ -4,7 +4,6 @@
 //! prints the line from each [`Finished`] report, so that every request is
 //! seen, rejections included.
 
-use std::io::Write;
 use std::process::{ExitCode, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,10 +16,7 @@ use axum::response::{IntoResponse, Response};
 use bookhook::inbox::{
     AttemptReport, AttemptResult, EventRecord, Inbox, Ingested, RetrySchedule, Worker, WorkerHandle,
 };
-use bookhook::{
-    Context, DEFAULT_MAX_BODY, Delivery, Dispatcher, Finished, HandlerError, Outcome,
-    UnverifiedBudget,
-};
+use bookhook::{Context, DEFAULT_MAX_BODY, Delivery, Dispatcher, HandlerError, UnverifiedBudget};
 use bookhook_axum::{InboxService, WebhookService};
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
@@ -30,6 +26,7 @@ use crate::cli::ListenArgs;
 use crate::endpoint;
 use crate::error::CliError;
 use crate::inbox_url::{InboxUrl, rfc3339};
+use crate::output::{Lines, RequestLine};
 
 /// How long `--exec` may run before it is killed and the event counted failed.
 const EXEC_TIMEOUT: Duration = Duration::from_secs(30);
@@ -124,13 +121,21 @@ pub(crate) async fn run(args: ListenArgs) -> Result<ExitCode, CliError> {
         .map_err(|err| CliError::failure(format!("cannot read the bound address: {err}")))?;
 
     let provider = dispatcher.endpoint().provider();
+    let output = Lines::start();
     let state = Arc::new(App {
         path: args.path.clone(),
     });
     let (app, background) = match inbox {
         None => {
-            let service = WebhookService::new(dispatcher)
-                .on_finished(move |finished| print_line(&line(provider, finished)));
+            let lines = output.lines();
+            let service = WebhookService::new(dispatcher).on_finished(move |finished| {
+                lines.print_json(&RequestLine::new(
+                    provider,
+                    finished.delivery().map(|d| d.as_ref()),
+                    finished.outcome(),
+                    finished.status(),
+                ));
+            });
             let app = Router::new()
                 .route_service(&args.path, service)
                 .fallback(elsewhere)
@@ -138,9 +143,13 @@ pub(crate) async fn run(args: ListenArgs) -> Result<ExitCode, CliError> {
             (app, None)
         }
         Some((url, inbox)) => {
-            let background = Background::start(&args, &url, inbox, dispatcher, exec_timeout)?;
-            let service = InboxService::new(background.worker.ingest())
-                .on_received(move |received| print_line(&received_line(provider, received)));
+            let background =
+                Background::start(&args, &url, inbox, dispatcher, exec_timeout, output.lines())?;
+            let lines = output.lines();
+            let service =
+                InboxService::new(background.worker.ingest()).on_received(move |received| {
+                    lines.print_json(&received_line(provider, received));
+                });
             let app = Router::new()
                 .route_service(&args.path, service)
                 .fallback(elsewhere)
@@ -152,6 +161,7 @@ pub(crate) async fn run(args: ListenArgs) -> Result<ExitCode, CliError> {
     eprintln!("listening on http://{bound}{}", args.path);
 
     let grace = args.grace;
+    let last_lines = output.lines();
     bookhook_axum::serve(listener, app)
         .header_timeout(args.header_timeout)
         .idle_timeout(args.idle_timeout)
@@ -174,6 +184,7 @@ pub(crate) async fn run(args: ListenArgs) -> Result<ExitCode, CliError> {
                 }
                 eprintln!("second signal: exiting now");
                 kill_running_commands();
+                last_lines.flush(Duration::from_millis(200));
                 std::process::exit(130);
             });
         })
@@ -182,6 +193,7 @@ pub(crate) async fn run(args: ListenArgs) -> Result<ExitCode, CliError> {
     if let Some(background) = background {
         background.stop().await;
     }
+    output.finish(Duration::from_secs(5));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -200,6 +212,7 @@ impl Background {
         inbox: Arc<dyn Inbox>,
         dispatcher: Dispatcher,
         exec_timeout: Duration,
+        lines: Lines,
     ) -> Result<Self, CliError> {
         let mut schedule = match &args.retry_schedule {
             Some(delays) => RetrySchedule::new(delays.iter().copied()),
@@ -228,7 +241,7 @@ impl Background {
         let printer = tokio::spawn(async move {
             while let Some(report) = received.recv().await {
                 let detail = inbox.get(report.id).await.ok().flatten();
-                print_line(&attempt_line(&report, detail.as_ref().map(|d| &d.record)));
+                lines.print_json(&attempt_line(&report, detail.as_ref().map(|d| &d.record)));
             }
         });
         let handle = worker.spawn();
@@ -276,19 +289,19 @@ fn attempt_line(report: &AttemptReport, record: Option<&EventRecord>) -> Value {
 
 /// The JSON line printed for one request in inbox mode: the usual fields and
 /// the inbox id (of the new row, or for a duplicate of the row it repeats).
-fn received_line(provider: bookhook::Provider, received: &Ingested) -> Value {
-    let mut value = fields(
+fn received_line(provider: bookhook::Provider, received: &Ingested) -> RequestLine<'_> {
+    RequestLine::new(
         provider,
         received.delivery().map(|d| d.as_ref()),
         received.outcome(),
         received.status(),
-    );
-    value["id"] = received
-        .id()
-        .or_else(|| received.existing_id())
-        .map(|id| id.get())
-        .into();
-    value
+    )
+    .with_id(
+        received
+            .id()
+            .or_else(|| received.existing_id())
+            .map(|id| id.get()),
+    )
 }
 
 /// A path axum can route as it is: it starts with `/` and has no captures.
@@ -325,68 +338,6 @@ async fn elsewhere(State(app): State<Arc<App>>, method: Method, uri: Uri) -> Res
         body.to_string(),
     )
         .into_response()
-}
-
-/// The JSON line printed for one request.
-fn line(provider: bookhook::Provider, finished: &Finished) -> Value {
-    fields(
-        provider,
-        finished.delivery().map(|d| d.as_ref()),
-        finished.outcome(),
-        finished.status(),
-    )
-}
-
-/// The fields of a request's line.
-fn fields(
-    provider: bookhook::Provider,
-    delivery: Option<&Delivery>,
-    outcome: &Outcome,
-    status: u16,
-) -> Value {
-    json!({
-        "provider": provider.as_str(),
-        "event": delivery.map(Delivery::event_type),
-        "kind": delivery.map(|d| d.kind().as_str()),
-        "key": delivery.map(Delivery::idempotency_key),
-        "appointment_id": delivery.and_then(Delivery::appointment_id),
-        "starts_at": delivery
-            .and_then(Delivery::appointment)
-            .and_then(|a| a.starts_at)
-            .map(|t| t.to_string()),
-        "outcome": outcome_name(outcome),
-        "status": status,
-        "error": error_of(outcome),
-    })
-}
-
-/// The outcome as printed: the core's name, with `unavailable` shown as `failed`.
-fn outcome_name(outcome: &Outcome) -> &'static str {
-    match outcome {
-        Outcome::StoreUnavailable(_) | Outcome::InboxUnavailable(_) => "failed",
-        other => other.as_str(),
-    }
-}
-
-/// Why a request was refused or failed, if it was.
-fn error_of(outcome: &Outcome) -> Option<String> {
-    match outcome {
-        Outcome::Rejected(rejection) => Some(rejection.to_string()),
-        Outcome::Failed(err) => Some(err.to_string()),
-        Outcome::StoreUnavailable(err) => Some(err.to_string()),
-        Outcome::InboxUnavailable(err) => Some(err.to_string()),
-        _ => None,
-    }
-}
-
-/// Writes one line to stdout and flushes it at once.
-fn print_line(value: &Value) {
-    let mut out = std::io::stdout().lock();
-    let written = writeln!(out, "{value}").and_then(|()| out.flush());
-    drop(out);
-    if let Err(err) = written {
-        eprintln!("error: cannot write to standard output: {err}");
-    }
 }
 
 /// The `--exec` command, and the variables it must not inherit.
@@ -581,7 +532,6 @@ fn stderr_for_child() -> std::io::Result<Stdio> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bookhook::Rejection;
 
     #[test]
     fn paths_must_be_plain() {
@@ -601,42 +551,6 @@ mod tests {
         ] {
             assert!(check_path(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn unavailable_is_printed_as_failed() {
-        let unavailable = Outcome::StoreUnavailable(bookhook::StoreError::Unavailable {
-            reason: "connection refused".into(),
-        });
-        assert_eq!(outcome_name(&unavailable), "failed");
-        assert!(
-            error_of(&unavailable)
-                .unwrap()
-                .contains("connection refused")
-        );
-        assert_eq!(outcome_name(&Outcome::Duplicate), "duplicate");
-        assert_eq!(error_of(&Outcome::Handled), None);
-    }
-
-    #[test]
-    fn rejections_are_printed_with_their_reason() {
-        let endpoint = bookhook::Endpoint::builder(bookhook::Provider::Calendence)
-            .secret("s")
-            .build()
-            .unwrap();
-        let value = line(
-            bookhook::Provider::Calendence,
-            &endpoint.reject(Rejection::MethodNotAllowed),
-        );
-        assert_eq!(value["outcome"], "rejected");
-        assert_eq!(value["status"], 405);
-        assert_eq!(value["event"], Value::Null);
-        assert!(
-            value["error"]
-                .as_str()
-                .unwrap()
-                .contains("method not allowed")
-        );
     }
 
     fn delivery() -> Delivery {

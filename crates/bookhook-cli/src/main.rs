@@ -14,6 +14,7 @@ mod inbox_url;
 mod input;
 mod listen;
 mod metrics;
+mod output;
 mod providers;
 mod send;
 mod sign;
