@@ -18,6 +18,7 @@ mod providers;
 mod send;
 mod sign;
 mod table;
+mod ui;
 mod verify;
 
 use std::process::ExitCode;
