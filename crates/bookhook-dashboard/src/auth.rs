@@ -134,28 +134,33 @@ impl Keys {
     }
 }
 
-/// Why an action is refused as cross-site, or `None` when it may run: a
-/// browser's `Sec-Fetch-Site` must be `same-origin` (or `none`, typed by the
-/// user), and an `Origin` must name the `Host` the request came to.
+/// Why an action is refused as cross-site, or `None` when it may run.
+///
+/// A browser's `Sec-Fetch-Site` decides when it is sent: it must be
+/// `same-origin` (or `none`, typed by the user). Otherwise an `Origin` must
+/// name the `Host` the request came to. `Origin: null` is what browsers send
+/// for a same-origin form under `Referrer-Policy: no-referrer`, so it proves
+/// nothing either way and is left to the CSRF token, which every action needs.
 pub(crate) fn cross_site(request: &Request) -> Option<&'static str> {
     if let Some(site) = request.header_value("sec-fetch-site") {
         let site = site.trim();
-        if !site.eq_ignore_ascii_case("same-origin") && !site.eq_ignore_ascii_case("none") {
-            return Some("the request came from another site");
+        if site.eq_ignore_ascii_case("same-origin") || site.eq_ignore_ascii_case("none") {
+            return None;
         }
+        return Some("the request came from another site");
     }
-    if let Some(origin) = request.header_value("origin") {
-        let origin = origin.trim();
-        let authority = origin
-            .split_once("://")
-            .map(|(_, authority)| authority)
-            .unwrap_or("");
-        match request.header_value("host") {
-            Some(host) if !authority.is_empty() && authority.eq_ignore_ascii_case(host.trim()) => {}
-            _ => return Some("the request's origin is not this dashboard's"),
-        }
+    let origin = request.header_value("origin").map(str::trim)?;
+    if origin == "null" {
+        return None;
     }
-    None
+    let authority = origin
+        .split_once("://")
+        .map(|(_, authority)| authority)
+        .unwrap_or("");
+    match request.header_value("host") {
+        Some(host) if !authority.is_empty() && authority.eq_ignore_ascii_case(host.trim()) => None,
+        _ => Some("the request's origin is not this dashboard's"),
+    }
 }
 
 #[cfg(test)]
@@ -188,9 +193,20 @@ mod tests {
             .header("host", "127.0.0.1:5050")
             .header("origin", "http://evil.example");
         assert!(cross_site(&request).is_some());
+        // A same-origin form under `Referrer-Policy: no-referrer`.
         let request = Request::new("POST", "/x")
             .header("host", "127.0.0.1:5050")
             .header("origin", "null");
+        assert_eq!(cross_site(&request), None);
+        let request = Request::new("POST", "/x")
+            .header("origin", "null")
+            .header("sec-fetch-site", "same-origin");
+        assert_eq!(cross_site(&request), None);
+        // Sec-Fetch-Site decides over an Origin that looks right.
+        let request = Request::new("POST", "/x")
+            .header("host", "127.0.0.1:5050")
+            .header("origin", "http://127.0.0.1:5050")
+            .header("sec-fetch-site", "cross-site");
         assert!(cross_site(&request).is_some());
         let request = Request::new("POST", "/x").header("sec-fetch-site", "cross-site");
         assert!(cross_site(&request).is_some());

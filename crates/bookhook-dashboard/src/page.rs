@@ -292,6 +292,21 @@ async fn listing(inner: &Inner, params: &Params, dead_letters: bool) -> Response
         Ok(query) => query,
         Err(reason) => return bad_request(inner, &reason),
     };
+    let base = inner.prefix.as_str();
+    let path = if dead_letters {
+        format!("{base}/dead")
+    } else {
+        format!("{base}/events")
+    };
+    if params.has_empty() {
+        // A form sends its blank fields too: keep the URL to the filters set,
+        // so that it reads well and can be shared.
+        let mut pairs = query.pairs(!dead_letters, query.cursor);
+        if let Some(n) = params.get("replayed") {
+            pairs.push(("replayed", n.to_owned()));
+        }
+        return Response::redirect(format!("{path}{}", encode(&pairs)));
+    }
     if dead_letters {
         query.state = Some(State::Dead);
     }
@@ -303,12 +318,6 @@ async fn listing(inner: &Inner, params: &Params, dead_letters: bool) -> Response
     let mut records = match inner.inbox.list(&filter, page).await {
         Ok(records) => records,
         Err(err) => return unavailable(inner, &err),
-    };
-    let base = inner.prefix.as_str();
-    let path = if dead_letters {
-        format!("{base}/dead")
-    } else {
-        format!("{base}/events")
     };
     let older = if records.len() > inner.page_size {
         records.truncate(inner.page_size);

@@ -22,6 +22,11 @@ impl Params {
         )
     }
 
+    /// Whether some field was sent empty (a filter form left blank).
+    pub(crate) fn has_empty(&self) -> bool {
+        self.0.values().any(|v| v.trim().is_empty())
+    }
+
     /// The value of `name`, trimmed, when it is not empty.
     pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())

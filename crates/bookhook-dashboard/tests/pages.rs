@@ -261,6 +261,12 @@ async fn filters_select_rows_and_stay_in_the_url() {
     assert!(html.contains("<option value=\"dead\" selected>"));
     assert!(html.contains("<option value=\"calendence\" selected>"));
     assert!(html.contains(">Clear</a>"));
+    // A form's blank fields leave the URL.
+    let blank = f
+        .get_response("/inbox/events", "state=dead&provider=&type=&since=")
+        .await;
+    assert_eq!(blank.status, 303);
+    assert_eq!(blank.header("location"), Some("/inbox/events?state=dead"));
     let empty = f.get("/inbox/events", "provider=decoda").await;
     assert!(empty.contains("No events match these filters."));
 }
@@ -455,6 +461,11 @@ async fn actions_without_the_form_token_or_from_another_site_are_refused() {
             .header("host", "127.0.0.1:5050")
             .header("origin", "http://attacker.example")
             .body(format!("csrf={}", f.csrf)),
+        // `Origin: null` (a same-origin form under no-referrer) still needs the token.
+        Request::new("POST", "/inbox/events/3/replay")
+            .header("cookie", f.cookie.clone())
+            .header("origin", "null")
+            .body("csrf=guess"),
     ];
     for request in refusals {
         let response = f.send(request).await;
