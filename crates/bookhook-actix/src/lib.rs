@@ -15,6 +15,8 @@
 //! - **Inbox mode** with [`inbox_resource`]: each verified event is stored
 //!   and answered at once, and a [`Worker`](inbox::Worker) runs the
 //!   dispatcher's handlers in the background (see the [`inbox`] module).
+//! - **The inbox dashboard** (feature `dashboard`): `dashboard::scope` mounts
+//!   `bookhook-dashboard` under a path prefix.
 //!
 //! Statuses and bodies are decided by the core ([`Outcome::status`]), so this
 //! adapter answers exactly as `bookhook-axum` does.
@@ -83,6 +85,9 @@
 //! ```
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "dashboard")]
+#[cfg_attr(docsrs, doc(cfg(feature = "dashboard")))]
+pub mod dashboard;
 mod door;
 mod extract;
 pub mod inbox;

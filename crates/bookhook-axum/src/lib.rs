@@ -16,6 +16,8 @@
 //!   handlers in the background (see the [`inbox`] module).
 //! - [`serve`]: a hardened HTTP/1 server for the router, with timeouts,
 //!   connection and delivery caps and a shutdown with a deadline.
+//! - `dashboard::router` (feature `dashboard`): the inbox dashboard of
+//!   `bookhook-dashboard` as a `Router` to nest under a prefix.
 //!
 //! Statuses and bodies come from the core ([`Outcome::status`]), so this
 //! adapter answers exactly like the actix-web one.
@@ -55,6 +57,9 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod body;
+#[cfg(feature = "dashboard")]
+#[cfg_attr(docsrs, doc(cfg(feature = "dashboard")))]
+pub mod dashboard;
 mod extract;
 mod headers;
 pub mod inbox;

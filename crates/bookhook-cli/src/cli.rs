@@ -205,7 +205,8 @@ Examples:
   bookhook inbox stats --json
   bookhook inbox replay --state done --since 1h \\
       --to http://127.0.0.1:5000/webhook --secret local-secret
-  bookhook inbox purge --state done --before 7d --yes";
+  bookhook inbox purge --state done --before 7d --yes
+  bookhook inbox ui --inbox sqlite:bookhook-inbox.db --addr 127.0.0.1:5050";
 
 #[derive(Debug, Args)]
 pub(crate) struct InboxArgs {
@@ -319,6 +320,39 @@ before --before, or those matching both. Events being processed are kept.
 Their idempotency keys are free again, so a sender's retry of a purged event is
 stored as new. On a terminal it asks for confirmation, unless --yes.")]
     Purge(PurgeArgs),
+
+    /// Serve the inbox dashboard in a browser (loopback, with an access token).
+    #[command(long_about = "\
+Serve the inbox dashboard: an overview (events per state, the oldest pending
+event, deliveries per minute over the last hour), the events with filters and
+paging, each event's headers, body, appointment and attempts with Replay and
+Mark dead, and the dead letters with \"replay all matching\".
+
+It listens on 127.0.0.1:5050 unless --addr says otherwise; an address that is
+not loopback is used only when given, with a warning. Every page needs the
+access token: --token, else BOOKHOOK_DASHBOARD_TOKEN, else a random one. The
+link printed at start-up carries it once (?token=…); the browser then keeps a
+session cookie. Stops on SIGINT or SIGTERM.")]
+    Ui(UiArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct UiArgs {
+    #[command(flatten)]
+    pub(crate) url: InboxUrlArg,
+
+    /// The address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:5050")]
+    pub(crate) addr: std::net::SocketAddr,
+
+    /// The access token (at least 16 characters) [default: random].
+    #[arg(
+        long,
+        value_name = "T",
+        env = "BOOKHOOK_DASHBOARD_TOKEN",
+        hide_env_values = true
+    )]
+    pub(crate) token: Option<String>,
 }
 
 #[derive(Debug, Args)]

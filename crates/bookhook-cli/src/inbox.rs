@@ -1,4 +1,4 @@
-//! `bookhook inbox list|show|stats|replay|purge`: what an inbox holds.
+//! `bookhook inbox list|show|stats|replay|purge`: what an inbox holds (`ui` is in `ui.rs`).
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -23,6 +23,7 @@ pub(crate) async fn run(args: InboxArgs) -> Result<ExitCode, CliError> {
         InboxCommand::Stats(args) => stats(args).await,
         InboxCommand::Replay(args) => replay(args).await,
         InboxCommand::Purge(args) => purge(args).await,
+        InboxCommand::Ui(args) => crate::ui::run(args).await,
     }
 }
 

@@ -184,7 +184,7 @@ pub(crate) async fn run(args: ListenArgs) -> Result<ExitCode, CliError> {
                 }
                 eprintln!("second signal: exiting now");
                 kill_running_commands();
-                last_lines.flush(Duration::from_millis(200));
+                last_lines.flush(Duration::from_millis(200)).await;
                 std::process::exit(130);
             });
         })
@@ -193,7 +193,7 @@ pub(crate) async fn run(args: ListenArgs) -> Result<ExitCode, CliError> {
     if let Some(background) = background {
         background.stop().await;
     }
-    output.finish(Duration::from_secs(5));
+    output.finish(Duration::from_secs(5)).await;
     Ok(ExitCode::SUCCESS)
 }
 

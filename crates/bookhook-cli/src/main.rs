@@ -19,6 +19,7 @@ mod providers;
 mod send;
 mod sign;
 mod table;
+mod ui;
 mod verify;
 
 use std::process::ExitCode;

@@ -1,55 +1,54 @@
 //! `listen`'s standard output: one JSON line per request or attempt, written
-//! in order by one thread that flushes whenever no other line is waiting.
+//! in order by one task that flushes whenever no other line is waiting.
 //!
 //! A line is rendered on the request's task (into one `String`, with no map in
-//! between) and handed over a channel; the writer thread buffers what is
-//! waiting and flushes once the channel is empty. When requests come one at a
-//! time every line is flushed at once, as before; under load, the lines of
-//! many requests share one `write` call instead of taking one each, which the
-//! request path would otherwise wait on (`bench/inbox.sh`, target l).
+//! between) and handed over a channel to the writer task, on the same runtime.
+//! The writer takes every line waiting, writes them, and flushes once the
+//! channel is empty. When requests come one at a time every line is flushed
+//! at once, as before; under load, the lines of many requests share one
+//! `write` call instead of taking one each on the request path. A task rather
+//! than a thread: waking a thread for every line cost a context switch per
+//! request (`bench/inbox.sh`, target l, and BENCHMARKS.md).
 
 use std::io::Write;
-use std::sync::mpsc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use bookhook::{Delivery, Outcome};
 use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
 
-/// What the writer thread is given.
+/// What the writer task is given.
 enum Message {
     Line(String),
     /// Answered once every line sent before it is written and flushed.
-    Flush(mpsc::Sender<()>),
+    Flush(oneshot::Sender<()>),
 }
 
 /// The sending side: cheap to clone, one per place that prints.
 #[derive(Clone)]
 pub(crate) struct Lines {
-    sender: mpsc::Sender<Message>,
+    sender: mpsc::UnboundedSender<Message>,
 }
 
-/// The writer thread, to wait for at the end.
+/// The writer task, to wait for at the end.
 pub(crate) struct Writer {
     lines: Lines,
-    thread: JoinHandle<()>,
+    task: JoinHandle<()>,
 }
 
 impl Lines {
-    /// Starts the writer thread on standard output.
+    /// Starts the writer task on standard output. Needs a Tokio runtime.
     pub(crate) fn start() -> Writer {
         Self::start_on(std::io::stdout())
     }
 
     fn start_on<W: Write + Send + 'static>(out: W) -> Writer {
-        let (sender, receiver) = mpsc::channel();
-        let thread = std::thread::Builder::new()
-            .name("bookhook-output".into())
-            .spawn(move || write_loop(out, &receiver))
-            .expect("the output thread starts");
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let task = tokio::spawn(write_loop(out, receiver));
         Writer {
             lines: Lines { sender },
-            thread,
+            task,
         }
     }
 
@@ -68,10 +67,10 @@ impl Lines {
     }
 
     /// Waits (at most `timeout`) until every line queued so far is written.
-    pub(crate) fn flush(&self, timeout: Duration) {
-        let (done, written) = mpsc::channel();
+    pub(crate) async fn flush(&self, timeout: Duration) {
+        let (done, written) = oneshot::channel();
         if self.sender.send(Message::Flush(done)).is_ok() {
-            let _ = written.recv_timeout(timeout);
+            let _ = tokio::time::timeout(timeout, written).await;
         }
     }
 }
@@ -85,19 +84,19 @@ impl Writer {
     /// Writes what is queued and waits (at most `timeout`) for it to reach
     /// standard output. Senders still held elsewhere (a request cut off at
     /// shutdown) do not hold this up.
-    pub(crate) fn finish(self, timeout: Duration) {
-        self.lines.flush(timeout);
+    pub(crate) async fn finish(self, timeout: Duration) {
+        self.lines.flush(timeout).await;
         drop(self.lines);
-        if self.thread.is_finished() {
-            let _ = self.thread.join();
+        if self.task.is_finished() {
+            let _ = self.task.await;
         }
     }
 }
 
-fn write_loop<W: Write>(out: W, receiver: &mpsc::Receiver<Message>) {
+async fn write_loop<W: Write>(out: W, mut receiver: mpsc::UnboundedReceiver<Message>) {
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
     let mut broken = false;
-    while let Ok(first) = receiver.recv() {
+    while let Some(first) = receiver.recv().await {
         let mut next = Some(first);
         // Everything already waiting goes into the buffer before one flush.
         while let Some(message) = next {
@@ -226,15 +225,15 @@ mod tests {
         }
     }
 
-    #[test]
-    fn lines_are_written_whole_and_in_order() {
+    #[tokio::test]
+    async fn lines_are_written_whole_and_in_order() {
         let kept = Kept::default();
         let writer = Lines::start_on(kept.clone());
         let lines = writer.lines();
         for i in 0..1000 {
             lines.print(format!("{{\"n\":{i}}}"));
         }
-        writer.finish(Duration::from_secs(5));
+        writer.finish(Duration::from_secs(5)).await;
         let text = String::from_utf8(kept.bytes.lock().unwrap().clone()).unwrap();
         let numbers: Vec<usize> = text
             .lines()
@@ -247,14 +246,14 @@ mod tests {
         assert_eq!(numbers, (0..1000).collect::<Vec<_>>());
     }
 
-    #[test]
-    fn flush_returns_once_earlier_lines_are_out() {
+    #[tokio::test]
+    async fn flush_returns_once_earlier_lines_are_out() {
         let kept = Kept::default();
         let writer = Lines::start_on(kept.clone());
         writer.lines().print("first".into());
-        writer.lines().flush(Duration::from_secs(5));
+        writer.lines().flush(Duration::from_secs(5)).await;
         assert_eq!(&*kept.bytes.lock().unwrap(), b"first\n");
-        writer.finish(Duration::from_secs(5));
+        writer.finish(Duration::from_secs(5)).await;
     }
 
     #[test]

@@ -419,6 +419,22 @@ impl Inbox for SqliteInbox {
         Box::pin(self.read(sql::stats))
     }
 
+    fn received_histogram<'a>(
+        &'a self,
+        filter: &'a Filter,
+        start_ms: i64,
+        width: Duration,
+        buckets: usize,
+    ) -> BoxFuture<'a, Result<Vec<u64>, InboxError>> {
+        let filter = filter.clone();
+        let width_ms = millis(width).max(1);
+        Box::pin(
+            self.read(move |conn| {
+                sql::received_histogram(conn, &filter, start_ms, width_ms, buckets)
+            }),
+        )
+    }
+
     fn replay<'a>(
         &'a self,
         selection: &'a Selection,

@@ -531,6 +531,42 @@ pub(crate) fn count(conn: &Connection, filter: &Filter) -> rusqlite::Result<u64>
         .map(unsigned)
 }
 
+/// The rows received in each of `buckets` windows of `width_ms` from
+/// `start_ms`, in one query: the time range walks `events_received`.
+pub(crate) fn received_histogram(
+    conn: &Connection,
+    filter: &Filter,
+    start_ms: i64,
+    width_ms: i64,
+    buckets: usize,
+) -> rusqlite::Result<Vec<u64>> {
+    let mut counts = vec![0_u64; buckets];
+    let span = width_ms.saturating_mul(i64::try_from(buckets).unwrap_or(i64::MAX));
+    let end_ms = start_ms.saturating_add(span);
+    let (mut sql, mut values) = filter_sql(filter);
+    values.push(Value::Integer(start_ms));
+    let start = values.len();
+    values.push(Value::Integer(end_ms));
+    values.push(Value::Integer(width_ms));
+    sql.push_str(&format!(
+        " AND received_at >= ?{start} AND received_at < ?{}",
+        start + 1
+    ));
+    let sql = format!(
+        "SELECT (received_at - ?{start}) / ?{} AS bucket, count(*) FROM events{sql} GROUP BY bucket",
+        start + 2
+    );
+    let mut statement = conn.prepare_cached(&sql)?;
+    let mut rows = statement.query(params_from_iter(values))?;
+    while let Some(row) = rows.next()? {
+        let bucket: i64 = row.get(0)?;
+        if let Some(slot) = usize::try_from(bucket).ok().and_then(|b| counts.get_mut(b)) {
+            *slot = unsigned(row.get(1)?);
+        }
+    }
+    Ok(counts)
+}
+
 fn unsigned(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }

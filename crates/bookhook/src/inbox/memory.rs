@@ -508,6 +508,16 @@ impl<I: Inbox + ?Sized> Inbox for std::sync::Arc<I> {
         (**self).stats()
     }
 
+    fn received_histogram<'a>(
+        &'a self,
+        filter: &'a Filter,
+        start_ms: i64,
+        width: Duration,
+        buckets: usize,
+    ) -> BoxFuture<'a, Result<Vec<u64>, InboxError>> {
+        (**self).received_histogram(filter, start_ms, width, buckets)
+    }
+
     fn replay<'a>(
         &'a self,
         selection: &'a Selection,

@@ -791,6 +791,33 @@ pub trait Inbox: Send + Sync + 'static {
     /// Counts per state, and the oldest pending row's time.
     fn stats(&self) -> BoxFuture<'_, Result<Stats, InboxError>>;
 
+    /// How many rows that match `filter` were received in each of `buckets`
+    /// consecutive windows of `width`, the first starting at `start_ms`:
+    /// one count per window, oldest first (what the dashboard's chart draws).
+    ///
+    /// The default asks [`count`](Inbox::count) once per window, with the
+    /// window's bounds narrowing the filter's own; backends that can count
+    /// every window in one query override it.
+    fn received_histogram<'a>(
+        &'a self,
+        filter: &'a Filter,
+        start_ms: i64,
+        width: Duration,
+        buckets: usize,
+    ) -> BoxFuture<'a, Result<Vec<u64>, InboxError>> {
+        Box::pin(async move {
+            let mut counts = Vec::with_capacity(buckets);
+            for window in histogram_windows(start_ms, width, buckets) {
+                let counted = match window.narrow(filter) {
+                    Some(narrowed) => self.count(&narrowed).await?,
+                    None => 0,
+                };
+                counts.push(counted);
+            }
+            Ok(counts)
+        })
+    }
+
     /// Puts the selected rows that are done, dead or pending back to pending,
     /// due at `now_ms`, with their next attempt marked [`Trigger::Manual`].
     /// Processing rows are left alone. Deduplication is bypassed on purpose:
@@ -818,4 +845,53 @@ pub trait Inbox: Send + Sync + 'static {
     /// Removes the done rows whose last attempt ended before
     /// `now_ms - retention`: the end of their dedup window. Returns how many.
     fn expire(&self, now_ms: i64, retention: Duration) -> BoxFuture<'_, Result<u64, InboxError>>;
+}
+
+/// One window of [`Inbox::received_histogram`]: received at or after
+/// `start_ms` and strictly before `end_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Window {
+    /// The first millisecond of the window.
+    pub start_ms: i64,
+    /// The first millisecond after it.
+    pub end_ms: i64,
+}
+
+impl Window {
+    /// `filter` with its time range narrowed to this window, or `None` when
+    /// the two do not overlap (no row can match).
+    pub fn narrow(&self, filter: &Filter) -> Option<Filter> {
+        let since = filter
+            .since_ms
+            .map_or(self.start_ms, |since| since.max(self.start_ms));
+        let before = filter
+            .before_ms
+            .map_or(self.end_ms, |before| before.min(self.end_ms));
+        (since < before).then(|| filter.clone().since_ms(since).before_ms(before))
+    }
+}
+
+/// The `buckets` windows of `width` from `start_ms`, oldest first: the
+/// windows [`Inbox::received_histogram`] counts.
+///
+/// ```
+/// use std::time::Duration;
+/// use bookhook::inbox::histogram_windows;
+///
+/// let windows = histogram_windows(1_000, Duration::from_secs(60), 2);
+/// assert_eq!((windows[0].start_ms, windows[0].end_ms), (1_000, 61_000));
+/// assert_eq!((windows[1].start_ms, windows[1].end_ms), (61_000, 121_000));
+/// ```
+pub fn histogram_windows(start_ms: i64, width: Duration, buckets: usize) -> Vec<Window> {
+    let width = i64::try_from(width.as_millis()).unwrap_or(i64::MAX).max(1);
+    (0..buckets)
+        .map(|n| {
+            let start = start_ms.saturating_add(width.saturating_mul(n as i64));
+            Window {
+                start_ms: start,
+                end_ms: start.saturating_add(width),
+            }
+        })
+        .collect()
 }

@@ -84,6 +84,7 @@ where
     expire_removes_done_rows_after_retention(&make().await).await;
     list_pages_newest_first_and_agrees_with_filter(&make().await).await;
     stats_count_each_state(&make().await).await;
+    received_histogram_counts_each_window(&make().await).await;
     abandon_puts_a_row_back_at_once(&make().await).await;
     crashed_worker_lease_is_reclaimed(&make().await).await;
     concurrent_claimers_never_share_a_row(&make().await).await;
@@ -876,6 +877,64 @@ pub async fn stats_count_each_state<I: Inbox>(inbox: &I) {
         stats.oldest_pending_received_ms,
         Some(T0 + 3),
         "the oldest pending row was received at T0 + 3"
+    );
+}
+
+/// The histogram counts, per window, the rows that match the filter and were
+/// received in it: the same numbers as [`Filter::matches`] gives.
+pub async fn received_histogram_counts_each_window<I: Inbox>(inbox: &I) {
+    let mut records = Vec::new();
+    for n in 0..20_i64 {
+        let mut event = sample_event("histogram", &format!("k{n}"), None);
+        // Windows of 10 s from T0: 0, 3, 1, 4, 2, … rows land in each.
+        event.received_at_ms = T0 - 5_000 + n * n * 700;
+        if n % 3 == 0 {
+            event.provider = Provider::Eagenda;
+        }
+        let id = queue(inbox, event).await;
+        records.push(detail(inbox, id).await.record);
+    }
+    let width = Duration::from_secs(10);
+    let filters = [
+        Filter::default().namespace("histogram"),
+        Filter::default()
+            .namespace("histogram")
+            .provider(Provider::Eagenda),
+        Filter::default()
+            .namespace("histogram")
+            .since_ms(T0 + 12_000)
+            .before_ms(T0 + 95_000),
+        Filter::default().namespace("histogram").state(State::Dead),
+    ];
+    for filter in &filters {
+        let counts = ok(
+            inbox.received_histogram(filter, T0, width, 12).await,
+            "received_histogram",
+        );
+        let expected: Vec<u64> = crate::inbox::histogram_windows(T0, width, 12)
+            .iter()
+            .map(|window| {
+                records
+                    .iter()
+                    .filter(|record| {
+                        filter.matches(record)
+                            && record.received_at_ms >= window.start_ms
+                            && record.received_at_ms < window.end_ms
+                    })
+                    .count() as u64
+            })
+            .collect();
+        assert_eq!(counts, expected, "received_histogram of {filter:?}");
+    }
+    assert!(
+        ok(
+            inbox
+                .received_histogram(&Filter::default(), T0, width, 0)
+                .await,
+            "received_histogram"
+        )
+        .is_empty(),
+        "no windows, no counts"
     );
 }
 
