@@ -1,15 +1,19 @@
 //! One webhook endpoint: verification, parsing, replay window and deduplication.
 
 use std::fmt;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
+use futures_util::FutureExt;
+use futures_util::future::Either;
 
 use crate::MemoryStore;
 use crate::budget::UnverifiedBudget;
 use crate::clock::{Clock, SystemClock};
-use crate::error::{ConfigError, StoreError, VerifyError};
+use crate::error::{ConfigError, HandlerError, StoreError, VerifyError};
 use crate::event::Delivery;
 use crate::headers::{Headers, Incoming};
 use crate::idempotency::{Claim, ClaimToken, Freshness, IdempotencyStore, Observation};
@@ -434,6 +438,68 @@ impl Accepted {
         }
         self.endpoint
             .finish(Some(self.delivery), outcome, self.started)
+    }
+
+    /// Runs `handler` (the work done under this claim) and finishes the claim
+    /// by what it did, the way a layer in front of a handler of the user's
+    /// own and the [`Dispatcher`](crate::Dispatcher) both do:
+    ///
+    /// - `judge` turns the handler's output into its verdict and what to pass
+    ///   on to the sender: `Ok(())` completes the claim
+    ///   ([`Outcome::Handled`]), an error releases it ([`Outcome::Failed`]) so
+    ///   that the sender's retry runs again;
+    /// - a panic in `handler` is caught and releases the claim;
+    /// - when `cutoff` completes first, the handler's future is dropped and
+    ///   the claim released (a server at the end of its shutdown grace period).
+    ///
+    /// Returns the report, and what `judge` passed on: `None` when the
+    /// handler panicked or was cut off, in which case the answer is the
+    /// report's [`response`](Finished::response).
+    ///
+    /// ```
+    /// # futures_util::FutureExt::now_or_never(async {
+    /// use bookhook::{Endpoint, HandlerError, Provider, Request, task};
+    ///
+    /// let endpoint = Endpoint::builder(Provider::Calendence).unverified().build().unwrap();
+    /// let body = r#"{"event":"booking.created","timestamp":"2026-03-24T14:30:00+00:00","data":{"id":"b-1"}}"#;
+    /// let headers: [(&str, &str); 0] = [];
+    /// let accepted = endpoint.begin(&Request::post(&headers, body.into())).await.unwrap();
+    /// // A handler of the user's own that answers with an HTTP status.
+    /// let answered = async { Ok::<u16, HandlerError>(503) };
+    /// let (finished, passed) = accepted
+    ///     .settle(answered, |out| task::judge_answer(out, |status| *status), std::future::pending())
+    ///     .await;
+    /// assert_eq!(finished.outcome().as_str(), "failed"); // released: the retry runs again
+    /// assert_eq!(passed.unwrap().unwrap(), 503); // the handler's answer goes back unchanged
+    /// # }).unwrap();
+    /// ```
+    pub async fn settle<T, P>(
+        self,
+        handler: impl Future<Output = T>,
+        judge: impl FnOnce(T) -> (Result<(), HandlerError>, P),
+        cutoff: impl Future<Output = ()>,
+    ) -> (Finished, Option<P>) {
+        let ran = std::pin::pin!(AssertUnwindSafe(handler).catch_unwind());
+        let cutoff = std::pin::pin!(cutoff);
+        let (verdict, passed) = match futures_util::future::select(ran, cutoff).await {
+            Either::Left((Ok(output), _)) => {
+                let (verdict, passed) = judge(output);
+                (verdict, Some(passed))
+            }
+            // Released now rather than left to the lease.
+            Either::Left((Err(panic), _)) => (Err(crate::task::panicked(&*panic)), None),
+            Either::Right(((), _)) => (
+                Err(HandlerError::new(
+                    "cut off: the server shut down before the handler finished",
+                )),
+                None,
+            ),
+        };
+        let finished = match verdict {
+            Ok(()) => self.complete().await,
+            Err(err) => self.release(Outcome::Failed(err)).await,
+        };
+        (finished, passed)
     }
 
     /// Releases the claim so that the sender's retry runs again, and reports

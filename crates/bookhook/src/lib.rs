@@ -23,6 +23,7 @@ mod outcome;
 pub mod provider;
 mod secret;
 mod signature;
+pub mod task;
 mod time;
 
 #[cfg(feature = "testing")]
