@@ -5,7 +5,7 @@ use std::task::{Context, Poll};
 
 use axum::body::{Body, HttpBody};
 use axum::response::Response as AxumResponse;
-use bookhook::{Endpoint, Request, task};
+use bookhook::{ClaimedEvent, Endpoint, Request, task};
 use bytes::Bytes;
 use tower::{Layer, Service, ServiceExt};
 
@@ -129,10 +129,9 @@ where
                     Ok(accepted) => accepted,
                     Err(finished) => return Ok(into_axum(finished.response())),
                 };
-                parts.extensions.insert(VerifiedEvent::new(
-                    accepted.delivery().clone(),
-                    accepted.freshness(),
-                ));
+                parts
+                    .extensions
+                    .insert(VerifiedEvent::new(ClaimedEvent::new(&accepted)));
                 let cutoff = parts.extensions.get::<Cutoff>().cloned();
                 let request = http::Request::from_parts(parts, Body::from(bytes));
                 let judge = |answered| {

@@ -9,6 +9,7 @@
 
 mod appointment;
 mod budget;
+mod claimed;
 mod clock;
 mod dispatch;
 mod endpoint;
@@ -32,6 +33,7 @@ pub mod testing;
 
 pub use appointment::{Appointment, Attendee};
 pub use budget::{BudgetHold, BudgetSpent, DEFAULT_UNVERIFIED_BUDGET, UnverifiedBudget};
+pub use claimed::{ClaimedEvent, MissingWebhookLayer};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use dispatch::{Context, Dispatcher, DispatcherBuilder, Handler};
 pub use endpoint::{

@@ -5,6 +5,8 @@
 //!   and send through your own handlers.
 //! - [`conformance`]: one table of requests and expected responses that every
 //!   web adapter must pass.
+//! - [`layer`]: what the conformance table must give through an adapter's
+//!   `WebhookLayer` in front of a handler of the user's own.
 //! - [`inbox`]: a contract that every [`Inbox`](crate::inbox::Inbox) backend
 //!   must meet, as async checks to run from your own tests.
 //! - [`store`]: a contract that every [`IdempotencyStore`](crate::IdempotencyStore)
@@ -12,6 +14,7 @@
 
 pub mod conformance;
 pub mod inbox;
+pub mod layer;
 pub mod samples;
 mod sign;
 pub mod store;
