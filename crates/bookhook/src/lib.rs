@@ -24,6 +24,7 @@ mod outcome;
 pub mod provider;
 mod secret;
 mod signature;
+pub mod span;
 pub mod task;
 mod time;
 

@@ -7,6 +7,8 @@
 //!   web adapter must pass.
 //! - [`layer`]: what the conformance table must give through an adapter's
 //!   `WebhookLayer` in front of a handler of the user's own.
+//! - [`spans`]: a `tracing` layer that records spans and their fields, to
+//!   check the delivery span.
 //! - [`inbox`]: a contract that every [`Inbox`](crate::inbox::Inbox) backend
 //!   must meet, as async checks to run from your own tests.
 //! - [`store`]: a contract that every [`IdempotencyStore`](crate::IdempotencyStore)
@@ -17,6 +19,7 @@ pub mod inbox;
 pub mod layer;
 pub mod samples;
 mod sign;
+pub mod spans;
 pub mod store;
 
 pub use sign::{signed_request, signed_request_with};
