@@ -107,14 +107,22 @@ impl SpanRecorder {
     }
 
     /// Checks the one delivery span: a child of the span named `parent`,
-    /// with `provider`, `outcome`, `status` and `latency_us` recorded, and
-    /// `outcome` and `status` as given. Returns it, for checks of its other
-    /// fields (`event_type`, `key`).
+    /// with `provider`, `outcome`, `status` and `latency_us` recorded,
+    /// `outcome` and `status` as given, `event_type` as given (`None` for a
+    /// delivery refused before it was parsed, with no `key` either), and the
+    /// first event of each target in `inside` (a prefix, as in
+    /// [`scope_of`](Self::scope_of)) logged right inside it. Returns it.
     ///
     /// # Panics
     ///
     /// If there is not exactly one delivery span, or it is not so.
-    pub fn check_delivery(&self, parent: &str, outcome: &str, status: u16) -> RecordedSpan {
+    pub fn check_delivery(
+        &self,
+        parent: &str,
+        (outcome, status): (&str, u16),
+        event_type: Option<&str>,
+        inside: &[&str],
+    ) -> RecordedSpan {
         let span = self.delivery();
         assert_eq!(span.parent.as_deref(), Some(parent), "{span:?}");
         assert!(span.field("provider").is_some(), "{span:?}");
@@ -126,6 +134,15 @@ impl SpanRecorder {
         );
         let latency = span.field("latency_us").map(str::parse::<u64>);
         assert!(matches!(latency, Some(Ok(_))), "{span:?}");
+        assert_eq!(span.field("event_type"), event_type, "{span:?}");
+        assert_eq!(
+            span.field("key").is_some(),
+            event_type.is_some(),
+            "{span:?}"
+        );
+        for target in inside {
+            assert_eq!(self.scope_of(target), [DELIVERY_SPAN, parent], "`{target}`");
+        }
         span
     }
 
