@@ -1,191 +1,113 @@
-//! The [`VerifiedEvent`] extractor, for handlers of your own.
+//! The [`VerifiedEvent`] extractor, for a handler behind a [`WebhookLayer`](crate::WebhookLayer).
 
 use std::fmt;
-use std::future::Future;
+use std::future::{Ready, ready};
 use std::ops::Deref;
-use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
-use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
-use bookhook::{Delivery, Endpoint, Finished, HandlerError, Outcome, Response};
+use actix_web::http::header::{CONTENT_TYPE, HeaderValue};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
+use bookhook::{ClaimedEvent, MissingWebhookLayer};
 
-use crate::service::{ActixHeaders, read_body, to_http_response};
-
-/// A verified, parsed webhook, extracted in a handler of your own.
+/// A delivery verified and claimed by [`WebhookLayer`](crate::WebhookLayer),
+/// for a handler of your own: the same guarantees as `bookhook-axum`'s
+/// `VerifiedEvent`.
 ///
-/// The extractor takes the [`Endpoint`] from the app data, reads the body up
-/// to [`Endpoint::max_body`], verifies the signature and parses the event
-/// ([`Endpoint::verify_and_parse`]). A request that fails any step gets the
-/// core's status and JSON body ([`VerifiedEventRejection`]) and your handler
-/// does not run.
+/// **This extractor only works under a [`WebhookLayer`](crate::WebhookLayer).**
+/// The layer puts the event into the request's extensions; without it the
+/// extractor rejects the request with a 500 ([`MissingWebhookLayer`]), since
+/// that is a mistake in the server's set-up, not in the request. Use
+/// `Option<VerifiedEvent>` to accept requests without one.
 ///
-/// **No deduplication.** An extractor cannot see whether your handler
-/// succeeded, so it cannot mark a delivery done or release it for a retry:
-/// a repeated delivery reaches your handler again. For exactly-once handling
-/// mount a [`Dispatcher`](bookhook::Dispatcher) with [`route`](crate::route)
-/// or [`resource`](crate::resource) instead, or use
-/// [`VerifiedEvent::delivery`]'s [`idempotency_key`](Delivery::idempotency_key)
-/// with a store of your own.
+/// Answer with a 2xx status when the work is done: the layer then marks the
+/// delivery done. Any other status releases the claim so the sender's retry
+/// runs the handler again.
 ///
-/// Register the endpoint as app data, either plain or in a
-/// [`web::Data`]. Register it on a [`web::resource`] or [`web::scope`] to
-/// serve several endpoints from one app; the innermost one wins.
-///
-/// Under a [`web::post`] guard, as below, actix-web answers other methods
-/// with its own empty 405 before the extractor runs; mount the handler with
-/// [`web::route`] instead to have them get the core's JSON 405. A panic in
-/// your handler is not caught by the extractor: actix-web closes the
-/// connection without an answer, and the sender retries.
+/// It dereferences to [`ClaimedEvent`] (`delivery()`, `event()`,
+/// `appointment()`, `kind()`, `freshness()`).
 ///
 /// ```
-/// use actix_web::{App, HttpResponse, web};
-/// use bookhook_actix::{Endpoint, Provider, VerifiedEvent};
+/// use actix_web::HttpResponse;
+/// use bookhook_actix::VerifiedEvent;
 ///
-/// async fn webhook(event: VerifiedEvent) -> HttpResponse {
-///     println!("{} {}", event.event_type(), event.idempotency_key());
-///     HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+/// async fn on_webhook(event: VerifiedEvent) -> HttpResponse {
+///     println!("{} ({:?})", event.delivery().event_type(), event.freshness());
+///     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
 /// }
-///
-/// let endpoint = Endpoint::builder(Provider::Calendence).secret("s3cr3t").build().unwrap();
-/// let app = App::new().service(
-///     web::resource("/webhook/calendence")
-///         .app_data(endpoint)
-///         .route(web::post().to(webhook)),
-/// );
-/// # let _ = app;
 /// ```
-#[derive(Debug, Clone)]
-pub struct VerifiedEvent {
-    delivery: Delivery,
-}
+#[derive(Clone, Debug)]
+pub struct VerifiedEvent(ClaimedEvent);
 
 impl VerifiedEvent {
-    /// The verified delivery.
-    pub fn delivery(&self) -> &Delivery {
-        &self.delivery
+    pub(crate) fn new(event: ClaimedEvent) -> Self {
+        Self(event)
     }
 
-    /// Takes the delivery out.
-    pub fn into_inner(self) -> Delivery {
-        self.delivery
+    /// Takes the claimed event out.
+    pub fn into_inner(self) -> ClaimedEvent {
+        self.0
     }
 }
 
 impl Deref for VerifiedEvent {
-    type Target = Delivery;
+    type Target = ClaimedEvent;
 
-    fn deref(&self) -> &Delivery {
-        &self.delivery
+    fn deref(&self) -> &ClaimedEvent {
+        &self.0
     }
 }
 
 impl FromRequest for VerifiedEvent {
     type Error = VerifiedEventRejection;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+    type Future = Ready<Result<Self, Self::Error>>;
 
-    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let endpoint = find_endpoint(request);
-        let request = request.clone();
-        let payload = payload.take();
-        Box::pin(async move {
-            let Some(endpoint) = endpoint else {
-                tracing::error!(
-                    path = request.path(),
-                    "no bookhook Endpoint in the app data; register one with `App::app_data(endpoint)`"
-                );
-                return Err(VerifiedEventRejection::unconfigured());
-            };
-            let body = read_body(&endpoint, &request, payload)
-                .await
-                .map_err(VerifiedEventRejection::from)?;
-            let headers = ActixHeaders(request.headers());
-            let incoming = bookhook::Request::new(
-                request.method().as_str(),
-                &headers,
-                request.uri().query(),
-                body,
-            );
-            match endpoint.verify_and_parse(&incoming) {
-                Ok(delivery) => Ok(VerifiedEvent { delivery }),
-                Err(rejection) => Err(endpoint.reject(rejection).into()),
-            }
-        })
+    fn from_request(request: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let found = request.extensions().get::<VerifiedEvent>().cloned();
+        ready(found.ok_or(VerifiedEventRejection::MissingWebhookLayer(
+            MissingWebhookLayer::default(),
+        )))
     }
 }
 
-fn find_endpoint(request: &HttpRequest) -> Option<Endpoint> {
-    request.app_data::<Endpoint>().cloned().or_else(|| {
-        request
-            .app_data::<web::Data<Endpoint>>()
-            .map(|data| (***data).clone())
-    })
-}
-
-/// Why [`VerifiedEvent`] refused a request. Its response is the core's
-/// status and JSON body, the same as a mounted dispatcher would send.
-#[derive(Debug)]
-pub struct VerifiedEventRejection {
-    reason: Reason,
-}
-
-#[derive(Debug)]
-enum Reason {
-    /// Refused by the endpoint, and logged by the core.
-    Finished(Finished),
-    /// No endpoint to ask.
-    Unconfigured(Outcome),
-}
-
-impl VerifiedEventRejection {
-    fn unconfigured() -> Self {
-        Self {
-            reason: Reason::Unconfigured(Outcome::Failed(HandlerError::new(
-                "no bookhook endpoint is registered for this route",
-            ))),
-        }
-    }
-
-    /// What went wrong.
-    pub fn outcome(&self) -> &Outcome {
-        match &self.reason {
-            Reason::Finished(finished) => finished.outcome(),
-            Reason::Unconfigured(outcome) => outcome,
-        }
-    }
-
-    /// The response to send, framework-neutral.
-    pub fn response(&self) -> Response {
-        self.outcome().response()
-    }
-}
-
-impl From<Finished> for VerifiedEventRejection {
-    fn from(finished: Finished) -> Self {
-        Self {
-            reason: Reason::Finished(finished),
-        }
-    }
+/// Why [`VerifiedEvent`] could not be extracted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum VerifiedEventRejection {
+    /// The route is not behind a [`WebhookLayer`](crate::WebhookLayer).
+    MissingWebhookLayer(MissingWebhookLayer),
 }
 
 impl fmt::Display for VerifiedEventRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.outcome() {
-            Outcome::Rejected(rejection) => fmt::Display::fmt(rejection, f),
-            Outcome::Failed(err) => fmt::Display::fmt(err, f),
-            other => f.write_str(other.as_str()),
+        match self {
+            Self::MissingWebhookLayer(inner) => inner.fmt(f),
         }
     }
 }
 
-impl std::error::Error for VerifiedEventRejection {}
+impl std::error::Error for VerifiedEventRejection {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::MissingWebhookLayer(inner) => Some(inner),
+        }
+    }
+}
 
 impl ResponseError for VerifiedEventRejection {
     fn status_code(&self) -> StatusCode {
-        StatusCode::from_u16(self.outcome().status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+        let Self::MissingWebhookLayer(inner) = self;
+        StatusCode::from_u16(inner.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     fn error_response(&self) -> HttpResponse {
-        to_http_response(&self.response())
+        let Self::MissingWebhookLayer(inner) = self;
+        tracing::error!("{self}");
+        HttpResponse::build(self.status_code())
+            .insert_header((
+                CONTENT_TYPE,
+                HeaderValue::from_static(bookhook::Response::CONTENT_TYPE),
+            ))
+            .body(inner.body_text())
     }
 }

@@ -5,13 +5,16 @@
 //! routed to your handlers. This crate re-exports all of [`bookhook`], so it
 //! is the only dependency you add.
 //!
-//! Two ways in:
+//! Ways in:
 //! - **Mount a [`Dispatcher`]** with [`resource`] (or [`route`] under a
 //!   `web::resource` of your own). Every step of a delivery runs: size limit,
 //!   signature, parsing, replay window, deduplication, routing by event type,
 //!   and one response per outcome (200, 400, 401, 405, 409, 413, 500, 503).
-//! - **Extract a [`VerifiedEvent`]** in a handler of your own. It verifies
-//!   and parses, but cannot deduplicate (see its docs).
+//! - **Wrap a handler of your own in a [`WebhookLayer`]** and read a
+//!   [`VerifiedEvent`]: verified and claimed, completed when your handler
+//!   answers 2xx and released otherwise, the same as in `bookhook-axum`.
+//! - **Extract an [`UnclaimedEvent`]** in a handler of your own. It verifies
+//!   and parses, but does not deduplicate (see its docs).
 //! - **Inbox mode** with [`inbox_resource`]: each verified event is stored
 //!   and answered at once, and a [`Worker`](inbox::Worker) runs the
 //!   dispatcher's handlers in the background (see the [`inbox`] module).
@@ -91,13 +94,17 @@ pub mod dashboard;
 mod door;
 mod extract;
 pub mod inbox;
+mod layer;
 mod server;
 mod service;
+mod unclaimed;
 
 pub use bookhook::*;
 
 pub use door::{DEFAULT_MAX_DELIVERIES, FrontDoor, shutdown_signal};
 pub use extract::{VerifiedEvent, VerifiedEventRejection};
 pub use inbox::{handle_inbox, inbox_resource, inbox_route};
+pub use layer::{WebhookLayer, WebhookMiddleware};
 pub use server::{ServerLimits, harden};
 pub use service::{ActixHeaders, handle, resource, route};
+pub use unclaimed::{UnclaimedEvent, UnclaimedEventRejection};

@@ -6,14 +6,12 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, Resource, Route, web};
 use bookhook::{
-    Dispatcher, Endpoint, Finished, HandlerError, HeaderLookup, Headers, Outcome, Rejection,
-    Request, Response,
+    Dispatcher, Endpoint, Finished, HeaderLookup, Headers, Rejection, Request, Response,
 };
 use bytes::Bytes;
 
 use crate::door::FrontDoor;
 use futures_util::{Stream, StreamExt};
-use tracing::Instrument;
 
 /// actix-web's request headers, seen through bookhook's [`Headers`] trait.
 ///
@@ -109,8 +107,11 @@ where
 /// This is what [`route`] does; call it from a handler of your own when you
 /// need other extractors around it. The body is read up to
 /// [`Endpoint::max_body`] (a larger `Content-Length` is refused before
-/// reading), and the delivery runs on a spawned task, so a client that hangs
-/// up does not cut a handler off half-way.
+/// reading), and the delivery runs on a task of its own
+/// ([`bookhook::task::spawn_local`]) inside the caller's span, so a client
+/// that hangs up does not cut a handler off half-way. The dispatcher's
+/// observer ([`Dispatcher::on_finished`]) sees every request, the ones
+/// refused while reading the body included.
 ///
 /// The delivery goes through the [`FrontDoor`] in the app's data (or the
 /// process-wide one): past its cap the answer is 503 with `Retry-After`, and
@@ -137,57 +138,34 @@ pub async fn handle<S>(
 where
     S: Clone + Send + Sync + 'static,
 {
+    let refused = |refused: Finished| {
+        dispatcher.observe(&refused);
+        to_http_response(&refused.response())
+    };
     let body = match read_body(dispatcher.endpoint(), request, payload).await {
         Ok(body) => body,
-        Err(refused) => return to_http_response(&refused.response()),
+        Err(finished) => return refused(finished),
     };
     let pass = match FrontDoor::of(request).enter() {
         Ok(pass) => pass,
-        Err(busy) => return to_http_response(&dispatcher.endpoint().reject(busy).response()),
+        Err(busy) => return refused(dispatcher.endpoint().reject(busy)),
     };
     let cutoff = pass.cutoff();
     let task_dispatcher = dispatcher.clone();
     let method = request.method().as_str().to_owned();
     let headers = request.headers().clone();
     let query = request.uri().query().map(str::to_owned);
-    let task = actix_web::rt::spawn(
-        async move {
-            let headers = ActixHeaders(&headers);
-            let request = Request::new(&method, &headers, query.as_deref(), body);
-            let finished = task_dispatcher.dispatch_until(request, cutoff).await;
-            drop(pass);
-            finished.response()
-        }
-        // The caller's span (a request span set by the user's middleware) goes
-        // with the delivery onto its task.
-        .in_current_span(),
-    );
-    match task.await {
-        Ok(response) => to_http_response(&response),
-        Err(err) => {
-            let message = if err.is_panic() {
-                panic_message(err.into_panic())
-            } else {
-                "the delivery task was cancelled".to_owned()
-            };
-            tracing::error!(
-                provider = dispatcher.endpoint().provider().as_str(),
-                error = %message,
-                "webhook delivery task failed"
-            );
-            to_http_response(&Outcome::Failed(HandlerError::Panicked { message }).response())
-        }
-    }
-}
-
-fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
-    if let Some(text) = panic.downcast_ref::<&str>() {
-        (*text).to_owned()
-    } else if let Some(text) = panic.downcast_ref::<String>() {
-        text.clone()
-    } else {
-        "non-string panic payload".to_owned()
-    }
+    let delivery = async move {
+        let headers = ActixHeaders(&headers);
+        let request = Request::new(&method, &headers, query.as_deref(), body);
+        let finished = task_dispatcher.dispatch_until(request, cutoff).await;
+        drop(pass);
+        finished.response()
+    };
+    let response = bookhook::task::spawn_local(delivery)
+        .await
+        .unwrap_or_else(|lost| lost.response());
+    to_http_response(&response)
 }
 
 /// The `Retry-After` sent when the unverified body budget is spent or the
@@ -288,6 +266,7 @@ mod tests {
     use actix_web::test::TestRequest;
 
     use super::*;
+    use bookhook::Outcome;
 
     #[test]
     fn repeated_header_is_reported() {

@@ -16,7 +16,7 @@ use bookhook_actix::testing::signed_request;
 use bookhook_actix::{
     BoxFuture, Claim, ClaimToken, Context, Dispatcher, DispatcherBuilder, Endpoint, Event,
     Freshness, HandlerError, IdempotencyStore, Outcome, Provider, Rejection, StoreError,
-    VerifiedEvent, VerifyError,
+    UnclaimedEvent, VerifyError,
 };
 use bytes::Bytes;
 use futures_util::Stream;
@@ -202,7 +202,7 @@ async fn sixty_four_concurrent_copies_run_the_handler_once() {
 
 type Seen = web::Data<Mutex<Vec<(String, String)>>>;
 
-async fn record_event(event: VerifiedEvent, seen: Seen) -> HttpResponse {
+async fn record_event(event: UnclaimedEvent, seen: Seen) -> HttpResponse {
     let id = match event.event() {
         Event::Calendence(calendence::Event::BookingCreated(booking)) => booking.id.clone(),
         other => format!("unexpected: {other:?}"),

@@ -1,4 +1,4 @@
-//! The shared conformance table, run through the `VerifiedEvent` extractor in
+//! The shared conformance table, run through the `UnclaimedEvent` extractor in
 //! a handler of the user's own.
 //!
 //! Each mount's endpoint is registered as app data on its own
@@ -25,7 +25,7 @@ use actix_web::dev::Service;
 use actix_web::http::StatusCode;
 use actix_web::test;
 use actix_web::{App, HttpResponse, web};
-use bookhook_actix::VerifiedEvent;
+use bookhook_actix::UnclaimedEvent;
 use bookhook_actix::testing::conformance::{
     Answer, Answered, Case, Conformance, FAIL_ONCE_ID, IN_FLIGHT_ID, Journal, PANIC_ID, Run, Stage,
     count_stages,
@@ -43,7 +43,7 @@ mod support;
 /// Neither the extractor nor actix-web catches its panic: the request gets
 /// no response (a server drops the connection, and the sender retries). The
 /// extractor holds no claim, so nothing is left to release.
-async fn handler(event: VerifiedEvent, journal: web::Data<Journal>) -> HttpResponse {
+async fn handler(event: UnclaimedEvent, journal: web::Data<Journal>) -> HttpResponse {
     match journal.decide(event.delivery(), event.body().clone(), "own") {
         Answer::Panicked => panic!("handler panics on purpose"),
         Answer::Responded(status, body) => {

@@ -1,11 +1,11 @@
 //! The [`VerifiedEvent`] extractor.
 
 use std::fmt;
-use std::sync::Arc;
+use std::ops::Deref;
 
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::response::{IntoResponse, Response as AxumResponse};
-use bookhook::{Appointment, Delivery, Event, Freshness, Kind};
+use bookhook::{ClaimedEvent, MissingWebhookLayer};
 use http::StatusCode;
 use http::header::{CONTENT_TYPE, HeaderValue};
 use http::request::Parts;
@@ -32,52 +32,29 @@ use http::request::Parts;
 ///     Json(serde_json::json!({"status": "ok"}))
 /// }
 /// ```
-#[derive(Clone)]
-pub struct VerifiedEvent {
-    delivery: Arc<Delivery>,
-    freshness: Freshness,
-}
+///
+/// It dereferences to [`ClaimedEvent`] (`delivery()`, `event()`,
+/// `appointment()`, `kind()`, `freshness()`), the same as actix-web's
+/// `VerifiedEvent` under its `WebhookLayer`.
+#[derive(Clone, Debug)]
+pub struct VerifiedEvent(ClaimedEvent);
 
 impl VerifiedEvent {
-    pub(crate) fn new(delivery: Arc<Delivery>, freshness: Freshness) -> Self {
-        Self {
-            delivery,
-            freshness,
-        }
+    pub(crate) fn new(event: ClaimedEvent) -> Self {
+        Self(event)
     }
 
-    /// The verified delivery.
-    pub fn delivery(&self) -> &Arc<Delivery> {
-        &self.delivery
-    }
-
-    /// The typed event.
-    pub fn event(&self) -> &Event {
-        self.delivery.event()
-    }
-
-    /// The normalized appointment view, for appointment events.
-    pub fn appointment(&self) -> Option<&Appointment> {
-        self.delivery.appointment()
-    }
-
-    /// The normalized kind.
-    pub fn kind(&self) -> Kind {
-        self.delivery.kind()
-    }
-
-    /// Whether a newer event for the same appointment was handled already.
-    pub fn freshness(&self) -> Freshness {
-        self.freshness
+    /// Takes the claimed event out.
+    pub fn into_inner(self) -> ClaimedEvent {
+        self.0
     }
 }
 
-impl fmt::Debug for VerifiedEvent {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("VerifiedEvent")
-            .field("delivery", &self.delivery)
-            .field("freshness", &self.freshness)
-            .finish()
+impl Deref for VerifiedEvent {
+    type Target = ClaimedEvent;
+
+    fn deref(&self) -> &ClaimedEvent {
+        &self.0
     }
 }
 
@@ -86,7 +63,7 @@ impl<S: Send + Sync> FromRequestParts<S> for VerifiedEvent {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         parts.extensions.get::<VerifiedEvent>().cloned().ok_or(
-            VerifiedEventRejection::MissingWebhookLayer(MissingWebhookLayer),
+            VerifiedEventRejection::MissingWebhookLayer(MissingWebhookLayer::default()),
         )
     }
 }
@@ -102,36 +79,6 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for VerifiedEvent {
     }
 }
 
-/// The request reached a [`VerifiedEvent`] extractor without passing through
-/// a [`WebhookLayer`](crate::WebhookLayer). Answers 500.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct MissingWebhookLayer;
-
-impl MissingWebhookLayer {
-    /// 500: the server is set up wrongly.
-    pub fn status(&self) -> StatusCode {
-        StatusCode::INTERNAL_SERVER_ERROR
-    }
-
-    /// The JSON body.
-    pub fn body_text(&self) -> String {
-        serde_json::json!({
-            "error": "missing_webhook_layer",
-            "message": "no verified event: this route is not behind a WebhookLayer",
-        })
-        .to_string()
-    }
-}
-
-impl fmt::Display for MissingWebhookLayer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("no verified event: this route is not behind a WebhookLayer")
-    }
-}
-
-impl std::error::Error for MissingWebhookLayer {}
-
 /// Why [`VerifiedEvent`] could not be extracted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -144,7 +91,9 @@ impl VerifiedEventRejection {
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::MissingWebhookLayer(inner) => inner.status(),
+            Self::MissingWebhookLayer(inner) => {
+                StatusCode::from_u16(inner.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
         }
     }
 

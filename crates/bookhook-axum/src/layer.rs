@@ -1,24 +1,19 @@
 //! A tower `Layer` that verifies and claims deliveries for a handler of your own.
 
-use std::any::Any;
 use std::fmt;
-use std::panic::AssertUnwindSafe;
 use std::task::{Context, Poll};
 
 use axum::body::{Body, HttpBody};
 use axum::response::Response as AxumResponse;
-use bookhook::{Endpoint, HandlerError, Outcome, Request};
+use bookhook::{ClaimedEvent, Endpoint, Request, task};
 use bytes::Bytes;
-use futures_util::FutureExt;
-use futures_util::future::Either;
 use tower::{Layer, Service, ServiceExt};
 
 use crate::body::{into_axum, read_limited};
 use crate::extract::VerifiedEvent;
 use crate::headers::HttpHeaders;
 use crate::serve::Cutoff;
-use crate::service::{ResponseFuture, lost_task};
-use tracing::Instrument;
+use crate::service::ResponseFuture;
 
 /// Runs steps 1 to 5 of a delivery (size, verify, parse, replay window,
 /// claim) in front of a handler of your own, which reads the event with the
@@ -119,95 +114,41 @@ where
             };
             // On its own task, so that a sender that hangs up does not leave
             // the claim held until its lease runs out.
-            let task = tokio::spawn(
-                async move {
-                    let begun = {
-                        let headers = HttpHeaders::new(&parts.headers);
-                        let request = Request::new(
-                            parts.method.as_str(),
-                            &headers,
-                            parts.uri.query(),
-                            bytes.clone(),
-                        );
-                        endpoint.begin(&request).await
-                    };
-                    let accepted = match begun {
-                        Ok(accepted) => accepted,
-                        Err(finished) => return Ok(into_axum(finished.response())),
-                    };
-                    parts.extensions.insert(VerifiedEvent::new(
-                        accepted.delivery().clone(),
-                        accepted.freshness(),
-                    ));
-                    let cutoff = parts.extensions.get::<Cutoff>().cloned();
-                    let request = http::Request::from_parts(parts, Body::from(bytes));
-                    let called = AssertUnwindSafe(inner.oneshot(request)).catch_unwind();
-                    let called = match cutoff {
-                        None => called.await,
-                        Some(cutoff) => {
-                            let called = std::pin::pin!(called);
-                            let cut = std::pin::pin!(cutoff.wait());
-                            match futures_util::future::select(called, cut).await {
-                                Either::Left((called, _)) => called,
-                                Either::Right(((), _)) => {
-                                    let outcome = Outcome::Failed(HandlerError::new(
-                                        "cut off: the server shut down before the handler finished",
-                                    ));
-                                    return Ok(into_axum(
-                                        accepted.release(outcome).await.response(),
-                                    ));
-                                }
-                            }
-                        }
-                    };
-                    match called {
-                        Err(panic) => {
-                            // Release now rather than leave the claim to its lease.
-                            let outcome = Outcome::Failed(HandlerError::Panicked {
-                                message: panic_message(&*panic),
-                            });
-                            Ok(into_axum(accepted.release(outcome).await.response()))
-                        }
-                        Ok(Ok(response)) => {
-                            let status = response.status();
-                            if status.is_success() {
-                                let _finished = accepted.complete().await;
-                            } else {
-                                let _finished = accepted
-                                    .release(Outcome::Failed(HandlerError::new(format!(
-                                        "handler answered {status}"
-                                    ))))
-                                    .await;
-                            }
-                            Ok(response.map(Body::new))
-                        }
-                        Ok(Err(err)) => {
-                            let _finished = accepted
-                                .release(Outcome::Failed(HandlerError::new(
-                                    "the inner service returned an error",
-                                )))
-                                .await;
-                            Err(err)
-                        }
-                    }
+            let delivery = async move {
+                let begun = {
+                    let headers = HttpHeaders::new(&parts.headers);
+                    let request = Request::new(
+                        parts.method.as_str(),
+                        &headers,
+                        parts.uri.query(),
+                        bytes.clone(),
+                    );
+                    endpoint.begin(&request).await
+                };
+                let accepted = match begun {
+                    Ok(accepted) => accepted,
+                    Err(finished) => return Ok(into_axum(finished.response())),
+                };
+                parts
+                    .extensions
+                    .insert(VerifiedEvent::new(ClaimedEvent::new(&accepted)));
+                let cutoff = parts.extensions.get::<Cutoff>().cloned();
+                let request = http::Request::from_parts(parts, Body::from(bytes));
+                let judge = |answered| {
+                    task::judge_answer(answered, |r: &http::Response<B>| r.status().as_u16())
+                };
+                let (finished, passed) = accepted
+                    .settle(inner.oneshot(request), judge, Cutoff::wait_for(cutoff))
+                    .await;
+                match passed {
+                    Some(answered) => answered.map(|response| response.map(Body::new)),
+                    // A panic or a cut-off: the core's answer.
+                    None => Ok(into_axum(finished.response())),
                 }
-                // The caller's span goes with the delivery onto its task.
-                .in_current_span(),
-            );
-            match task.await {
-                Ok(result) => result,
-                Err(err) => Ok(into_axum(lost_task(&err).response())),
-            }
+            };
+            task::spawn(delivery)
+                .await
+                .unwrap_or_else(|lost| Ok(into_axum(lost.response())))
         })
-    }
-}
-
-fn panic_message(panic: &(dyn Any + Send)) -> String {
-    if let Some(text) = panic.downcast_ref::<&str>() {
-        (*text).to_owned()
-    } else if let Some(text) = panic.downcast_ref::<String>() {
-        text.clone()
-    } else {
-        "non-string panic payload".to_owned()
     }
 }

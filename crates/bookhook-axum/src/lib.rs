@@ -69,7 +69,7 @@ mod service;
 
 pub use bookhook::*;
 
-pub use extract::{MissingWebhookLayer, VerifiedEvent, VerifiedEventRejection};
+pub use extract::{VerifiedEvent, VerifiedEventRejection};
 pub use headers::HttpHeaders;
 pub use inbox::InboxService;
 pub use layer::{WebhookLayer, WebhookMiddleware};

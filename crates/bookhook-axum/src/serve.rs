@@ -395,6 +395,15 @@ impl Cutoff {
             std::future::pending::<()>().await;
         }
     }
+
+    /// Completes once deliveries are to be cut off; never for a request
+    /// that came without a cut-off (not served by [`serve`]).
+    pub(crate) async fn wait_for(cutoff: Option<Cutoff>) {
+        match cutoff {
+            Some(cutoff) => cutoff.wait().await,
+            None => std::future::pending().await,
+        }
+    }
 }
 
 /// When a connection last received bytes, and whether a request is in progress.

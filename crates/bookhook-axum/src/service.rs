@@ -4,14 +4,11 @@ use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::response::Response as AxumResponse;
-use bookhook::{Dispatcher, Finished, HandlerError, Outcome, Request};
-use tokio::task::JoinError;
-use tracing::Instrument;
+use bookhook::{Dispatcher, Finished, Request};
 
 use crate::body::{into_axum, read_limited};
 use crate::headers::HttpHeaders;
@@ -24,8 +21,9 @@ use crate::serve::Cutoff;
 /// Mount it with [`Router::route_service`](axum::Router::route_service). It
 /// answers every method (anything but POST gets 405 from the core).
 ///
-/// The delivery runs on its own task: a sender that hangs up does not cut a
-/// handler off half-way, and its claim is always completed or released.
+/// The delivery runs on its own task ([`bookhook::task::spawn`]), inside the
+/// caller's span: a sender that hangs up does not cut a handler off
+/// half-way, and its claim is always completed or released.
 ///
 /// ```
 /// use axum::Router;
@@ -43,16 +41,12 @@ use crate::serve::Cutoff;
 /// ```
 pub struct WebhookService<S = ()> {
     dispatcher: Dispatcher<S>,
-    observer: Option<Observer>,
 }
-
-type Observer = Arc<dyn Fn(&Finished) + Send + Sync>;
 
 impl<S> Clone for WebhookService<S> {
     fn clone(&self) -> Self {
         Self {
             dispatcher: self.dispatcher.clone(),
-            observer: self.observer.clone(),
         }
     }
 }
@@ -61,23 +55,21 @@ impl<S> fmt::Debug for WebhookService<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WebhookService")
             .field("dispatcher", &self.dispatcher)
-            .field("observer", &self.observer.is_some())
             .finish()
     }
 }
 
 impl<S: Clone + Send + Sync + 'static> WebhookService<S> {
-    /// Serves `dispatcher`.
+    /// Serves `dispatcher`. Its observer ([`Dispatcher::on_finished`]) sees
+    /// every request, the ones this service refuses while reading the body
+    /// included.
     pub fn new(dispatcher: Dispatcher<S>) -> Self {
-        Self {
-            dispatcher,
-            observer: None,
-        }
+        Self { dispatcher }
     }
 
-    /// Calls `observer` with the report of every request, rejections
-    /// included, before the response is sent: for metrics, audit lines or a
-    /// console. It runs on the delivery's task, so keep it quick.
+    /// Sets the dispatcher's observer: the same as
+    /// [`Dispatcher::on_finished`], kept so that code written against this
+    /// service goes on working.
     ///
     /// ```
     /// use bookhook_axum::{Dispatcher, Endpoint, Provider, WebhookService};
@@ -89,9 +81,10 @@ impl<S: Clone + Send + Sync + 'static> WebhookService<S> {
     /// # Ok::<_, Box<dyn std::error::Error>>(())
     /// ```
     #[must_use]
-    pub fn on_finished(mut self, observer: impl Fn(&Finished) + Send + Sync + 'static) -> Self {
-        self.observer = Some(Arc::new(observer));
-        self
+    pub fn on_finished(self, observer: impl Fn(&Finished) + Send + Sync + 'static) -> Self {
+        Self {
+            dispatcher: self.dispatcher.on_finished(observer),
+        }
     }
 
     /// The dispatcher served.
@@ -111,58 +104,31 @@ impl<S: Clone + Send + Sync + 'static> tower::Service<http::Request<Body>> for W
 
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
         let dispatcher = self.dispatcher.clone();
-        let observer = self.observer.clone();
         ResponseFuture::new(async move {
             let (parts, body) = request.into_parts();
             let bytes = match read_limited(dispatcher.endpoint(), &parts, body).await {
                 Ok(bytes) => bytes,
                 Err(refused) => {
-                    if let Some(observer) = &observer {
-                        observer(&refused);
-                    }
+                    dispatcher.observe(&refused);
                     return Ok(into_axum(refused.response()));
                 }
             };
             let cutoff = parts.extensions.get::<Cutoff>().cloned();
-            let task = tokio::spawn(
-                async move {
-                    let headers = HttpHeaders::new(&parts.headers);
-                    let request =
-                        Request::new(parts.method.as_str(), &headers, parts.uri.query(), bytes);
-                    let finished = match cutoff {
-                        Some(cutoff) => dispatcher.dispatch_until(request, cutoff.wait()).await,
-                        None => dispatcher.dispatch(request).await,
-                    };
-                    if let Some(observer) = &observer {
-                        observer(&finished);
-                    }
-                    finished.response()
-                }
-                // The caller's span (a request span set by the user's middleware)
-                // goes with the delivery onto its task.
-                .in_current_span(),
-            );
-            let response = match task.await {
-                Ok(response) => response,
-                Err(err) => lost_task(&err).response(),
+            let delivery = async move {
+                let headers = HttpHeaders::new(&parts.headers);
+                let request =
+                    Request::new(parts.method.as_str(), &headers, parts.uri.query(), bytes);
+                let finished = dispatcher
+                    .dispatch_until(request, Cutoff::wait_for(cutoff))
+                    .await;
+                finished.response()
             };
+            let response = bookhook::task::spawn(delivery)
+                .await
+                .unwrap_or_else(|lost| lost.response());
             Ok(into_axum(response))
         })
     }
-}
-
-/// The outcome of a delivery task that panicked outside the handler (whose
-/// own panics the core catches) or was cancelled by a runtime shutting down.
-pub(crate) fn lost_task(err: &JoinError) -> Outcome {
-    let message = if err.is_panic() {
-        "the delivery task panicked"
-    } else {
-        "the delivery task was cancelled"
-    };
-    tracing::error!(error = %err, "webhook delivery task lost");
-    Outcome::Failed(HandlerError::Panicked {
-        message: message.to_owned(),
-    })
 }
 
 /// The future returned by [`WebhookService`] and [`WebhookMiddleware`](crate::WebhookMiddleware).

@@ -1,91 +1,98 @@
-//! The caller's tracing span goes with the delivery onto its task: a request
-//! span set by the user's middleware is around the handler's logs and
-//! bookhook's own line.
+//! One `bookhook.delivery` span per delivery, a child of the caller's span
+//! (a request span set by the user's middleware, carried onto the delivery's
+//! task), around verification, the store calls and the handler: through
+//! `WebhookService`, `WebhookLayer` and `InboxService`.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
+use axum::routing::post;
 use bookhook::testing::signed_request;
-use bookhook_axum::{Context, Dispatcher, Endpoint, HandlerError, Provider, WebhookService};
+use bookhook::testing::spans::SpanRecorder;
+use bookhook_axum::inbox::{InboxService, Ingest, MemoryInbox};
+use bookhook_axum::{
+    Context, Dispatcher, Endpoint, HandlerError, Provider, VerifiedEvent, WebhookLayer,
+    WebhookService,
+};
 use tower::ServiceExt;
 use tracing::Instrument;
-use tracing_subscriber::layer::{Context as LayerContext, SubscriberExt};
-use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::layer::SubscriberExt;
 
-/// One event: its target, and the names of the spans around it.
-type Scope = (String, Vec<String>);
+const BODY: &[u8] =
+    br#"{"event":"booking.created","timestamp":"2026-03-24T14:30:00+00:00","data":{"id":"b-span"}}"#;
+const USERS_SPAN: &str = "users_request_span";
+const HANDLED: (&str, u16) = ("handled", 200);
+const EVENT: Option<&str> = Some("booking.created");
 
-/// Records, for every event, its target and the names of the spans around it.
-#[derive(Clone, Default)]
-struct Scopes(Arc<Mutex<Vec<Scope>>>);
+fn endpoint() -> Endpoint {
+    Endpoint::builder(Provider::Calendence)
+        .secret("span-secret")
+        .build()
+        .unwrap()
+}
 
-impl<S> tracing_subscriber::Layer<S> for Scopes
-where
-    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
-{
-    fn on_event(&self, event: &tracing::Event<'_>, ctx: LayerContext<'_, S>) {
-        let spans = ctx
-            .event_scope(event)
-            .map(|scope| scope.map(|span| span.name().to_owned()).collect())
-            .unwrap_or_default();
-        let target = event.metadata().target().to_owned();
-        self.0.lock().unwrap().push((target, spans));
+/// Sends a signed request to `app` inside the user's request span, with
+/// `recorder` installed, and returns the status.
+fn send(recorder: &SpanRecorder, app: Router) -> u16 {
+    let subscriber = tracing_subscriber::registry().with(recorder.clone());
+    let (headers, _) = signed_request(&endpoint(), BODY);
+    let mut request = http::Request::post("/hook");
+    for (name, value) in headers {
+        request = request.header(name, value);
     }
+    let request = request.body(Body::from(BODY)).unwrap();
+    tracing::subscriber::with_default(subscriber, || {
+        let sent = app
+            .oneshot(request)
+            .instrument(tracing::info_span!(USERS_SPAN));
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(sent)
+            .unwrap()
+            .status()
+            .as_u16()
+    })
+}
+
+async fn users_handler(_ctx: Context) -> Result<(), HandlerError> {
+    tracing::info!(target: "users_handler", "handled");
+    Ok(())
 }
 
 #[test]
-fn the_callers_span_is_around_the_handler_and_the_delivery_line() {
-    let scopes = Scopes::default();
-    let subscriber = tracing_subscriber::registry().with(scopes.clone());
-    tracing::subscriber::with_default(subscriber, || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            let endpoint = Endpoint::builder(Provider::Calendence)
-                .secret("span-secret")
-                .build()
-                .unwrap();
-            let dispatcher = Dispatcher::builder(endpoint.clone())
-                .fallback(|_ctx: Context| async {
-                    tracing::info!(target: "users_handler", "handled");
-                    Ok::<_, HandlerError>(())
-                })
-                .build()
-                .unwrap();
-            let app = Router::new().route_service("/hook", WebhookService::new(dispatcher));
-            let body = br#"{"event":"booking.created","timestamp":"2026-03-24T14:30:00+00:00","data":{"id":"b-span"}}"#;
-            let (headers, _) = signed_request(&endpoint, body);
-            let mut request = http::Request::post("/hook");
-            for (name, value) in headers {
-                request = request.header(name, value);
-            }
-            let request = request.body(Body::from(body.as_slice())).unwrap();
-            let response = app
-                .oneshot(request)
-                .instrument(tracing::info_span!("users_request_span"))
-                .await
-                .unwrap();
-            assert_eq!(response.status(), 200);
-        });
-    });
-    let recorded = scopes.0.lock().unwrap().clone();
-    let handler = recorded
-        .iter()
-        .find(|(target, _)| target == "users_handler")
-        .expect("the handler logged");
-    assert!(
-        handler.1.contains(&"users_request_span".to_owned()),
-        "{recorded:?}"
-    );
-    let own = recorded
-        .iter()
-        .find(|(target, _)| target.starts_with("bookhook"))
-        .expect("bookhook logged the delivery");
-    assert!(
-        own.1.contains(&"users_request_span".to_owned()),
-        "{recorded:?}"
-    );
+fn service_runs_the_delivery_in_one_span_under_the_callers_span() {
+    let recorder = SpanRecorder::default();
+    let dispatcher = Dispatcher::builder(endpoint())
+        .fallback(users_handler)
+        .build()
+        .unwrap();
+    let app = Router::new().route_service("/hook", WebhookService::new(dispatcher));
+    assert_eq!(send(&recorder, app), 200);
+    recorder.check_delivery(USERS_SPAN, HANDLED, EVENT, &["users_handler", "bookhook"]);
+}
+
+#[test]
+fn layer_runs_the_users_handler_in_the_delivery_span() {
+    let recorder = SpanRecorder::default();
+    let handler = |_event: VerifiedEvent| async {
+        tracing::info!(target: "users_handler", "handled");
+        "ok"
+    };
+    let app = Router::new()
+        .route("/hook", post(handler))
+        .layer(WebhookLayer::new(endpoint()));
+    assert_eq!(send(&recorder, app), 200);
+    recorder.check_delivery(USERS_SPAN, HANDLED, EVENT, &["users_handler"]);
+}
+
+#[test]
+fn inbox_service_stores_in_one_delivery_span() {
+    let recorder = SpanRecorder::default();
+    let ingest = Ingest::new(endpoint(), Arc::new(MemoryInbox::new()));
+    let app = Router::new().route_service("/hook", InboxService::new(ingest));
+    assert_eq!(send(&recorder, app), 200);
+    recorder.check_delivery(USERS_SPAN, ("queued", 200), EVENT, &["bookhook"]);
 }

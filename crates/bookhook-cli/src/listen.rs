@@ -1,8 +1,8 @@
 //! `bookhook listen`: a local receiver that prints one JSON line per delivery.
 //!
-//! The path is served by `bookhook-axum`'s `WebhookService`, whose observer
-//! prints the line from each [`Finished`] report, so that every request is
-//! seen, rejections included.
+//! The path is served by `bookhook-axum`'s `WebhookService`; the dispatcher's
+//! observer ([`Dispatcher::on_finished`]) prints the line from each
+//! [`Finished`] report, so that every request is seen, rejections included.
 
 use std::process::{ExitCode, Stdio};
 use std::sync::Arc;
@@ -128,7 +128,7 @@ pub(crate) async fn run(args: ListenArgs) -> Result<ExitCode, CliError> {
     let (app, background) = match inbox {
         None => {
             let lines = output.lines();
-            let service = WebhookService::new(dispatcher).on_finished(move |finished| {
+            let dispatcher = dispatcher.on_finished(move |finished| {
                 lines.print_json(&RequestLine::new(
                     provider,
                     finished.delivery().map(|d| d.as_ref()),
@@ -136,6 +136,7 @@ pub(crate) async fn run(args: ListenArgs) -> Result<ExitCode, CliError> {
                     finished.status(),
                 ));
             });
+            let service = WebhookService::new(dispatcher);
             let app = Router::new()
                 .route_service(&args.path, service)
                 .fallback(elsewhere)

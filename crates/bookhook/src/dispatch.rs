@@ -175,7 +175,11 @@ impl<S> Routes<S> {
 /// ```
 pub struct Dispatcher<S = ()> {
     inner: Arc<DispatcherInner<S>>,
+    observer: Option<Observer>,
 }
+
+/// What [`Dispatcher::on_finished`] calls.
+type Observer = Arc<dyn Fn(&Finished) + Send + Sync>;
 
 struct DispatcherInner<S> {
     endpoint: Endpoint,
@@ -187,6 +191,7 @@ impl<S> Clone for Dispatcher<S> {
     fn clone(&self) -> Self {
         Self {
             inner: Arc::clone(&self.inner),
+            observer: self.observer.clone(),
         }
     }
 }
@@ -203,6 +208,7 @@ impl<S> fmt::Debug for Dispatcher<S> {
                 &routes.prefixes.iter().map(|(p, _)| p).collect::<Vec<_>>(),
             )
             .field("fallback", &routes.fallback.is_some())
+            .field("observer", &self.observer.is_some())
             .finish()
     }
 }
@@ -229,6 +235,37 @@ impl<S> Dispatcher<S> {
 }
 
 impl<S: Clone + Send + Sync + 'static> Dispatcher<S> {
+    /// Calls `observer` with the report of every delivery, rejections
+    /// included, once it is finished and before it is answered: for metrics,
+    /// audit lines or a console. It sees the provider, the delivery (its
+    /// type and key, when it got past verification), the outcome, the status
+    /// and the latency. It runs on the delivery's task, so keep it quick.
+    /// Both web adapters and the `bookhook` CLI's `listen` call it; a second
+    /// call replaces the first observer.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use bookhook::{Dispatcher, Endpoint, Provider, Request};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let endpoint = Endpoint::builder(Provider::Decoda).secret("s3cr3t").build()?;
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let dispatcher = Dispatcher::builder(endpoint).build()?.on_finished({
+    ///     let seen = Arc::clone(&seen);
+    ///     move |finished| seen.lock().unwrap().push((finished.status(), finished.outcome().as_str()))
+    /// });
+    /// let headers: [(&str, &str); 0] = [];
+    /// dispatcher.dispatch(Request::post(&headers, "{}".into())).await;
+    /// assert_eq!(*seen.lock().unwrap(), [(401, "rejected")]);
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    #[must_use]
+    pub fn on_finished(mut self, observer: impl Fn(&Finished) + Send + Sync + 'static) -> Self {
+        self.observer = Some(Arc::new(observer));
+        self
+    }
+
     /// The endpoint.
     pub fn endpoint(&self) -> &Endpoint {
         &self.inner.endpoint
@@ -271,6 +308,12 @@ impl<S: Clone + Send + Sync + 'static> Dispatcher<S> {
         request: Request<'_>,
         cutoff: impl Future<Output = ()> + Send,
     ) -> Finished {
+        let finished = self.run(request, cutoff).await;
+        self.observe(&finished);
+        finished
+    }
+
+    async fn run(&self, request: Request<'_>, cutoff: impl Future<Output = ()> + Send) -> Finished {
         let accepted = match self.inner.endpoint.begin(&request).await {
             Ok(accepted) => accepted,
             Err(finished) => return finished,
@@ -289,23 +332,19 @@ impl<S: Clone + Send + Sync + 'static> Dispatcher<S> {
             state: self.inner.state.clone(),
         };
         let provider = self.inner.endpoint.provider();
-        let run = std::pin::pin!(crate::metrics::time_handler(
-            provider,
-            run_caught(handler.as_ref(), ctx),
-        ));
-        let cutoff = std::pin::pin!(cutoff);
-        match futures_util::future::select(run, cutoff).await {
-            futures_util::future::Either::Left((Ok(()), _)) => accepted.complete().await,
-            futures_util::future::Either::Left((Err(err), _)) => {
-                accepted.release(Outcome::Failed(err)).await
-            }
-            futures_util::future::Either::Right(((), _)) => {
-                accepted
-                    .release(Outcome::Failed(HandlerError::new(
-                        "cut off: the server shut down before the handler finished",
-                    )))
-                    .await
-            }
+        let run = crate::metrics::time_handler(provider, run_caught(handler.as_ref(), ctx));
+        let (finished, _) = accepted.settle(run, |ran| (ran, ()), cutoff).await;
+        finished
+    }
+
+    /// Calls the observer given to [`on_finished`](Self::on_finished), if
+    /// any, with `finished`. [`dispatch`](Self::dispatch) does it for every
+    /// delivery; adapters call it for what they refuse before dispatching
+    /// (a body over the limit, one too slow to arrive, a full server), so
+    /// that the observer sees every request.
+    pub fn observe(&self, finished: &Finished) {
+        if let Some(observer) = &self.observer {
+            observer(finished);
         }
     }
 }
@@ -317,23 +356,12 @@ pub(crate) async fn run_caught<S: 'static>(
 ) -> Result<(), HandlerError> {
     let fut = match std::panic::catch_unwind(AssertUnwindSafe(|| handler.call(ctx))) {
         Ok(fut) => fut,
-        Err(panic) => return Err(panicked(panic)),
+        Err(panic) => return Err(crate::task::panicked(&*panic)),
     };
     match AssertUnwindSafe(fut).catch_unwind().await {
         Ok(result) => result,
-        Err(panic) => Err(panicked(panic)),
+        Err(panic) => Err(crate::task::panicked(&*panic)),
     }
-}
-
-fn panicked(panic: Box<dyn std::any::Any + Send>) -> HandlerError {
-    let message = if let Some(text) = panic.downcast_ref::<&str>() {
-        (*text).to_owned()
-    } else if let Some(text) = panic.downcast_ref::<String>() {
-        text.clone()
-    } else {
-        "non-string panic payload".to_owned()
-    };
-    HandlerError::Panicked { message }
 }
 
 enum Route {
@@ -449,6 +477,7 @@ impl<S: Clone + Send + Sync + 'static> DispatcherBuilder<S> {
                 routes,
                 state: self.state,
             }),
+            observer: None,
         })
     }
 }

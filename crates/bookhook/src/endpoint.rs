@@ -1,15 +1,20 @@
 //! One webhook endpoint: verification, parsing, replay window and deduplication.
 
 use std::fmt;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
+use futures_util::FutureExt;
+use futures_util::future::Either;
+use tracing::{Instrument, Span};
 
 use crate::MemoryStore;
 use crate::budget::UnverifiedBudget;
 use crate::clock::{Clock, SystemClock};
-use crate::error::{ConfigError, StoreError, VerifyError};
+use crate::error::{ConfigError, HandlerError, StoreError, VerifyError};
 use crate::event::Delivery;
 use crate::headers::{Headers, Incoming};
 use crate::idempotency::{Claim, ClaimToken, Freshness, IdempotencyStore, Observation};
@@ -266,12 +271,24 @@ impl Endpoint {
     /// claim. On success the caller owns the claim and must finish it with
     /// [`Accepted::complete`] or [`Accepted::release`]; otherwise the
     /// [`Finished`] report says what to answer.
+    ///
+    /// The delivery's span ([`span::DELIVERY_SPAN`](crate::span::DELIVERY_SPAN))
+    /// starts here, as a child of the current span; the [`Accepted`] claim
+    /// enters it again for the handler and the store calls that finish it.
     pub async fn begin(&self, request: &Request<'_>) -> Result<Accepted, Finished> {
+        let span = crate::span::delivery(self.inner.provider);
+        self.begin_in(request, span.clone()).instrument(span).await
+    }
+
+    async fn begin_in(&self, request: &Request<'_>, span: Span) -> Result<Accepted, Finished> {
         let started = Instant::now();
         let delivery = match self.verify_and_parse(request) {
             Ok(delivery) => Arc::new(delivery),
-            Err(rejection) => return Err(self.finish(None, Outcome::Rejected(rejection), started)),
+            Err(rejection) => {
+                return Err(self.finish(None, Outcome::Rejected(rejection), started, &span));
+            }
         };
+        crate::span::record_delivery(&span, &delivery);
         let key = self.namespaced("k", delivery.idempotency_key());
         let appointment_key = delivery.appointment_id().map(|id| self.namespaced("a", id));
         let observation = match (&appointment_key, delivery.occurred_at()) {
@@ -295,14 +312,18 @@ impl Endpoint {
                 token: Some(token),
                 freshness,
                 started,
+                span,
             }),
-            Ok((Claim::Done, _)) => Err(self.finish(Some(delivery), Outcome::Duplicate, started)),
+            Ok((Claim::Done, _)) => {
+                Err(self.finish(Some(delivery), Outcome::Duplicate, started, &span))
+            }
             Ok((Claim::InFlight, _)) => Err(self.finish(
                 Some(delivery),
                 Outcome::InFlight {
                     retry_after: self.inner.retry_after,
                 },
                 started,
+                &span,
             )),
             Err(err) if self.inner.fail_open => {
                 tracing::warn!(
@@ -318,16 +339,25 @@ impl Endpoint {
                     token: None,
                     freshness: Freshness::Latest,
                     started,
+                    span,
                 })
             }
-            Err(err) => Err(self.finish(Some(delivery), Outcome::StoreUnavailable(err), started)),
+            Err(err) => Err(self.finish(
+                Some(delivery),
+                Outcome::StoreUnavailable(err),
+                started,
+                &span,
+            )),
         }
     }
 
     /// Builds the report for a request refused before [`begin`](Self::begin)
     /// could run (an adapter that stopped reading an oversized body), and logs it.
+    ///
+    /// It gets a delivery span of its own, a child of the current span.
     pub fn reject(&self, rejection: Rejection) -> Finished {
-        self.finish(None, Outcome::Rejected(rejection), Instant::now())
+        let span = crate::span::delivery(self.inner.provider);
+        self.finish(None, Outcome::Rejected(rejection), Instant::now(), &span)
     }
 
     fn namespaced(&self, class: &str, key: &str) -> String {
@@ -341,18 +371,21 @@ impl Endpoint {
         out
     }
 
+    /// The report, recorded on the delivery's span and logged inside it.
     fn finish(
         &self,
         delivery: Option<Arc<Delivery>>,
         outcome: Outcome,
         started: Instant,
+        span: &Span,
     ) -> Finished {
         let finished = Finished {
             delivery,
             outcome,
             latency: started.elapsed(),
         };
-        finished.log(self.inner.provider);
+        crate::span::record_outcome(span, &finished.outcome, finished.latency);
+        span.in_scope(|| finished.log(self.inner.provider));
         finished
     }
 }
@@ -386,6 +419,8 @@ pub struct Accepted {
     token: Option<ClaimToken>,
     freshness: Freshness,
     started: Instant,
+    /// The delivery's span, entered again for the handler and the store calls.
+    span: Span,
 }
 
 impl fmt::Debug for Accepted {
@@ -415,6 +450,11 @@ impl Accepted {
     }
 
     pub(crate) async fn complete_as(self, outcome: Outcome) -> Finished {
+        let span = self.span.clone();
+        self.complete_in_span(outcome).instrument(span).await
+    }
+
+    async fn complete_in_span(self, outcome: Outcome) -> Finished {
         if let Some(token) = self.token {
             let done =
                 self.endpoint
@@ -433,12 +473,81 @@ impl Accepted {
             }
         }
         self.endpoint
-            .finish(Some(self.delivery), outcome, self.started)
+            .finish(Some(self.delivery), outcome, self.started, &self.span)
+    }
+
+    /// Runs `handler` (the work done under this claim) and finishes the claim
+    /// by what it did, the way a layer in front of a handler of the user's
+    /// own and the [`Dispatcher`](crate::Dispatcher) both do:
+    ///
+    /// - `judge` turns the handler's output into its verdict and what to pass
+    ///   on to the sender: `Ok(())` completes the claim
+    ///   ([`Outcome::Handled`]), an error releases it ([`Outcome::Failed`]) so
+    ///   that the sender's retry runs again;
+    /// - a panic in `handler` is caught and releases the claim;
+    /// - when `cutoff` completes first, the handler's future is dropped and
+    ///   the claim released (a server at the end of its shutdown grace period).
+    ///
+    /// Returns the report, and what `judge` passed on: `None` when the
+    /// handler panicked or was cut off, in which case the answer is the
+    /// report's [`response`](Finished::response).
+    ///
+    /// ```
+    /// # futures_util::FutureExt::now_or_never(async {
+    /// use bookhook::{Endpoint, HandlerError, Provider, Request, task};
+    ///
+    /// let endpoint = Endpoint::builder(Provider::Calendence).unverified().build().unwrap();
+    /// let body = r#"{"event":"booking.created","timestamp":"2026-03-24T14:30:00+00:00","data":{"id":"b-1"}}"#;
+    /// let headers: [(&str, &str); 0] = [];
+    /// let accepted = endpoint.begin(&Request::post(&headers, body.into())).await.unwrap();
+    /// // A handler of the user's own that answers with an HTTP status.
+    /// let answered = async { Ok::<u16, HandlerError>(503) };
+    /// let (finished, passed) = accepted
+    ///     .settle(answered, |out| task::judge_answer(out, |status| *status), std::future::pending())
+    ///     .await;
+    /// assert_eq!(finished.outcome().as_str(), "failed"); // released: the retry runs again
+    /// assert_eq!(passed.unwrap().unwrap(), 503); // the handler's answer goes back unchanged
+    /// # }).unwrap();
+    /// ```
+    pub async fn settle<T, P>(
+        self,
+        handler: impl Future<Output = T>,
+        judge: impl FnOnce(T) -> (Result<(), HandlerError>, P),
+        cutoff: impl Future<Output = ()>,
+    ) -> (Finished, Option<P>) {
+        // The handler runs inside the delivery's span.
+        let handler = handler.instrument(self.span.clone());
+        let ran = std::pin::pin!(AssertUnwindSafe(handler).catch_unwind());
+        let cutoff = std::pin::pin!(cutoff);
+        let (verdict, passed) = match futures_util::future::select(ran, cutoff).await {
+            Either::Left((Ok(output), _)) => {
+                let (verdict, passed) = judge(output);
+                (verdict, Some(passed))
+            }
+            // Released now rather than left to the lease.
+            Either::Left((Err(panic), _)) => (Err(crate::task::panicked(&*panic)), None),
+            Either::Right(((), _)) => (
+                Err(HandlerError::new(
+                    "cut off: the server shut down before the handler finished",
+                )),
+                None,
+            ),
+        };
+        let finished = match verdict {
+            Ok(()) => self.complete().await,
+            Err(err) => self.release(Outcome::Failed(err)).await,
+        };
+        (finished, passed)
     }
 
     /// Releases the claim so that the sender's retry runs again, and reports
     /// `outcome` (normally [`Outcome::Failed`]).
     pub async fn release(self, outcome: Outcome) -> Finished {
+        let span = self.span.clone();
+        self.release_in_span(outcome).instrument(span).await
+    }
+
+    async fn release_in_span(self, outcome: Outcome) -> Finished {
         if let Some(token) = self.token {
             let released = self.endpoint.inner.store.release(&self.key, token);
             if let Err(err) =
@@ -453,7 +562,7 @@ impl Accepted {
             }
         }
         self.endpoint
-            .finish(Some(self.delivery), outcome, self.started)
+            .finish(Some(self.delivery), outcome, self.started, &self.span)
     }
 }
 

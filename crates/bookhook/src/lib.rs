@@ -9,6 +9,7 @@
 
 mod appointment;
 mod budget;
+mod claimed;
 mod clock;
 mod dispatch;
 mod endpoint;
@@ -23,6 +24,8 @@ mod outcome;
 pub mod provider;
 mod secret;
 mod signature;
+pub mod span;
+pub mod task;
 mod time;
 
 #[cfg(feature = "testing")]
@@ -31,6 +34,7 @@ pub mod testing;
 
 pub use appointment::{Appointment, Attendee};
 pub use budget::{BudgetHold, BudgetSpent, DEFAULT_UNVERIFIED_BUDGET, UnverifiedBudget};
+pub use claimed::{ClaimedEvent, MissingWebhookLayer};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use dispatch::{Context, Dispatcher, DispatcherBuilder, Handler};
 pub use endpoint::{

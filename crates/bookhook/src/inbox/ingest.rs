@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::sync::Notify;
+use tracing::{Instrument, Span};
 
 use crate::endpoint::{Endpoint, Request};
 use crate::event::Delivery;
@@ -154,12 +155,29 @@ impl Ingest {
     /// Receives one request: `method`, its headers, its raw query string
     /// (without `?`) and its raw body. The answer is in the returned report,
     /// which has been logged.
+    ///
+    /// It runs inside the delivery's span ([`DELIVERY_SPAN`](crate::span::DELIVERY_SPAN)),
+    /// a child of the current span, around verification and the inbox write.
     pub async fn receive(
         &self,
         method: &str,
         headers: &(dyn Headers + Sync),
         query: Option<&str>,
         body: Bytes,
+    ) -> Ingested {
+        let span = crate::span::delivery(self.endpoint.provider());
+        self.receive_in(method, headers, query, body, &span)
+            .instrument(span.clone())
+            .await
+    }
+
+    async fn receive_in(
+        &self,
+        method: &str,
+        headers: &(dyn Headers + Sync),
+        query: Option<&str>,
+        body: Bytes,
+        span: &Span,
     ) -> Ingested {
         let started = Instant::now();
         let recording = Recording::new(headers);
@@ -180,9 +198,10 @@ impl Ingest {
         let delivery = match self.endpoint.verify_and_parse(&request) {
             Ok(delivery) => Arc::new(delivery),
             Err(rejection) => {
-                return self.finish(None, Outcome::Rejected(rejection), started);
+                return self.finish(None, Outcome::Rejected(rejection), started, span);
             }
         };
+        crate::span::record_delivery(span, &delivery);
         let secret = |name: &str| is_secret_header(name) || token_headers.iter().any(|t| t == name);
         let mut stored = kept(headers, recording.names(), secret);
         let extra: Vec<String> = self
@@ -215,7 +234,7 @@ impl Ingest {
             Ok(Enqueued::Duplicate(id)) => (Outcome::Duplicate, Some(id)),
             Err(err) => (Outcome::InboxUnavailable(err), None),
         };
-        let mut ingested = self.finish(Some(delivery), outcome, started);
+        let mut ingested = self.finish(Some(delivery), outcome, started, span);
         ingested.existing = existing;
         ingested
     }
@@ -238,6 +257,7 @@ impl Ingest {
         delivery: Option<Arc<Delivery>>,
         outcome: Outcome,
         started: Instant,
+        span: &Span,
     ) -> Ingested {
         let ingested = Ingested {
             delivery,
@@ -245,6 +265,7 @@ impl Ingest {
             latency: started.elapsed(),
             existing: None,
         };
+        crate::span::record_outcome(span, &ingested.outcome, ingested.latency);
         ingested.log(&self.endpoint);
         ingested
     }

@@ -5,6 +5,10 @@
 //!   and send through your own handlers.
 //! - [`conformance`]: one table of requests and expected responses that every
 //!   web adapter must pass.
+//! - [`layer`]: what the conformance table must give through an adapter's
+//!   `WebhookLayer` in front of a handler of the user's own.
+//! - [`spans`]: a `tracing` layer that records spans and their fields, to
+//!   check the delivery span.
 //! - [`inbox`]: a contract that every [`Inbox`](crate::inbox::Inbox) backend
 //!   must meet, as async checks to run from your own tests.
 //! - [`store`]: a contract that every [`IdempotencyStore`](crate::IdempotencyStore)
@@ -12,8 +16,10 @@
 
 pub mod conformance;
 pub mod inbox;
+pub mod layer;
 pub mod samples;
 mod sign;
+pub mod spans;
 pub mod store;
 
 pub use sign::{signed_request, signed_request_with};
