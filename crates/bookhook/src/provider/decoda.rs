@@ -20,116 +20,82 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::{Parsed, de, optional_id, payload, required_string, value};
+use super::event_types::event_types;
+use super::{Description, Parsed, Provider, de, optional_id, payload, required_string, value};
 use crate::appointment::{Appointment, Attendee, join_name};
 use crate::error::ParseError;
-use crate::kind::{Kind, Provider};
+use crate::headers::Headers;
+use crate::kind::Kind;
 use crate::time::Timestamp;
 
-macro_rules! event_types {
-    ($( $(#[$doc:meta])* $variant:ident = $name:literal $(| $alias:literal)? => $kind:ident, )*) => {
-        /// A Decoda event type this version knows.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum EventType {
-            $( $(#[$doc])* $variant, )*
-        }
-
-        impl EventType {
-            /// Every known type, in a stable order.
-            pub const ALL: &'static [EventType] = &[$(EventType::$variant,)*];
-
-            /// The type's name, with the fixed spelling (`CALL_RECEIVED`).
-            pub const fn as_str(self) -> &'static str {
-                match self {
-                    $( EventType::$variant => $name, )*
-                }
-            }
-
-            /// Reads a type name; the misspelled `..._RECIEVED` names are accepted.
-            pub fn from_name(name: &str) -> Option<EventType> {
-                match name {
-                    $( $name $(| $alias)? => Some(EventType::$variant), )*
-                    _ => None,
-                }
-            }
-
-            /// The normalized kind of this type.
-            pub const fn kind(self) -> Kind {
-                match self {
-                    $( EventType::$variant => Kind::$kind, )*
-                }
-            }
-        }
-    };
-}
-
 event_types! {
+    fixtures: "decoda",
     /// `APPOINTMENT_SCHEDULED`
-    AppointmentScheduled = "APPOINTMENT_SCHEDULED" => Created,
+    AppointmentScheduled = "APPOINTMENT_SCHEDULED" (payloads) => Created,
     /// `SELF_SCHEDULED_APPOINTMENT`: a patient booked online.
-    SelfScheduledAppointment = "SELF_SCHEDULED_APPOINTMENT" => Created,
+    SelfScheduledAppointment = "SELF_SCHEDULED_APPOINTMENT" (payloads) => Created,
     /// `APPOINTMENT_REQUEST`: a patient asked for an appointment.
-    AppointmentRequest = "APPOINTMENT_REQUEST" => Requested,
+    AppointmentRequest = "APPOINTMENT_REQUEST" (payloads) => Requested,
     /// `APPOINTMENT_UPDATED`
-    AppointmentUpdated = "APPOINTMENT_UPDATED" => Updated,
+    AppointmentUpdated = "APPOINTMENT_UPDATED" (samples) => Updated,
     /// `SELF_SCHEDULED_APPOINTMENT_UPDATED`
-    SelfScheduledAppointmentUpdated = "SELF_SCHEDULED_APPOINTMENT_UPDATED" => Updated,
+    SelfScheduledAppointmentUpdated = "SELF_SCHEDULED_APPOINTMENT_UPDATED" (samples) => Updated,
     /// `APPOINTMENT_RESCHEDULED`
-    AppointmentRescheduled = "APPOINTMENT_RESCHEDULED" => Rescheduled,
+    AppointmentRescheduled = "APPOINTMENT_RESCHEDULED" (payloads) => Rescheduled,
     /// `APPOINTMENT_CANCELLED`
-    AppointmentCancelled = "APPOINTMENT_CANCELLED" => Cancelled,
+    AppointmentCancelled = "APPOINTMENT_CANCELLED" (payloads) => Cancelled,
     /// `SELF_SCHEDULED_APPOINTMENT_CANCELLED`
-    SelfScheduledAppointmentCancelled = "SELF_SCHEDULED_APPOINTMENT_CANCELLED" => Cancelled,
+    SelfScheduledAppointmentCancelled = "SELF_SCHEDULED_APPOINTMENT_CANCELLED" (samples) => Cancelled,
     /// `PAYMENT_CREATED`
-    PaymentCreated = "PAYMENT_CREATED" => Other,
+    PaymentCreated = "PAYMENT_CREATED" (payloads) => Other,
     /// `PAYMENT_FAILED`
-    PaymentFailed = "PAYMENT_FAILED" => Other,
+    PaymentFailed = "PAYMENT_FAILED" (samples) => Other,
     /// `PAYMENT_SUCCEEDED`
-    PaymentSucceeded = "PAYMENT_SUCCEEDED" => Other,
+    PaymentSucceeded = "PAYMENT_SUCCEEDED" (samples) => Other,
     /// `PATIENT_CREATED`
-    PatientCreated = "PATIENT_CREATED" => Other,
+    PatientCreated = "PATIENT_CREATED" (payloads) => Other,
     /// `PATIENT_UPDATED`
-    PatientUpdated = "PATIENT_UPDATED" => Other,
+    PatientUpdated = "PATIENT_UPDATED" (samples) => Other,
     /// `CHARGE_CREATED`
-    ChargeCreated = "CHARGE_CREATED" => Other,
+    ChargeCreated = "CHARGE_CREATED" (samples) => Other,
     /// `REFUND_CREATED`
-    RefundCreated = "REFUND_CREATED" => Other,
+    RefundCreated = "REFUND_CREATED" (samples) => Other,
     /// `REFUND_FAILED`
-    RefundFailed = "REFUND_FAILED" => Other,
+    RefundFailed = "REFUND_FAILED" (samples) => Other,
     /// `REFUND_SUCCEEDED`
-    RefundSucceeded = "REFUND_SUCCEEDED" => Other,
+    RefundSucceeded = "REFUND_SUCCEEDED" (samples) => Other,
     /// `ADJUSTMENT_CREATED`
-    AdjustmentCreated = "ADJUSTMENT_CREATED" => Other,
+    AdjustmentCreated = "ADJUSTMENT_CREATED" (samples) => Other,
     /// `ADJUSTMENT_FAILED`
-    AdjustmentFailed = "ADJUSTMENT_FAILED" => Other,
+    AdjustmentFailed = "ADJUSTMENT_FAILED" (samples) => Other,
     /// `ADJUSTMENT_SUCCEEDED`
-    AdjustmentSucceeded = "ADJUSTMENT_SUCCEEDED" => Other,
+    AdjustmentSucceeded = "ADJUSTMENT_SUCCEEDED" (samples) => Other,
     /// `INVOICE_SENT`
-    InvoiceSent = "INVOICE_SENT" => Other,
+    InvoiceSent = "INVOICE_SENT" (samples) => Other,
     /// `INVOICE_FAILED`
-    InvoiceFailed = "INVOICE_FAILED" => Other,
+    InvoiceFailed = "INVOICE_FAILED" (samples) => Other,
     /// `CALL_RECEIVED` (also sent as `CALL_RECIEVED`)
-    CallReceived = "CALL_RECEIVED" | "CALL_RECIEVED" => Other,
+    CallReceived = "CALL_RECEIVED" (samples) | "CALL_RECIEVED" (payloads) => Other,
     /// `CALL_MADE`
-    CallMade = "CALL_MADE" => Other,
+    CallMade = "CALL_MADE" (samples) => Other,
     /// `MESSAGE_RECEIVED` (also sent as `MESSAGE_RECIEVED`)
-    MessageReceived = "MESSAGE_RECEIVED" | "MESSAGE_RECIEVED" => Other,
+    MessageReceived = "MESSAGE_RECEIVED" (samples) | "MESSAGE_RECIEVED" => Other,
     /// `MESSAGE_SENT`
-    MessageSent = "MESSAGE_SENT" => Other,
+    MessageSent = "MESSAGE_SENT" (samples) => Other,
     /// `MESSAGE_DELIVERED`
-    MessageDelivered = "MESSAGE_DELIVERED" => Other,
+    MessageDelivered = "MESSAGE_DELIVERED" (samples) => Other,
     /// `MESSAGE_FAILED`
-    MessageFailed = "MESSAGE_FAILED" => Other,
+    MessageFailed = "MESSAGE_FAILED" (samples) => Other,
     /// `EMAIL_RECEIVED` (also sent as `EMAIL_RECIEVED`)
-    EmailReceived = "EMAIL_RECEIVED" | "EMAIL_RECIEVED" => Other,
+    EmailReceived = "EMAIL_RECEIVED" (samples) | "EMAIL_RECIEVED" => Other,
     /// `EMAIL_SENT`
-    EmailSent = "EMAIL_SENT" => Other,
+    EmailSent = "EMAIL_SENT" (samples) => Other,
     /// `FORM_SUBMITTED`
-    FormSubmitted = "FORM_SUBMITTED" => Other,
+    FormSubmitted = "FORM_SUBMITTED" (samples) => Other,
     /// `MAIL_SENT`
-    MailSent = "MAIL_SENT" => Other,
+    MailSent = "MAIL_SENT" (samples) => Other,
     /// `MAIL_DELIVERY_FAILED`
-    MailDeliveryFailed = "MAIL_DELIVERY_FAILED" => Other,
+    MailDeliveryFailed = "MAIL_DELIVERY_FAILED" (samples) => Other,
 }
 
 impl EventType {
@@ -156,6 +122,19 @@ impl EventType {
         )
     }
 }
+
+/// What bookhook knows about Decoda Health.
+pub const DESCRIPTION: Description = Description {
+    summary: "Decoda Health: HMAC-SHA256 in `Decoda-Signature`",
+    scheme_name: "hmac-sha256",
+    headers: &[SIGNATURE_HEADER],
+    query: &[],
+    dedup_key: "alertId (else id)",
+    event_types: EVENT_TYPES,
+    preset: Some(|| scheme().into()),
+    #[cfg(feature = "testing")]
+    samples: SAMPLES,
+};
 
 impl fmt::Display for EventType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -414,7 +393,7 @@ fn other(event_type: String, (data, error): (Value, String)) -> Event {
     }
 }
 
-pub(crate) fn parse(body: &[u8]) -> Result<Parsed, ParseError> {
+pub(crate) fn parse(_headers: &dyn Headers, body: &[u8]) -> Result<Parsed<Event>, ParseError> {
     let envelope: Envelope<'_> = super::read_envelope(body)?;
     let raw_type = required_string(envelope.event_type, "type")?;
     let alert_id = optional_id(envelope.alert_id, "alertId")?;
@@ -456,7 +435,7 @@ pub(crate) fn parse(body: &[u8]) -> Result<Parsed, ParseError> {
         _ => None,
     };
     Ok(Parsed {
-        event: crate::event::Event::Decoda(event),
+        event,
         raw_type,
         kind,
         key,

@@ -3,20 +3,26 @@
 //! Each module has an `Event` type. The platforms with a published list of
 //! event types ([`eagenda`], [`moncreneau`], [`orufy`], [`calendence`],
 //! [`decoda`]) have an `enum` with one variant per known type and an `Other`
-//! variant for anything else. [`standard`] and [`generic`] carry the type name
+//! variant for anything else. [`standard`] and [`hmac`] carry the type name
 //! and the JSON data as they are.
 //!
 //! Unknown event types never fail a delivery. A known type whose data does not
 //! fit its payload struct is delivered as `Other` too, with the reason in its
 //! `error` field, so that nothing is lost and the raw JSON stays reachable.
 
-pub mod calendence;
-pub mod decoda;
-pub mod eagenda;
-pub mod generic;
-pub mod moncreneau;
-pub mod orufy;
-pub mod standard;
+pub(crate) mod event_types;
+mod registry;
+
+pub(crate) use registry::registry;
+pub use registry::{Description, EventType, Provider, UnknownProvider};
+
+/// Declares the module of every provider in the registry.
+macro_rules! provider_modules {
+    ($( $(#[$doc:meta])* $variant:ident => $module:ident, )*) => {
+        $( pub mod $module; )*
+    };
+}
+registry!(provider_modules);
 
 use std::marker::PhantomData;
 
@@ -30,7 +36,6 @@ use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 use crate::error::ParseError;
-use crate::event::Event;
 use crate::kind::Kind;
 use crate::time::Timestamp;
 
@@ -60,15 +65,30 @@ pub(crate) struct EventEnvelope<'a> {
     pub(crate) data: Option<&'a RawValue>,
 }
 
-/// What a provider module hands back to [`crate::Delivery`].
+/// What a provider module hands back to [`crate::Delivery`]: the envelope's
+/// fields and the provider's own typed event `E`, which `event.rs` wraps.
 #[derive(Debug)]
-pub(crate) struct Parsed {
-    pub(crate) event: Event,
+pub(crate) struct Parsed<E> {
+    pub(crate) event: E,
     pub(crate) raw_type: String,
     pub(crate) kind: Kind,
     pub(crate) key: String,
     pub(crate) occurred_at: Option<Timestamp>,
     pub(crate) appointment_id: Option<String>,
+}
+
+impl<E> Parsed<E> {
+    /// The same fields, with the event wrapped by `wrap`.
+    pub(crate) fn map<F>(self, wrap: impl FnOnce(E) -> F) -> Parsed<F> {
+        Parsed {
+            event: wrap(self.event),
+            raw_type: self.raw_type,
+            kind: self.kind,
+            key: self.key,
+            occurred_at: self.occurred_at,
+            appointment_id: self.appointment_id,
+        }
+    }
 }
 
 /// The deepest nesting serde_json accepts with its default recursion limit
@@ -810,21 +830,6 @@ pub(crate) mod de {
     }
 }
 
-/// The signature scheme a provider uses unless the endpoint says otherwise.
-/// [`Provider::Hmac`](crate::Provider::Hmac) has none: its scheme is configured by hand.
-pub(crate) fn preset_scheme(provider: crate::Provider) -> Option<crate::Scheme> {
-    use crate::Provider;
-    match provider {
-        Provider::Eagenda => Some(eagenda::scheme().into()),
-        Provider::Moncreneau => Some(moncreneau::scheme().into()),
-        Provider::Orufy => Some(orufy::scheme().into()),
-        Provider::Calendence => Some(calendence::scheme().into()),
-        Provider::Decoda => Some(decoda::scheme().into()),
-        Provider::Standard => Some(standard::scheme().into()),
-        Provider::Hmac => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -964,14 +969,16 @@ mod tests {
         use std::path::Path;
 
         use super::super::{Parsed, Pass, calendence, eagenda, read_event_traced};
-        use crate::{Delivery, NoHeaders, ParseError, Provider};
+        use crate::{Delivery, Event, NoHeaders, ParseError, Provider};
 
         const PROVIDERS: [Provider; 2] = [Provider::Eagenda, Provider::Calendence];
 
-        fn two_pass(provider: Provider, body: &[u8]) -> Result<Parsed, ParseError> {
+        fn two_pass(provider: Provider, body: &[u8]) -> Result<Parsed<Event>, ParseError> {
             match provider {
-                Provider::Eagenda => eagenda::parse_two_pass(body),
-                Provider::Calendence => calendence::parse_two_pass(body),
+                Provider::Eagenda => eagenda::parse_two_pass(body).map(|p| p.map(Event::Eagenda)),
+                Provider::Calendence => {
+                    calendence::parse_two_pass(body).map(|p| p.map(Event::Calendence))
+                }
                 other => panic!("{other:?} has no event envelope"),
             }
         }

@@ -23,88 +23,76 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::{Parsed, composite_key, de, required_string, typed_or_other};
+use super::event_types::typed_events;
+use super::{
+    Description, Parsed, Provider, composite_key, de, required_string, typed_or_other,
+};
 use crate::appointment::{Appointment, Attendee, join_name};
 use crate::error::ParseError;
-use crate::kind::{Kind, Provider};
+use crate::headers::Headers;
+use crate::kind::Kind;
 use crate::time::Timestamp;
 
-/// An Orufy Bookings event.
-///
-/// ```
-/// use bookhook::provider::orufy;
-/// use bookhook::{Delivery, Event, Kind, NoHeaders, Provider};
-///
-/// let body = r#"{"eventType":"CANCEL","meetData":{"_id":"665f1c","time":"2026-07-01T10:00:00.000Z",
-///   "duration":45,"status":"CANCELLED","cancellation":{"timestamp":"2026-06-30T08:00:00.000Z","reason":"ill"}}}"#;
-/// let delivery = Delivery::parse(Provider::Orufy, &NoHeaders, body.into())?;
-/// assert_eq!(delivery.kind(), Kind::Cancelled);
-/// if let Event::Orufy(orufy::Event::Cancel(meet)) = delivery.event() {
-///     assert_eq!(meet.duration, Some(45));
-///     assert_eq!(meet.cancellation.as_ref().unwrap().reason.as_deref(), Some("ill"));
-/// } else {
-///     panic!("unexpected event");
-/// }
-/// let appointment = delivery.appointment().unwrap();
-/// assert_eq!(appointment.ends_at.unwrap().to_string(), "2026-07-01T10:45:00+00:00");
-/// # Ok::<(), bookhook::ParseError>(())
-/// ```
-///
-/// The meeting is boxed, as every platform's payload is (see
-/// [`Event`](crate::Event)). Fields read through the box as usual.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Event {
-    /// `BOOK`: a meeting was booked.
-    Book(Box<Meet>),
-    /// `CANCEL`: a meeting was cancelled.
-    Cancel(Box<Meet>),
-    /// `RESCHEDULE`: a meeting moved; see [`Meet::prev_meet_id`] and [`Meet::reschedule`].
-    Reschedule(Box<Meet>),
-    /// The attendee was marked as a no-show.
-    NoShow(Box<Meet>),
-    /// Any other type, or a known type whose `meetData` does not fit [`Meet`].
-    Other {
-        /// The event type: canonical for a known type, else as sent.
-        event_type: String,
-        /// `meetData` as sent.
-        data: Value,
-        /// Why the data did not fit, for a known type (serde's message, which may
-        /// quote the offending value); `None` for an unknown type.
-        error: Option<String>,
-    },
+typed_events! {
+    fixtures: "orufy",
+    normalize: squash,
+    payload: Meet, accessor: meet,
+    /// An Orufy Bookings event.
+    ///
+    /// ```
+    /// use bookhook::provider::orufy;
+    /// use bookhook::{Delivery, Event, Kind, NoHeaders, Provider};
+    ///
+    /// let body = r#"{"eventType":"CANCEL","meetData":{"_id":"665f1c","time":"2026-07-01T10:00:00.000Z",
+    ///   "duration":45,"status":"CANCELLED","cancellation":{"timestamp":"2026-06-30T08:00:00.000Z","reason":"ill"}}}"#;
+    /// let delivery = Delivery::parse(Provider::Orufy, &NoHeaders, body.into())?;
+    /// assert_eq!(delivery.kind(), Kind::Cancelled);
+    /// if let Event::Orufy(orufy::Event::Cancel(meet)) = delivery.event() {
+    ///     assert_eq!(meet.duration, Some(45));
+    ///     assert_eq!(meet.cancellation.as_ref().unwrap().reason.as_deref(), Some("ill"));
+    /// } else {
+    ///     panic!("unexpected event");
+    /// }
+    /// let appointment = delivery.appointment().unwrap();
+    /// assert_eq!(appointment.ends_at.unwrap().to_string(), "2026-07-01T10:45:00+00:00");
+    /// # Ok::<(), bookhook::ParseError>(())
+    /// ```
+    ///
+    /// The meeting is boxed, as every platform's payload is (see
+    /// [`Event`](crate::Event)). Fields read through the box as usual.
+    pub enum Event {
+        /// `BOOK`: a meeting was booked.
+        Book = "BOOK" (payloads) => Created,
+        /// `CANCEL`: a meeting was cancelled.
+        Cancel = "CANCEL" (payloads) => Cancelled,
+        /// `RESCHEDULE`: a meeting moved; see [`Meet::prev_meet_id`] and [`Meet::reschedule`].
+        Reschedule = "RESCHEDULE" (payloads) => Rescheduled,
+        /// `NO_SHOW`: the attendee was marked as a no-show (read from every
+        /// spelling, in any case, with or without `-` and `_`).
+        NoShow = "NO_SHOW" (payloads) | "NOSHOW" | "MARKASNOSHOW" | "MARKEDASNOSHOW" | "MARKNOSHOW" => NoShow,
+    }
 }
 
 impl Event {
-    /// The event type: `BOOK`, `CANCEL`, `RESCHEDULE`, `NO_SHOW`, or as sent.
-    pub fn event_type(&self) -> &str {
-        match self {
-            Event::Book(_) => "BOOK",
-            Event::Cancel(_) => "CANCEL",
-            Event::Reschedule(_) => "RESCHEDULE",
-            Event::NoShow(_) => "NO_SHOW",
-            Event::Other { event_type, .. } => event_type,
-        }
-    }
-
-    /// The normalized kind of this event.
-    pub fn kind(&self) -> Kind {
-        kind_of(self.event_type())
-    }
-
     /// The normalized appointment of a known event type.
     pub(crate) fn to_appointment(&self) -> Option<Appointment> {
         self.meet()
             .map(|m| m.to_appointment(self.event_type(), self.kind()))
     }
-
-    /// The meeting of a known event type.
-    pub fn meet(&self) -> Option<&Meet> {
-        match self {
-            Event::Book(m) | Event::Cancel(m) | Event::Reschedule(m) | Event::NoShow(m) => Some(m),
-            Event::Other { .. } => None,
-        }
-    }
 }
+
+/// What bookhook knows about Orufy Bookings.
+pub const DESCRIPTION: Description = Description {
+    summary: "Orufy Bookings: `Authorization: Bearer <token>` (or `?token=`)",
+    scheme_name: "token",
+    headers: &["Authorization"],
+    query: &[TOKEN_PARAM],
+    dedup_key: "eventType + meetData._id + cancellation/reschedule timestamp or updatedAt (else the body's sha-256)",
+    event_types: EVENT_TYPES,
+    preset: Some(|| scheme().into()),
+    #[cfg(feature = "testing")]
+    samples: SAMPLES,
+};
 
 /// `meetData`: one meeting, as Orufy's field list describes it.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -323,30 +311,14 @@ impl Meet {
     }
 }
 
-/// `BOOK`, `CANCEL`, `RESCHEDULE` in any case; every no-show spelling is `NO_SHOW`.
-fn canonical(raw: &str) -> Option<&'static str> {
-    let squashed: String = raw
-        .chars()
+/// `raw` in upper case without separators, as the names are compared: every
+/// spelling of the no-show trigger (`no-show`, `MARK_AS_NO_SHOW`) squashes to
+/// one of [`Event::NoShow`]'s names.
+fn squash(raw: &str) -> String {
+    raw.chars()
         .filter(char::is_ascii_alphanumeric)
         .map(|c| c.to_ascii_uppercase())
-        .collect();
-    match squashed.as_str() {
-        "BOOK" => Some("BOOK"),
-        "CANCEL" => Some("CANCEL"),
-        "RESCHEDULE" => Some("RESCHEDULE"),
-        "NOSHOW" | "MARKASNOSHOW" | "MARKEDASNOSHOW" | "MARKNOSHOW" => Some("NO_SHOW"),
-        _ => None,
-    }
-}
-
-fn kind_of(event_type: &str) -> Kind {
-    match event_type {
-        "BOOK" => Kind::Created,
-        "CANCEL" => Kind::Cancelled,
-        "RESCHEDULE" => Kind::Rescheduled,
-        "NO_SHOW" => Kind::NoShow,
-        _ => Kind::Other,
-    }
+        .collect()
 }
 
 #[derive(Deserialize)]
@@ -395,7 +367,7 @@ fn stamp_of(raw: Option<&RawValue>) -> Option<(String, Option<Timestamp>)> {
     time_text(stamp.timestamp)
 }
 
-pub(crate) fn parse(body: &[u8]) -> Result<Parsed, ParseError> {
+pub(crate) fn parse(_headers: &dyn Headers, body: &[u8]) -> Result<Parsed<Event>, ParseError> {
     let envelope: Envelope<'_> = super::read_envelope(body)?;
     let raw_type = required_string(envelope.event_type, "eventType")?;
     let meet_raw = envelope
@@ -417,19 +389,10 @@ pub(crate) fn parse(body: &[u8]) -> Result<Parsed, ParseError> {
             field: "meetData._id",
         })?;
 
-    let canonical = canonical(&raw_type);
-    let make: Option<fn(Box<Meet>) -> Event> = match canonical {
-        Some("BOOK") => Some(Event::Book),
-        Some("CANCEL") => Some(Event::Cancel),
-        Some("RESCHEDULE") => Some(Event::Reschedule),
-        Some("NO_SHOW") => Some(Event::NoShow),
-        _ => None,
-    };
     let event = typed_or_other::<Box<Meet>, _>(
         Some(meet_raw),
         "meetData",
-        make.zip(canonical)
-            .map(|(make, name)| (name.to_owned(), make)),
+        known_type(&raw_type).map(|(name, make)| (name.to_owned(), make)),
         &raw_type,
         |event_type, data, error| Event::Other {
             event_type,
@@ -438,9 +401,11 @@ pub(crate) fn parse(body: &[u8]) -> Result<Parsed, ParseError> {
         },
     )?;
 
-    let change = match canonical {
-        Some("CANCEL") => stamp_of(meet_key.cancellation),
-        Some("RESCHEDULE") => stamp_of(meet_key.reschedule),
+    // The kind follows the known type, even when its payload did not fit.
+    let kind = event.kind();
+    let change = match kind {
+        Kind::Cancelled => stamp_of(meet_key.cancellation),
+        Kind::Rescheduled => stamp_of(meet_key.reschedule),
         _ => None,
     }
     .or_else(|| time_text(meet_key.updated_at));
@@ -456,9 +421,8 @@ pub(crate) fn parse(body: &[u8]) -> Result<Parsed, ParseError> {
         .and_then(|(_, time)| time)
         .or_else(|| time_text(meet_key.created_at).and_then(|(_, time)| time));
 
-    let kind = event.kind();
     Ok(Parsed {
-        event: crate::event::Event::Orufy(event),
+        event,
         raw_type,
         kind,
         key,

@@ -39,9 +39,10 @@ use crate::error::{HandlerError, ParseError, StoreError, VerifyError};
 use crate::event::Delivery;
 use crate::headers::NoHeaders;
 use crate::idempotency::{BoxFuture, Claim, ClaimToken, Freshness, IdempotencyStore};
-use crate::kind::{Kind, Provider};
+use crate::kind::Kind;
 use crate::outcome::{Outcome, Rejection, Response};
-use crate::provider::generic::GenericEnvelope;
+use crate::provider::Provider;
+use crate::provider::hmac::HmacEnvelope;
 use crate::signature::{Encoding, HmacScheme, SignRequest, StandardScheme};
 
 use super::sign::{signed_request, signed_request_with};
@@ -232,7 +233,7 @@ impl Conformance {
             .unwrap_or_else(|err| panic!("conformance endpoint: {err}"));
         let base64 = Endpoint::builder(Provider::Hmac)
             .scheme(HmacScheme::new("X-Signature").encoding(Encoding::Base64))
-            .envelope(GenericEnvelope::default())
+            .envelope(HmacEnvelope::default())
             .secret(SECRET)
             .clock(clock.clone())
             .shared_store(store.clone())
