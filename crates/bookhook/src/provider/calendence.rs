@@ -1,4 +1,4 @@
-//! Calendence (calendence.com, API v1).
+//! Calendence (calendence.com, API v1): its table, typed events, envelope and preset.
 //!
 //! Envelope: `{"event", "timestamp", "data": {...}}`. Calendence advises to
 //! deduplicate "on the event ID", but the payload has none: the dedup key is
@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::event_types::typed_events;
-use super::{Description, EnvelopeEvent, EventTypes, Parsed, Provider, de, triple_key};
+use super::{Description, EnvelopeEvent, EventTypes, Parsed, Provider, lenient, triple_key};
 use crate::appointment::{Appointment, Attendee, join_name};
 use crate::error::ParseError;
 use crate::headers::Headers;
@@ -71,7 +71,7 @@ pub const DESCRIPTION: Description = Description {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct Booking {
     /// The booking's identifier.
-    #[serde(deserialize_with = "de::id")]
+    #[serde(deserialize_with = "lenient::id")]
     pub id: String,
     /// The booking's status, such as `confirmed`.
     #[serde(default)]

@@ -1,4 +1,4 @@
-//! Decoda Health.
+//! Decoda Health: its table, typed events, envelope and preset.
 //!
 //! Envelope: `{"id", "type", "data", "createdDate", "alertId"}`. The dedup key
 //! is `alertId`, else `id`: Decoda's documents disagree on whether `id` names
@@ -21,7 +21,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::event_types::event_types;
-use super::{Description, Parsed, Provider, de, optional_id, payload, required_string, value};
+use super::{Description, Parsed, Provider, lenient, optional_id, payload, required_string, value};
 use crate::appointment::{Appointment, Attendee, join_name};
 use crate::error::ParseError;
 use crate::headers::Headers;
@@ -226,10 +226,10 @@ impl Event {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct AppointmentData {
     /// The appointment's identifier.
-    #[serde(deserialize_with = "de::id")]
+    #[serde(deserialize_with = "lenient::id")]
     pub id: String,
     /// The appointment's status.
-    #[serde(default, deserialize_with = "de::opt_text")]
+    #[serde(default, deserialize_with = "lenient::opt_text")]
     pub status: Option<String>,
     /// Start time (`start_time`, `startTime`, `start_date` or `startDate`).
     #[serde(
@@ -237,7 +237,7 @@ pub struct AppointmentData {
         alias = "startTime",
         alias = "start_date",
         alias = "startDate",
-        deserialize_with = "de::opt_time"
+        deserialize_with = "lenient::opt_time"
     )]
     pub start_time: Option<Timestamp>,
     /// End time (`end_time`, `endTime`, `end_date` or `endDate`).
@@ -246,7 +246,7 @@ pub struct AppointmentData {
         alias = "endTime",
         alias = "end_date",
         alias = "endDate",
-        deserialize_with = "de::opt_time"
+        deserialize_with = "lenient::opt_time"
     )]
     pub end_time: Option<Timestamp>,
     /// Length in minutes.
@@ -254,20 +254,20 @@ pub struct AppointmentData {
         default,
         alias = "durationMinutes",
         alias = "duration_minutes",
-        deserialize_with = "de::opt_count"
+        deserialize_with = "lenient::opt_count"
     )]
     pub duration: Option<u64>,
     /// The patient's identifier.
-    #[serde(default, alias = "patientId", deserialize_with = "de::opt_id")]
+    #[serde(default, alias = "patientId", deserialize_with = "lenient::opt_id")]
     pub patient_id: Option<String>,
     /// The patient, when embedded.
     #[serde(default)]
     pub patient: Option<Patient>,
     /// The clinician's identifier.
-    #[serde(default, alias = "providerId", deserialize_with = "de::opt_id")]
+    #[serde(default, alias = "providerId", deserialize_with = "lenient::opt_id")]
     pub provider_id: Option<String>,
     /// The location's identifier.
-    #[serde(default, alias = "locationId", deserialize_with = "de::opt_id")]
+    #[serde(default, alias = "locationId", deserialize_with = "lenient::opt_id")]
     pub location_id: Option<String>,
     /// The location: a name, or an object with a `name`.
     #[serde(default)]
@@ -276,13 +276,13 @@ pub struct AppointmentData {
     #[serde(default, alias = "appointmentType")]
     pub appointment_type: Value,
     /// Notes.
-    #[serde(default, deserialize_with = "de::opt_text")]
+    #[serde(default, deserialize_with = "lenient::opt_text")]
     pub notes: Option<String>,
     /// When the appointment was created.
-    #[serde(default, alias = "createdDate", deserialize_with = "de::opt_time")]
+    #[serde(default, alias = "createdDate", deserialize_with = "lenient::opt_time")]
     pub created_date: Option<Timestamp>,
     /// When the appointment was last changed.
-    #[serde(default, alias = "updatedDate", deserialize_with = "de::opt_time")]
+    #[serde(default, alias = "updatedDate", deserialize_with = "lenient::opt_time")]
     pub updated_date: Option<Timestamp>,
 }
 
@@ -290,23 +290,23 @@ pub struct AppointmentData {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct Patient {
     /// The patient's identifier.
-    #[serde(default, deserialize_with = "de::opt_id")]
+    #[serde(default, deserialize_with = "lenient::opt_id")]
     pub id: Option<String>,
     /// First name.
-    #[serde(default, alias = "firstName", deserialize_with = "de::opt_text")]
+    #[serde(default, alias = "firstName", deserialize_with = "lenient::opt_text")]
     pub first_name: Option<String>,
     /// Last name.
-    #[serde(default, alias = "lastName", deserialize_with = "de::opt_text")]
+    #[serde(default, alias = "lastName", deserialize_with = "lenient::opt_text")]
     pub last_name: Option<String>,
     /// E-mail address.
-    #[serde(default, deserialize_with = "de::opt_text")]
+    #[serde(default, deserialize_with = "lenient::opt_text")]
     pub email: Option<String>,
     /// Phone number (`phone`, `phone_number` or `phoneNumber`).
     #[serde(
         default,
         alias = "phone_number",
         alias = "phoneNumber",
-        deserialize_with = "de::opt_text"
+        deserialize_with = "lenient::opt_text"
     )]
     pub phone: Option<String>,
 }
@@ -315,25 +315,25 @@ pub struct Patient {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct Payment {
     /// The payment's identifier.
-    #[serde(deserialize_with = "de::id")]
+    #[serde(deserialize_with = "lenient::id")]
     pub id: String,
     /// The charge paid.
-    #[serde(default, alias = "chargeId", deserialize_with = "de::opt_id")]
+    #[serde(default, alias = "chargeId", deserialize_with = "lenient::opt_id")]
     pub charge_id: Option<String>,
     /// The patient who paid.
-    #[serde(default, alias = "patientId", deserialize_with = "de::opt_id")]
+    #[serde(default, alias = "patientId", deserialize_with = "lenient::opt_id")]
     pub patient_id: Option<String>,
     /// Amount in cents.
-    #[serde(default, alias = "amountCents", deserialize_with = "de::opt_integer")]
+    #[serde(default, alias = "amountCents", deserialize_with = "lenient::opt_integer")]
     pub amount_cents: Option<i64>,
     /// The payment's status.
-    #[serde(default, deserialize_with = "de::opt_text")]
+    #[serde(default, deserialize_with = "lenient::opt_text")]
     pub status: Option<String>,
     /// The payment method used.
-    #[serde(default, alias = "paymentMethodId", deserialize_with = "de::opt_id")]
+    #[serde(default, alias = "paymentMethodId", deserialize_with = "lenient::opt_id")]
     pub payment_method_id: Option<String>,
     /// When the payment was created.
-    #[serde(default, alias = "createdDate", deserialize_with = "de::opt_time")]
+    #[serde(default, alias = "createdDate", deserialize_with = "lenient::opt_time")]
     pub created_date: Option<Timestamp>,
 }
 
@@ -405,7 +405,7 @@ pub(crate) fn parse(_headers: &dyn Headers, body: &[u8]) -> Result<Parsed<Event>
     // (text or Unix time) leaves the time unknown rather than failing.
     let time = envelope
         .created_date
-        .and_then(|raw| de::opt_time(&mut serde_json::Deserializer::from_str(raw.get())).ok())
+        .and_then(|raw| lenient::opt_time(&mut serde_json::Deserializer::from_str(raw.get())).ok())
         .flatten();
 
     let event = match EventType::from_name(raw_type.trim()) {

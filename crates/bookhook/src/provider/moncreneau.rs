@@ -1,4 +1,4 @@
-//! MonCréneau (moncreneau.gn).
+//! MonCréneau (moncreneau.gn): its table, typed events, envelope and preset.
 //!
 //! Envelope (Stripe-like): `{"id": "evt_...", "type", "created", "data": {"object": {...}}}`.
 //! The dedup key is the top-level `id`. Event types are accepted dotted
@@ -17,7 +17,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::event_types::typed_events;
-use super::{Description, Parsed, Provider, de, optional_time, typed_or_other};
+use super::{Description, Parsed, Provider, lenient, optional_time, typed_or_other};
 use crate::appointment::{Appointment, Attendee};
 use crate::error::ParseError;
 use crate::headers::{HeaderLookup, Headers};
@@ -93,10 +93,10 @@ pub const DESCRIPTION: Description = Description {
 #[serde(rename_all = "camelCase")]
 pub struct AppointmentObject {
     /// The appointment's identifier (a number in the examples, kept as text).
-    #[serde(deserialize_with = "de::id")]
+    #[serde(deserialize_with = "lenient::id")]
     pub id: String,
     /// The department's identifier.
-    #[serde(default, deserialize_with = "de::opt_id")]
+    #[serde(default, deserialize_with = "lenient::opt_id")]
     pub department_id: Option<String>,
     /// The department, with its organization (sent on creation).
     #[serde(default)]
@@ -153,7 +153,7 @@ pub struct AppointmentObject {
     #[serde(default)]
     pub completed_at: Option<Timestamp>,
     /// Length of the appointment in minutes.
-    #[serde(default, deserialize_with = "de::opt_count")]
+    #[serde(default, deserialize_with = "lenient::opt_count")]
     pub duration: Option<u64>,
     /// Notes left on completion.
     #[serde(default)]
@@ -175,7 +175,7 @@ pub struct Change {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct Department {
     /// Its identifier.
-    #[serde(default, deserialize_with = "de::opt_id")]
+    #[serde(default, deserialize_with = "lenient::opt_id")]
     pub id: Option<String>,
     /// Its name, such as `Passport Service`.
     #[serde(default)]

@@ -1,4 +1,4 @@
-//! Orufy Bookings (orufy.com).
+//! Orufy Bookings (orufy.com): its table, typed events, envelope and preset.
 //!
 //! Body: `{"eventType": "BOOK" | "CANCEL" | "RESCHEDULE" | <no-show>, "meetData": {...}}`.
 //! Orufy publishes a field list but no JSON example, so [`Meet`] follows that
@@ -25,7 +25,7 @@ use serde_json::{Map, Value};
 
 use super::event_types::typed_events;
 use super::{
-    Description, Parsed, Provider, composite_key, de, required_string, typed_or_other,
+    Description, Parsed, Provider, composite_key, lenient, required_string, typed_or_other,
 };
 use crate::appointment::{Appointment, Attendee, join_name};
 use crate::error::ParseError;
@@ -99,28 +99,28 @@ pub const DESCRIPTION: Description = Description {
 #[serde(rename_all = "camelCase")]
 pub struct Meet {
     /// Unique identifier of the meeting instance.
-    #[serde(rename = "_id", deserialize_with = "de::id")]
+    #[serde(rename = "_id", deserialize_with = "lenient::id")]
     pub id: String,
     /// The application the meeting was created under.
-    #[serde(default, deserialize_with = "de::opt_id")]
+    #[serde(default, deserialize_with = "lenient::opt_id")]
     pub app_id: Option<String>,
     /// The event (meeting template) identifier.
-    #[serde(default, deserialize_with = "de::opt_id")]
+    #[serde(default, deserialize_with = "lenient::opt_id")]
     pub event_id: Option<String>,
     /// Scheduled start, in UTC.
-    #[serde(default, deserialize_with = "de::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub time: Option<Timestamp>,
     /// Identifiers of the hosting agents.
-    #[serde(default, deserialize_with = "de::ids")]
+    #[serde(default, deserialize_with = "lenient::ids")]
     pub agents: Vec<String>,
     /// Identifiers of the attendees.
-    #[serde(default, deserialize_with = "de::ids")]
+    #[serde(default, deserialize_with = "lenient::ids")]
     pub attendee_ids: Vec<String>,
     /// Whether a contact created the meeting directly.
     #[serde(default)]
     pub create_by_contact: Option<bool>,
     /// Length in minutes.
-    #[serde(default, deserialize_with = "de::opt_count")]
+    #[serde(default, deserialize_with = "lenient::opt_count")]
     pub duration: Option<u64>,
     /// External reference identifiers.
     #[serde(default)]
@@ -132,16 +132,16 @@ pub struct Meet {
     #[serde(default)]
     pub mark_as_no_show: Value,
     /// Maximum number of attendees.
-    #[serde(default, deserialize_with = "de::opt_count")]
+    #[serde(default, deserialize_with = "lenient::opt_count")]
     pub max_attendees: Option<u64>,
     /// Notes about the meeting mode (online, offline).
     #[serde(default)]
     pub mode_note: Value,
     /// A custom name for the meeting.
-    #[serde(default, deserialize_with = "de::opt_text")]
+    #[serde(default, deserialize_with = "lenient::opt_text")]
     pub modified_event_name: Option<String>,
     /// Groups linked bookings.
-    #[serde(default, deserialize_with = "de::opt_id")]
+    #[serde(default, deserialize_with = "lenient::opt_id")]
     pub multiple_booking_identifier: Option<String>,
     /// Notes attached to the meeting.
     #[serde(default)]
@@ -150,10 +150,10 @@ pub struct Meet {
     #[serde(default)]
     pub reminders: Value,
     /// `ACTIVE`, `CANCELLED`, ...
-    #[serde(default, deserialize_with = "de::opt_text")]
+    #[serde(default, deserialize_with = "lenient::opt_text")]
     pub status: Option<String>,
     /// `SOLO`, `GROUP`, `ROUNDROBIN`, `COLLECTIVE`.
-    #[serde(rename = "type", default, deserialize_with = "de::opt_text")]
+    #[serde(rename = "type", default, deserialize_with = "lenient::opt_text")]
     pub meet_type: Option<String>,
     /// The linked external calendar event.
     #[serde(default)]
@@ -165,16 +165,16 @@ pub struct Meet {
     #[serde(default)]
     pub attendees: Value,
     /// The meeting's name.
-    #[serde(default, deserialize_with = "de::opt_text")]
+    #[serde(default, deserialize_with = "lenient::opt_text")]
     pub event_name: Option<String>,
     /// URL-friendly meeting name.
-    #[serde(default, deserialize_with = "de::opt_text")]
+    #[serde(default, deserialize_with = "lenient::opt_text")]
     pub event_slug: Option<String>,
     /// Cancellation details (an empty object when not cancelled).
     #[serde(default)]
     pub cancellation: Option<Change>,
     /// The previous meeting, when this one is a reschedule.
-    #[serde(default, deserialize_with = "de::opt_id")]
+    #[serde(default, deserialize_with = "lenient::opt_id")]
     pub prev_meet_id: Option<String>,
     /// Reschedule details (an empty object when not rescheduled).
     #[serde(default)]
@@ -183,10 +183,10 @@ pub struct Meet {
     #[serde(default)]
     pub payment: Option<Payment>,
     /// When the meeting was created.
-    #[serde(default, deserialize_with = "de::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub created_at: Option<Timestamp>,
     /// When the meeting was last changed.
-    #[serde(default, deserialize_with = "de::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub updated_at: Option<Timestamp>,
 }
 
@@ -195,10 +195,10 @@ pub struct Meet {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct Change {
     /// When it happened.
-    #[serde(default, deserialize_with = "de::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub timestamp: Option<Timestamp>,
     /// The reason given.
-    #[serde(default, deserialize_with = "de::opt_text")]
+    #[serde(default, deserialize_with = "lenient::opt_text")]
     pub reason: Option<String>,
     /// Every other field, as sent.
     #[serde(flatten)]
@@ -210,55 +210,55 @@ pub struct Change {
 #[serde(rename_all = "camelCase")]
 pub struct Payment {
     /// Identifier of the payment record.
-    #[serde(rename = "_id", default, deserialize_with = "de::opt_id")]
+    #[serde(rename = "_id", default, deserialize_with = "lenient::opt_id")]
     pub id: Option<String>,
     /// The application the payment was processed under.
-    #[serde(default, deserialize_with = "de::opt_id")]
+    #[serde(default, deserialize_with = "lenient::opt_id")]
     pub app_id: Option<String>,
     /// Amount charged.
-    #[serde(default, deserialize_with = "de::opt_number")]
+    #[serde(default, deserialize_with = "lenient::opt_number")]
     pub amount: Option<f64>,
     /// Currency, such as `USD`.
-    #[serde(default, deserialize_with = "de::opt_text")]
+    #[serde(default, deserialize_with = "lenient::opt_text")]
     pub currency_code: Option<String>,
     /// Gateway, such as `STRIPE` or `PAYPAL`.
-    #[serde(default, deserialize_with = "de::opt_text")]
+    #[serde(default, deserialize_with = "lenient::opt_text")]
     pub method: Option<String>,
     /// `PENDING`, `DONE`, `FAILED`.
-    #[serde(default, deserialize_with = "de::opt_text")]
+    #[serde(default, deserialize_with = "lenient::opt_text")]
     pub status: Option<String>,
     /// Name of the payer.
-    #[serde(default, deserialize_with = "de::opt_text")]
+    #[serde(default, deserialize_with = "lenient::opt_text")]
     pub billing_name: Option<String>,
     /// Billing address (its shape is not documented).
     #[serde(default)]
     pub billing_address: Value,
     /// When the payment completed.
-    #[serde(default, deserialize_with = "de::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub payment_time: Option<Timestamp>,
     /// The payment provider's reference, such as a Stripe Payment Intent id.
-    #[serde(default, deserialize_with = "de::opt_id")]
+    #[serde(default, deserialize_with = "lenient::opt_id")]
     pub external_payment_id: Option<String>,
     /// E-mail for the receipt.
-    #[serde(default, deserialize_with = "de::opt_text")]
+    #[serde(default, deserialize_with = "lenient::opt_text")]
     pub email_id: Option<String>,
     /// Notes given with the payment.
-    #[serde(default, deserialize_with = "de::opt_text")]
+    #[serde(default, deserialize_with = "lenient::opt_text")]
     pub note: Option<String>,
     /// When the meeting was created after payment.
-    #[serde(default, deserialize_with = "de::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub meet_created_at: Option<Timestamp>,
     /// Amount charged per duration.
     #[serde(default)]
     pub amount_on_duration: Value,
     /// Internal order identifier.
-    #[serde(default, deserialize_with = "de::opt_id")]
+    #[serde(default, deserialize_with = "lenient::opt_id")]
     pub order_id: Option<String>,
     /// Record creation time.
-    #[serde(default, deserialize_with = "de::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub created_at: Option<Timestamp>,
     /// Record update time.
-    #[serde(default, deserialize_with = "de::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub updated_at: Option<Timestamp>,
 }
 
