@@ -15,9 +15,6 @@ use crate::kind::Kind;
 use crate::time::Timestamp;
 
 typed_events! {
-    fixtures: "calendence",
-    normalize: str::trim,
-    payload: Booking, accessor: booking,
     /// A Calendence event.
     ///
     /// ```
@@ -34,23 +31,15 @@ typed_events! {
     /// }
     /// # Ok::<(), bookhook::ParseError>(())
     /// ```
-    pub enum Event {
+    pub enum Event(payload Booking as booking, fixtures "calendence" in samples, normalize str::trim) {
         /// `booking.created`: a new booking is confirmed.
         BookingCreated = "booking.created" (payloads) => Created,
         /// `booking.updated`: a booking is rescheduled or modified.
-        BookingUpdated = "booking.updated" (samples) => Updated,
+        BookingUpdated = "booking.updated" => Updated,
         /// `booking.cancelled` (`booking.canceled` is read the same way).
-        BookingCancelled = "booking.cancelled" (samples) | "booking.canceled" => Cancelled,
+        BookingCancelled = "booking.cancelled" | "booking.canceled" => Cancelled,
         /// `booking.completed`
-        BookingCompleted = "booking.completed" (samples) => Completed,
-    }
-}
-
-impl Event {
-    /// The normalized appointment of a known event type.
-    pub(crate) fn to_appointment(&self) -> Option<Appointment> {
-        self.booking()
-            .map(|b| b.to_appointment(self.event_type(), self.kind()))
+        BookingCompleted = "booking.completed" => Completed,
     }
 }
 

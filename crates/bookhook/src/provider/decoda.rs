@@ -29,7 +29,7 @@ use crate::kind::Kind;
 use crate::time::Timestamp;
 
 event_types! {
-    fixtures: "decoda",
+    fixtures: "decoda" in samples,
     /// `APPOINTMENT_SCHEDULED`
     AppointmentScheduled = "APPOINTMENT_SCHEDULED" (payloads) => Created,
     /// `SELF_SCHEDULED_APPOINTMENT`: a patient booked online.
@@ -37,65 +37,65 @@ event_types! {
     /// `APPOINTMENT_REQUEST`: a patient asked for an appointment.
     AppointmentRequest = "APPOINTMENT_REQUEST" (payloads) => Requested,
     /// `APPOINTMENT_UPDATED`
-    AppointmentUpdated = "APPOINTMENT_UPDATED" (samples) => Updated,
+    AppointmentUpdated = "APPOINTMENT_UPDATED" => Updated,
     /// `SELF_SCHEDULED_APPOINTMENT_UPDATED`
-    SelfScheduledAppointmentUpdated = "SELF_SCHEDULED_APPOINTMENT_UPDATED" (samples) => Updated,
+    SelfScheduledAppointmentUpdated = "SELF_SCHEDULED_APPOINTMENT_UPDATED" => Updated,
     /// `APPOINTMENT_RESCHEDULED`
     AppointmentRescheduled = "APPOINTMENT_RESCHEDULED" (payloads) => Rescheduled,
     /// `APPOINTMENT_CANCELLED`
     AppointmentCancelled = "APPOINTMENT_CANCELLED" (payloads) => Cancelled,
     /// `SELF_SCHEDULED_APPOINTMENT_CANCELLED`
-    SelfScheduledAppointmentCancelled = "SELF_SCHEDULED_APPOINTMENT_CANCELLED" (samples) => Cancelled,
+    SelfScheduledAppointmentCancelled = "SELF_SCHEDULED_APPOINTMENT_CANCELLED" => Cancelled,
     /// `PAYMENT_CREATED`
     PaymentCreated = "PAYMENT_CREATED" (payloads) => Other,
     /// `PAYMENT_FAILED`
-    PaymentFailed = "PAYMENT_FAILED" (samples) => Other,
+    PaymentFailed = "PAYMENT_FAILED" => Other,
     /// `PAYMENT_SUCCEEDED`
-    PaymentSucceeded = "PAYMENT_SUCCEEDED" (samples) => Other,
+    PaymentSucceeded = "PAYMENT_SUCCEEDED" => Other,
     /// `PATIENT_CREATED`
     PatientCreated = "PATIENT_CREATED" (payloads) => Other,
     /// `PATIENT_UPDATED`
-    PatientUpdated = "PATIENT_UPDATED" (samples) => Other,
+    PatientUpdated = "PATIENT_UPDATED" => Other,
     /// `CHARGE_CREATED`
-    ChargeCreated = "CHARGE_CREATED" (samples) => Other,
+    ChargeCreated = "CHARGE_CREATED" => Other,
     /// `REFUND_CREATED`
-    RefundCreated = "REFUND_CREATED" (samples) => Other,
+    RefundCreated = "REFUND_CREATED" => Other,
     /// `REFUND_FAILED`
-    RefundFailed = "REFUND_FAILED" (samples) => Other,
+    RefundFailed = "REFUND_FAILED" => Other,
     /// `REFUND_SUCCEEDED`
-    RefundSucceeded = "REFUND_SUCCEEDED" (samples) => Other,
+    RefundSucceeded = "REFUND_SUCCEEDED" => Other,
     /// `ADJUSTMENT_CREATED`
-    AdjustmentCreated = "ADJUSTMENT_CREATED" (samples) => Other,
+    AdjustmentCreated = "ADJUSTMENT_CREATED" => Other,
     /// `ADJUSTMENT_FAILED`
-    AdjustmentFailed = "ADJUSTMENT_FAILED" (samples) => Other,
+    AdjustmentFailed = "ADJUSTMENT_FAILED" => Other,
     /// `ADJUSTMENT_SUCCEEDED`
-    AdjustmentSucceeded = "ADJUSTMENT_SUCCEEDED" (samples) => Other,
+    AdjustmentSucceeded = "ADJUSTMENT_SUCCEEDED" => Other,
     /// `INVOICE_SENT`
-    InvoiceSent = "INVOICE_SENT" (samples) => Other,
+    InvoiceSent = "INVOICE_SENT" => Other,
     /// `INVOICE_FAILED`
-    InvoiceFailed = "INVOICE_FAILED" (samples) => Other,
+    InvoiceFailed = "INVOICE_FAILED" => Other,
     /// `CALL_RECEIVED` (also sent as `CALL_RECIEVED`)
-    CallReceived = "CALL_RECEIVED" (samples) | "CALL_RECIEVED" (payloads) => Other,
+    CallReceived = "CALL_RECEIVED" | "CALL_RECIEVED" (payloads) => Other,
     /// `CALL_MADE`
-    CallMade = "CALL_MADE" (samples) => Other,
+    CallMade = "CALL_MADE" => Other,
     /// `MESSAGE_RECEIVED` (also sent as `MESSAGE_RECIEVED`)
-    MessageReceived = "MESSAGE_RECEIVED" (samples) | "MESSAGE_RECIEVED" => Other,
+    MessageReceived = "MESSAGE_RECEIVED" | "MESSAGE_RECIEVED" => Other,
     /// `MESSAGE_SENT`
-    MessageSent = "MESSAGE_SENT" (samples) => Other,
+    MessageSent = "MESSAGE_SENT" => Other,
     /// `MESSAGE_DELIVERED`
-    MessageDelivered = "MESSAGE_DELIVERED" (samples) => Other,
+    MessageDelivered = "MESSAGE_DELIVERED" => Other,
     /// `MESSAGE_FAILED`
-    MessageFailed = "MESSAGE_FAILED" (samples) => Other,
+    MessageFailed = "MESSAGE_FAILED" => Other,
     /// `EMAIL_RECEIVED` (also sent as `EMAIL_RECIEVED`)
-    EmailReceived = "EMAIL_RECEIVED" (samples) | "EMAIL_RECIEVED" => Other,
+    EmailReceived = "EMAIL_RECEIVED" | "EMAIL_RECIEVED" => Other,
     /// `EMAIL_SENT`
-    EmailSent = "EMAIL_SENT" (samples) => Other,
+    EmailSent = "EMAIL_SENT" => Other,
     /// `FORM_SUBMITTED`
-    FormSubmitted = "FORM_SUBMITTED" (samples) => Other,
+    FormSubmitted = "FORM_SUBMITTED" => Other,
     /// `MAIL_SENT`
-    MailSent = "MAIL_SENT" (samples) => Other,
+    MailSent = "MAIL_SENT" => Other,
     /// `MAIL_DELIVERY_FAILED`
-    MailDeliveryFailed = "MAIL_DELIVERY_FAILED" (samples) => Other,
+    MailDeliveryFailed = "MAIL_DELIVERY_FAILED" => Other,
 }
 
 impl EventType {

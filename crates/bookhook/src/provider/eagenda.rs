@@ -15,9 +15,6 @@ use crate::kind::Kind;
 use crate::time::Timestamp;
 
 typed_events! {
-    fixtures: "eagenda",
-    normalize: str::trim,
-    payload: AppointmentData, accessor: data,
     /// An eAgenda event.
     ///
     /// ```
@@ -36,22 +33,14 @@ typed_events! {
     /// }
     /// # Ok::<(), bookhook::ParseError>(())
     /// ```
-    pub enum Event {
+    pub enum Event(payload AppointmentData as data, fixtures "eagenda" in samples, normalize str::trim) {
         /// `appointment.created`: a new appointment.
         AppointmentCreated = "appointment.created" (payloads) => Created,
         /// `appointment.updated`: an appointment changed.
-        AppointmentUpdated = "appointment.updated" (samples) => Updated,
+        AppointmentUpdated = "appointment.updated" => Updated,
         /// `appointment.canceled` (one "l", as eAgenda spells it; `appointment.cancelled`
         /// is read the same way, in case the spelling is ever aligned).
-        AppointmentCanceled = "appointment.canceled" (samples) | "appointment.cancelled" => Cancelled,
-    }
-}
-
-impl Event {
-    /// The normalized appointment of a known event type.
-    pub(crate) fn to_appointment(&self) -> Option<Appointment> {
-        self.data()
-            .map(|d| d.to_appointment(self.event_type(), self.kind()))
+        AppointmentCanceled = "appointment.canceled" | "appointment.cancelled" => Cancelled,
     }
 }
 

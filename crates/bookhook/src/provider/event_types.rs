@@ -31,23 +31,58 @@ macro_rules! sample {
 #[cfg(feature = "testing")]
 pub(crate) use sample;
 
+/// The sample of a listed type: in the folder its row names, else in the
+/// table's default folder.
+#[cfg(feature = "testing")]
+macro_rules! listed_sample {
+    ($folder:literal, $name:literal, [$dir:ident] $default:ident) => {
+        $crate::provider::event_types::sample!($folder, $name, $dir)
+    };
+    ($folder:literal, $name:literal, [] $default:ident) => {
+        $crate::provider::event_types::sample!($folder, $name, $default)
+    };
+}
+#[cfg(feature = "testing")]
+pub(crate) use listed_sample;
+
+/// `EVENT_TYPES`: the [`EventType`](super::EventType) listing of a provider's
+/// table, for its `DESCRIPTION`.
+macro_rules! event_type_listing {
+    ($( $name:literal [$($alias:literal)*] $kind:ident )*) => {
+        /// Every type this module lists, for its [`DESCRIPTION`].
+        const EVENT_TYPES: &[$crate::provider::EventType] = &[
+            $( $crate::provider::EventType {
+                name: $name,
+                aliases: &[$($alias),*],
+                kind: $crate::kind::Kind::$kind,
+            }, )*
+        ];
+    };
+}
+pub(crate) use event_type_listing;
+
 /// A provider's typed events when every known type carries the same payload
 /// struct: the `Event` enum (one boxed variant per type, and `Other`), its
-/// `event_type`, `kind` and payload accessor, `EVENT_TYPES`, `SAMPLES`, and
+/// `event_type`, `kind`, payload accessor and `to_appointment` (through the
+/// payload's `to_appointment(event_type, kind)`), `EVENT_TYPES`, `SAMPLES`, and
 /// `known_type`, which names the canonical type and variant of a raw name
 /// after the provider's `normalize` (trimming, case, separators).
 ///
-/// Each type is written `Variant = "name" (dir) | "alias" => Kind,` where `dir`
-/// is the fixtures folder of its sample (`payloads` for a platform's
-/// published example, `samples` for one written here).
+/// The enum's header names the payload struct and its accessor, the folder of
+/// the provider's fixtures and the normalization; each type is written
+/// `Variant = "name" | "alias" => Kind,`. Samples are in
+/// `fixtures/<default>/<folder>/<name>.json`, where the default folder is
+/// `payloads` (a platform's published example) or `samples` (one written
+/// here); a row whose sample is in the other folder says so: `"name" (samples)`.
 macro_rules! typed_events {
     (
-        fixtures: $folder:literal,
-        normalize: $normalize:expr,
-        payload: $payload:ty, accessor: $accessor:ident,
         $(#[$meta:meta])*
-        pub enum Event {
-            $( $(#[$doc:meta])* $variant:ident = $name:literal ($dir:ident) $(| $alias:literal)* => $kind:ident, )*
+        pub enum Event(
+            payload $payload:ty as $accessor:ident,
+            fixtures $folder:literal in $default:ident,
+            normalize $normalize:expr
+        ) {
+            $( $(#[$doc:meta])* $variant:ident = $name:literal $(($dir:ident))? $(| $alias:literal)* => $kind:ident, )*
         }
     ) => {
         $(#[$meta])*
@@ -94,21 +129,21 @@ macro_rules! typed_events {
                     Event::Other { .. } => None,
                 }
             }
+
+            /// The normalized appointment of a known event type, from the
+            /// payload's own `to_appointment`.
+            pub(crate) fn to_appointment(&self) -> Option<$crate::appointment::Appointment> {
+                self.$accessor()
+                    .map(|payload| payload.to_appointment(self.event_type(), self.kind()))
+            }
         }
 
-        /// Every type this module lists, for its [`DESCRIPTION`].
-        const EVENT_TYPES: &[$crate::provider::EventType] = &[
-            $( $crate::provider::EventType {
-                name: $name,
-                aliases: &[$($alias),*],
-                kind: $crate::kind::Kind::$kind,
-            }, )*
-        ];
+        $crate::provider::event_types::event_type_listing!($( $name [$($alias)*] $kind )*);
 
         /// The sample of every listed type.
         #[cfg(feature = "testing")]
         const SAMPLES: &[Option<(&str, &str)>] = &[
-            $( $crate::provider::event_types::sample!($folder, $name, $dir), )*
+            $( $crate::provider::event_types::listed_sample!($folder, $name, [$($dir)?] $default), )*
         ];
 
         /// The canonical name of the known type `raw` names, with its variant.
@@ -128,12 +163,13 @@ pub(crate) use typed_events;
 /// (Decoda): `ALL`, `as_str`, `from_name` (aliases accepted) and `kind`, with
 /// `EVENT_TYPES` and `SAMPLES` as [`typed_events!`] makes them.
 ///
-/// Each type is written `Variant = "name" (dir) | "alias" (dir) => Kind,`;
-/// an alias's `(dir)` is there when it has a sample of its own.
+/// Each type is written `Variant = "name" | "alias" (dir) => Kind,`, with
+/// the table's default folder of samples as in [`typed_events!`]; an alias's
+/// `(dir)` is there when it has a sample of its own.
 macro_rules! event_types {
     (
-        fixtures: $folder:literal,
-        $( $(#[$doc:meta])* $variant:ident = $name:literal ($dir:ident) $(| $alias:literal $(($alias_dir:ident))?)* => $kind:ident, )*
+        fixtures: $folder:literal in $default:ident,
+        $( $(#[$doc:meta])* $variant:ident = $name:literal $(($dir:ident))? $(| $alias:literal $(($alias_dir:ident))?)* => $kind:ident, )*
     ) => {
         /// An event type this version knows.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -168,20 +204,13 @@ macro_rules! event_types {
             }
         }
 
-        /// Every type this module lists, for its [`DESCRIPTION`].
-        const EVENT_TYPES: &[$crate::provider::EventType] = &[
-            $( $crate::provider::EventType {
-                name: $name,
-                aliases: &[$($alias),*],
-                kind: $crate::kind::Kind::$kind,
-            }, )*
-        ];
+        $crate::provider::event_types::event_type_listing!($( $name [$($alias)*] $kind )*);
 
         /// The sample of every listed type, and of each alias that has one.
         #[cfg(feature = "testing")]
         const SAMPLES: &[Option<(&str, &str)>] = &[
             $(
-                $crate::provider::event_types::sample!($folder, $name, $dir),
+                $crate::provider::event_types::listed_sample!($folder, $name, [$($dir)?] $default),
                 $( $crate::provider::event_types::sample!($folder, $alias $(, $alias_dir)?), )*
             )*
         ];

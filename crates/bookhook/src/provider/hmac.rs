@@ -140,41 +140,52 @@ impl HmacEnvelope {
 }
 
 /// Builds a [`HmacEnvelope`]; [`build`](Self::build) checks the pointers.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 #[must_use]
 pub struct HmacEnvelopeBuilder {
-    type_pointers: Vec<String>,
-    id_pointers: Vec<String>,
-    time_pointers: Vec<String>,
-    id_headers: Vec<String>,
-    type_headers: Vec<String>,
-    kinds: Vec<(String, Kind)>,
+    /// What was given so far: an empty list of pointers means the default.
+    given: HmacEnvelope,
+}
+
+impl Default for HmacEnvelopeBuilder {
+    fn default() -> Self {
+        Self {
+            given: HmacEnvelope {
+                type_pointers: Vec::new(),
+                id_pointers: Vec::new(),
+                time_pointers: Vec::new(),
+                id_headers: Vec::new(),
+                type_headers: Vec::new(),
+                kinds: Vec::new(),
+            },
+        }
+    }
 }
 
 impl HmacEnvelopeBuilder {
     /// Adds a pointer to try for the event type. The first call replaces the defaults.
     pub fn type_pointer(mut self, pointer: impl Into<String>) -> Self {
-        self.type_pointers.push(pointer.into());
+        self.given.type_pointers.push(pointer.into());
         self
     }
 
     /// Adds a pointer to try for the event id. The first call replaces the defaults.
     pub fn id_pointer(mut self, pointer: impl Into<String>) -> Self {
-        self.id_pointers.push(pointer.into());
+        self.given.id_pointers.push(pointer.into());
         self
     }
 
     /// Adds a pointer to try for the event time (RFC 3339 text, or Unix seconds
     /// or milliseconds). The first call replaces the defaults.
     pub fn time_pointer(mut self, pointer: impl Into<String>) -> Self {
-        self.time_pointers.push(pointer.into());
+        self.given.time_pointers.push(pointer.into());
         self
     }
 
     /// Adds a header to read the event id from when the body has none at
     /// the id pointers (for example `x-request-id`).
     pub fn id_header(mut self, name: impl Into<String>) -> Self {
-        self.id_headers.push(name.into().to_ascii_lowercase());
+        self.given.id_headers.push(name.into().to_ascii_lowercase());
         self
     }
 
@@ -200,13 +211,13 @@ impl HmacEnvelopeBuilder {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn type_header(mut self, name: impl Into<String>) -> Self {
-        self.type_headers.push(name.into().to_ascii_lowercase());
+        self.given.type_headers.push(name.into().to_ascii_lowercase());
         self
     }
 
     /// Maps an event type to a normalized kind (unmapped types are [`Kind::Other`]).
     pub fn map_kind(mut self, event_type: impl Into<String>, kind: Kind) -> Self {
-        self.kinds.push((event_type.into(), kind));
+        self.given.kinds.push((event_type.into(), kind));
         self
     }
 
@@ -230,10 +241,10 @@ impl HmacEnvelopeBuilder {
             }
             Ok(if given.is_empty() { default } else { given })
         };
-        check_names(&self.id_headers)?;
-        check_names(&self.type_headers)?;
-        for (i, (name, kind)) in self.kinds.iter().enumerate() {
-            if self.kinds[..i].iter().any(|(n, k)| n == name && k != kind) {
+        check_names(&self.given.id_headers)?;
+        check_names(&self.given.type_headers)?;
+        for (i, (name, kind)) in self.given.kinds.iter().enumerate() {
+            if self.given.kinds[..i].iter().any(|(n, k)| n == name && k != kind) {
                 return Err(ConfigError::InvalidSetting {
                     setting: "map_kind",
                     reason: format!("event type `{name}` is mapped to two kinds"),
@@ -241,12 +252,12 @@ impl HmacEnvelopeBuilder {
             }
         }
         Ok(HmacEnvelope {
-            type_pointers: pick(self.type_pointers, defaults.type_pointers, "type_pointer")?,
-            id_pointers: pick(self.id_pointers, defaults.id_pointers, "id_pointer")?,
-            time_pointers: pick(self.time_pointers, defaults.time_pointers, "time_pointer")?,
-            id_headers: self.id_headers,
-            type_headers: self.type_headers,
-            kinds: self.kinds,
+            type_pointers: pick(self.given.type_pointers, defaults.type_pointers, "type_pointer")?,
+            id_pointers: pick(self.given.id_pointers, defaults.id_pointers, "id_pointer")?,
+            time_pointers: pick(self.given.time_pointers, defaults.time_pointers, "time_pointer")?,
+            id_headers: self.given.id_headers,
+            type_headers: self.given.type_headers,
+            kinds: self.given.kinds,
         })
     }
 }

@@ -28,9 +28,6 @@ use crate::time::Timestamp;
 pub const EVENT_HEADER: &str = "x-moncreneau-event";
 
 typed_events! {
-    fixtures: "moncreneau",
-    normalize: dotted,
-    payload: AppointmentObject, accessor: object,
     /// A MonCréneau event.
     ///
     /// ```
@@ -51,27 +48,19 @@ typed_events! {
     /// }
     /// # Ok::<(), bookhook::ParseError>(())
     /// ```
-    pub enum Event {
+    pub enum Event(payload AppointmentObject as object, fixtures "moncreneau" in payloads, normalize dotted) {
         /// `appointment.created`
-        Created = "appointment.created" (payloads) => Created,
+        Created = "appointment.created" => Created,
         /// `appointment.updated`, with [`AppointmentObject::changes`].
-        Updated = "appointment.updated" (payloads) => Updated,
+        Updated = "appointment.updated" => Updated,
         /// `appointment.cancelled` (`appointment.canceled` is read the same way).
-        Cancelled = "appointment.cancelled" (payloads) | "appointment.canceled" => Cancelled,
+        Cancelled = "appointment.cancelled" | "appointment.canceled" => Cancelled,
         /// `appointment.confirmed` (listed on one management page).
         Confirmed = "appointment.confirmed" (samples) => Confirmed,
         /// `appointment.validated`: staff confirmed the attendee is present.
-        Validated = "appointment.validated" (payloads) => CheckedIn,
+        Validated = "appointment.validated" => CheckedIn,
         /// `appointment.completed`
-        Completed = "appointment.completed" (payloads) => Completed,
-    }
-}
-
-impl Event {
-    /// The normalized appointment of a known event type.
-    pub(crate) fn to_appointment(&self) -> Option<Appointment> {
-        self.object()
-            .map(|o| o.to_appointment(self.event_type(), self.kind()))
+        Completed = "appointment.completed" => Completed,
     }
 }
 

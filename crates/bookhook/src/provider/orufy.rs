@@ -34,9 +34,6 @@ use crate::kind::Kind;
 use crate::time::Timestamp;
 
 typed_events! {
-    fixtures: "orufy",
-    normalize: squash,
-    payload: Meet, accessor: meet,
     /// An Orufy Bookings event.
     ///
     /// ```
@@ -60,24 +57,16 @@ typed_events! {
     ///
     /// The meeting is boxed, as every platform's payload is (see
     /// [`Event`](crate::Event)). Fields read through the box as usual.
-    pub enum Event {
+    pub enum Event(payload Meet as meet, fixtures "orufy" in payloads, normalize squash) {
         /// `BOOK`: a meeting was booked.
-        Book = "BOOK" (payloads) => Created,
+        Book = "BOOK" => Created,
         /// `CANCEL`: a meeting was cancelled.
-        Cancel = "CANCEL" (payloads) => Cancelled,
+        Cancel = "CANCEL" => Cancelled,
         /// `RESCHEDULE`: a meeting moved; see [`Meet::prev_meet_id`] and [`Meet::reschedule`].
-        Reschedule = "RESCHEDULE" (payloads) => Rescheduled,
+        Reschedule = "RESCHEDULE" => Rescheduled,
         /// `NO_SHOW`: the attendee was marked as a no-show (read from every
         /// spelling, in any case, with or without `-` and `_`).
-        NoShow = "NO_SHOW" (payloads) | "NOSHOW" | "MARKASNOSHOW" | "MARKEDASNOSHOW" | "MARKNOSHOW" => NoShow,
-    }
-}
-
-impl Event {
-    /// The normalized appointment of a known event type.
-    pub(crate) fn to_appointment(&self) -> Option<Appointment> {
-        self.meet()
-            .map(|m| m.to_appointment(self.event_type(), self.kind()))
+        NoShow = "NO_SHOW" | "NOSHOW" | "MARKASNOSHOW" | "MARKEDASNOSHOW" | "MARKNOSHOW" => NoShow,
     }
 }
 
