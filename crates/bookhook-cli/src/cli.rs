@@ -445,7 +445,8 @@ static PROVIDER_NAMES: [ProviderName; bookhook::Provider::ALL.len()] = {
 };
 
 impl ProviderName {
-    /// The name of a core provider.
+    /// The name of a core provider: every provider has one, since the names
+    /// are the core's own (an `Option` for the callers that chain it).
     pub(crate) fn of(provider: bookhook::Provider) -> Option<Self> {
         Some(Self(provider))
     }
