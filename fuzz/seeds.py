@@ -15,6 +15,7 @@ Check a seed with: RUSTC_BOOTSTRAP=1 cargo fuzz fmt <target> fuzz/seeds/<target>
 import hashlib
 import json
 import pathlib
+import re
 import shutil
 import struct
 
@@ -114,7 +115,17 @@ PRESET_SECRETS = {
     "standard": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
     "hmac_base64_timestamp": "base64-secret",
 }
-PROVIDERS = ["eagenda", "moncreneau", "orufy", "calendence", "decoda", "standard", "hmac"]
+
+def registry_providers():
+    """The providers' names in the order of the core's `registry!` list
+    (`Provider::ALL`), which `ProviderChoice` chooses from."""
+    text = (ROOT / "crates" / "bookhook" / "src" / "provider" / "registry.rs").read_text()
+    start = text.index("macro_rules! registry")
+    block = text[start : text.index("pub(crate) use registry;", start)]
+    return re.findall(r"^\s*[A-Z]\w* => (\w+),$", block, re.M)
+
+
+PROVIDERS = registry_providers()
 
 
 def vector_preset(vector):

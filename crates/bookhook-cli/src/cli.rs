@@ -470,46 +470,41 @@ pub(crate) struct PurgeArgs {
     pub(crate) yes: bool,
 }
 
-/// A provider name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum)]
-pub(crate) enum ProviderName {
-    /// eAgenda: `Authorization: Bearer <token>`.
-    Eagenda,
-    /// MonCréneau: HMAC-SHA256 in `X-Moncreneau-Signature`.
-    Moncreneau,
-    /// Orufy Bookings: `Authorization: Bearer <token>` (or `?token=`).
-    Orufy,
-    /// Calendence: HMAC-SHA256 in `X-Calendence-Signature`.
-    Calendence,
-    /// Decoda Health: HMAC-SHA256 in `Decoda-Signature`.
-    Decoda,
-    /// Standard Webhooks (and Svix): `webhook-*` headers, base64 secrets
-    /// (with or without `whsec_`).
-    Standard,
-    /// Any HMAC-SHA256 over the body: set --header, --prefix and --encoding.
-    Hmac,
-}
+/// A provider name: one for each of the core's providers, with the one-line
+/// summary of its description as help, both from the core's registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct ProviderName(bookhook::Provider);
+
+/// Every provider name, in the core's order.
+static PROVIDER_NAMES: [ProviderName; bookhook::Provider::ALL.len()] = {
+    let mut names = [ProviderName(bookhook::Provider::ALL[0]); bookhook::Provider::ALL.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = ProviderName(bookhook::Provider::ALL[i]);
+        i += 1;
+    }
+    names
+};
 
 impl ProviderName {
-    /// The name of a core provider.
+    /// The name of a core provider: every provider has one, since the names
+    /// are the core's own (an `Option` for the callers that chain it).
     pub(crate) fn of(provider: bookhook::Provider) -> Option<Self> {
-        Self::value_variants()
-            .iter()
-            .copied()
-            .find(|name| name.provider() == provider)
+        Some(Self(provider))
     }
 
     pub(crate) fn provider(self) -> bookhook::Provider {
-        use bookhook::Provider;
-        match self {
-            ProviderName::Eagenda => Provider::Eagenda,
-            ProviderName::Moncreneau => Provider::Moncreneau,
-            ProviderName::Orufy => Provider::Orufy,
-            ProviderName::Calendence => Provider::Calendence,
-            ProviderName::Decoda => Provider::Decoda,
-            ProviderName::Standard => Provider::Standard,
-            ProviderName::Hmac => Provider::Hmac,
-        }
+        self.0
+    }
+}
+
+impl ValueEnum for ProviderName {
+    fn value_variants<'a>() -> &'a [Self] {
+        &PROVIDER_NAMES
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.0.as_str()).help(self.0.description().summary))
     }
 }
 

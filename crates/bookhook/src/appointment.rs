@@ -2,7 +2,8 @@
 
 use serde::Serialize;
 
-use crate::kind::{Kind, Provider};
+use crate::kind::Kind;
+use crate::provider::Provider;
 use crate::time::Timestamp;
 
 /// An appointment event, read the same way whatever the platform.

@@ -18,9 +18,9 @@ use crate::error::{ConfigError, HandlerError, StoreError, VerifyError};
 use crate::event::Delivery;
 use crate::headers::{Headers, Incoming};
 use crate::idempotency::{Claim, ClaimToken, Freshness, IdempotencyStore, Observation};
-use crate::kind::Provider;
 use crate::outcome::{Outcome, Rejection, Response};
-use crate::provider::{self, generic::GenericEnvelope};
+use crate::provider::Provider;
+use crate::provider::hmac::HmacEnvelope;
 use crate::secret::Secret;
 use crate::signature::{Scheme, SignRequest, Signed, Verifier};
 
@@ -134,7 +134,7 @@ struct Inner {
     provider: Provider,
     namespace: String,
     verifier: Verifier,
-    envelope: Option<GenericEnvelope>,
+    envelope: Option<HmacEnvelope>,
     store: Arc<dyn IdempotencyStore>,
     clock: Arc<dyn Clock>,
     max_body: usize,
@@ -223,7 +223,7 @@ impl Endpoint {
 
     /// The hand-configured envelope of a [`Provider::Hmac`] endpoint (where
     /// its bodies keep the event type, key and time), if it has one.
-    pub fn envelope(&self) -> Option<&GenericEnvelope> {
+    pub fn envelope(&self) -> Option<&HmacEnvelope> {
         self.inner.envelope.as_ref()
     }
 
@@ -257,7 +257,7 @@ impl Endpoint {
         self.inner.verifier.verify_at(&request.incoming(), now)?;
         let delivery = match &self.inner.envelope {
             Some(envelope) => {
-                Delivery::parse_generic(envelope, request.headers, request.body.clone())?
+                Delivery::parse_hmac(envelope, request.headers, request.body.clone())?
             }
             None => Delivery::parse(self.inner.provider, request.headers, request.body.clone())?,
         };
@@ -659,7 +659,7 @@ pub struct EndpointBuilder {
     unverified: bool,
     secrets: Vec<Secret>,
     namespace: Option<String>,
-    envelope: Option<GenericEnvelope>,
+    envelope: Option<HmacEnvelope>,
     type_headers: Vec<String>,
     store: Option<Arc<dyn IdempotencyStore>>,
     clock: Arc<dyn Clock>,
@@ -741,7 +741,7 @@ impl EndpointBuilder {
     }
 
     /// Where the event type, id and time are read for [`Provider::Hmac`].
-    pub fn envelope(mut self, envelope: GenericEnvelope) -> Self {
+    pub fn envelope(mut self, envelope: HmacEnvelope) -> Self {
         self.envelope = Some(envelope);
         self
     }
@@ -857,12 +857,13 @@ impl EndpointBuilder {
         } else {
             let scheme = match self.scheme {
                 Some(scheme) => scheme,
-                None => {
-                    provider::preset_scheme(self.provider).ok_or(ConfigError::InvalidSetting {
+                None => self
+                    .provider
+                    .preset_scheme()
+                    .ok_or(ConfigError::InvalidSetting {
                         setting: "scheme",
                         reason: format!("provider `{}` has no preset; set a scheme", self.provider),
-                    })?
-                }
+                    })?,
             };
             Verifier::new(scheme, self.secrets)?
         };

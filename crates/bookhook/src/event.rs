@@ -8,77 +8,79 @@ use bytes::Bytes;
 use crate::appointment::Appointment;
 use crate::error::ParseError;
 use crate::headers::Headers;
-use crate::kind::{Kind, Provider};
-use crate::provider::generic::GenericEnvelope;
-use crate::provider::{self, Parsed};
+use crate::kind::Kind;
+use crate::provider::hmac::HmacEnvelope;
+use crate::provider::{self, Parsed, Provider, registry};
 use crate::time::Timestamp;
 
-/// A typed event from any platform.
-///
-/// Match on the platform, then on its own event enum. For code that should
-/// work with every platform, use [`Delivery::kind`] and [`Delivery::appointment`].
-///
-/// Each platform's typed payload is boxed (`calendence::Event::BookingCreated(Box<Booking>)`),
-/// so that an event, and the [`Delivery`] holding it, is moved as a few words
-/// rather than copied whole. Fields read through the box as usual:
-/// `booking.id`, or `&**booking` for a `&Booking`.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Event {
-    /// An eAgenda event.
-    Eagenda(provider::eagenda::Event),
-    /// A MonCréneau event.
-    Moncreneau(provider::moncreneau::Event),
-    /// An Orufy Bookings event.
-    Orufy(provider::orufy::Event),
-    /// A Calendence event.
-    Calendence(provider::calendence::Event),
-    /// A Decoda Health event.
-    Decoda(provider::decoda::Event),
-    /// An event from a Standard Webhooks sender.
-    Standard(provider::standard::Event),
-    /// An event from a platform configured by hand.
-    Generic(provider::generic::Event),
+/// Generates the top-level [`Event`] and the parsing dispatch from the registry.
+macro_rules! define_event {
+    ($( $(#[$doc:meta])* $variant:ident => $module:ident, )*) => {
+        /// A typed event from any platform.
+        ///
+        /// Match on the platform, then on its own event enum. For code that should
+        /// work with every platform, use [`Delivery::kind`] and [`Delivery::appointment`].
+        /// New platforms may be added: a `match` needs a `_` arm.
+        ///
+        /// Each platform's typed payload is boxed (`calendence::Event::BookingCreated(Box<Booking>)`),
+        /// so that an event, and the [`Delivery`] holding it, is moved as a few words
+        /// rather than copied whole. Fields read through the box as usual:
+        /// `booking.id`, or `&**booking` for a `&Booking`.
+        #[derive(Debug, Clone, PartialEq)]
+        #[non_exhaustive]
+        pub enum Event {
+            $(
+                #[doc = concat!("An event of [`Provider::", stringify!($variant), "`], typed by [`provider::", stringify!($module), "`].")]
+                $variant(provider::$module::Event),
+            )*
+        }
+
+        impl Event {
+            /// The platform this event comes from.
+            pub fn provider(&self) -> Provider {
+                match self {
+                    $( Event::$variant(_) => Provider::$variant, )*
+                }
+            }
+
+            /// The normalized appointment of this event, if it has one.
+            pub(crate) fn to_appointment(&self) -> Option<Appointment> {
+                match self {
+                    $( Event::$variant(e) => e.to_appointment(), )*
+                }
+            }
+
+            /// The event type in the platform's canonical spelling.
+            pub fn event_type(&self) -> &str {
+                match self {
+                    $( Event::$variant(e) => e.event_type(), )*
+                }
+            }
+
+            /// The kind the typed event gives itself, with each provider's
+            /// defaults (for checking the delivery's kind against it).
+            #[cfg(test)]
+            fn own_kind(&self) -> Kind {
+                match self {
+                    $( Event::$variant(e) => e.kind(), )*
+                }
+            }
+        }
+
+        /// Parses a verified body as `provider`'s event, with its defaults.
+        fn parse_as(
+            provider: Provider,
+            headers: &dyn Headers,
+            body: &[u8],
+        ) -> Result<Parsed<Event>, ParseError> {
+            match provider {
+                $( Provider::$variant => provider::$module::parse(headers, body).map(|p| p.map(Event::$variant)), )*
+            }
+        }
+    };
 }
 
-impl Event {
-    /// The platform this event comes from.
-    pub fn provider(&self) -> Provider {
-        match self {
-            Event::Eagenda(_) => Provider::Eagenda,
-            Event::Moncreneau(_) => Provider::Moncreneau,
-            Event::Orufy(_) => Provider::Orufy,
-            Event::Calendence(_) => Provider::Calendence,
-            Event::Decoda(_) => Provider::Decoda,
-            Event::Standard(_) => Provider::Standard,
-            Event::Generic(_) => Provider::Hmac,
-        }
-    }
-
-    /// The normalized appointment of this event, if it has one.
-    pub(crate) fn to_appointment(&self) -> Option<Appointment> {
-        match self {
-            Event::Eagenda(e) => e.to_appointment(),
-            Event::Moncreneau(e) => e.to_appointment(),
-            Event::Orufy(e) => e.to_appointment(),
-            Event::Calendence(e) => e.to_appointment(),
-            Event::Decoda(e) => e.to_appointment(),
-            Event::Standard(_) | Event::Generic(_) => None,
-        }
-    }
-
-    /// The event type in the platform's canonical spelling.
-    pub fn event_type(&self) -> &str {
-        match self {
-            Event::Eagenda(e) => e.event_type(),
-            Event::Moncreneau(e) => e.event_type(),
-            Event::Orufy(e) => e.event_type(),
-            Event::Calendence(e) => e.event_type(),
-            Event::Decoda(e) => e.event_type(),
-            Event::Standard(e) => &e.event_type,
-            Event::Generic(e) => &e.event_type,
-        }
-    }
-}
+registry!(define_event);
 
 /// One verified webhook, parsed: its typed event, normalized kind and
 /// appointment, idempotency key and time, and the raw body.
@@ -112,7 +114,7 @@ impl Delivery {
     /// `webhook-id` (or `svix-id`) of Standard Webhooks, which is the
     /// idempotency key, and MonCréneau's `X-Moncreneau-Event`, used when the
     /// body has no `type`. [`Provider::Hmac`] uses the default
-    /// [`GenericEnvelope`]; see [`Delivery::parse_generic`] to configure it.
+    /// [`HmacEnvelope`]; see [`Delivery::parse_hmac`] to configure it.
     ///
     /// # Errors
     /// [`ParseError::InvalidJson`] when the body is not JSON (or is nested more
@@ -141,17 +143,7 @@ impl Delivery {
         headers: &dyn Headers,
         body: Bytes,
     ) -> Result<Delivery, ParseError> {
-        let parsed = match provider {
-            Provider::Eagenda => provider::eagenda::parse(&body)?,
-            Provider::Moncreneau => provider::moncreneau::parse(headers, &body)?,
-            Provider::Orufy => provider::orufy::parse(&body)?,
-            Provider::Calendence => provider::calendence::parse(&body)?,
-            Provider::Decoda => provider::decoda::parse(&body)?,
-            Provider::Standard => provider::standard::parse(headers, &body)?,
-            Provider::Hmac => {
-                provider::generic::parse(&GenericEnvelope::default(), headers, &body)?
-            }
-        };
+        let parsed = parse_as(provider, headers, &body)?;
         Ok(Self::from_parsed(provider, parsed, body))
     }
 
@@ -166,31 +158,35 @@ impl Delivery {
     /// kind [`Kind::Other`].
     ///
     /// ```
-    /// use bookhook::provider::generic::GenericEnvelope;
+    /// use bookhook::provider::hmac::HmacEnvelope;
     /// use bookhook::{Delivery, Kind, NoHeaders};
     ///
-    /// let envelope = GenericEnvelope::builder()
+    /// let envelope = HmacEnvelope::builder()
     ///     .type_pointer("/meta/name")
     ///     .id_pointer("/meta/uid")
     ///     .map_kind("visit.booked", Kind::Created)
     ///     .build()?;
     /// let body = r#"{"meta":{"name":"visit.booked","uid":"u-1"},"visit":{"id":3}}"#;
-    /// let delivery = Delivery::parse_generic(&envelope, &NoHeaders, body.into())?;
+    /// let delivery = Delivery::parse_hmac(&envelope, &NoHeaders, body.into())?;
     /// assert_eq!(delivery.event_type(), "visit.booked");
     /// assert_eq!(delivery.kind(), Kind::Created);
     /// assert_eq!(delivery.idempotency_key(), "u-1");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn parse_generic(
-        envelope: &GenericEnvelope,
+    pub fn parse_hmac(
+        envelope: &HmacEnvelope,
         headers: &dyn Headers,
         body: Bytes,
     ) -> Result<Delivery, ParseError> {
-        let parsed = provider::generic::parse(envelope, headers, &body)?;
-        Ok(Self::from_parsed(Provider::Hmac, parsed, body))
+        let parsed = provider::hmac::parse_with(envelope, headers, &body)?;
+        Ok(Self::from_parsed(
+            Provider::Hmac,
+            parsed.map(Event::Hmac),
+            body,
+        ))
     }
 
-    fn from_parsed(provider: Provider, parsed: Parsed, body: Bytes) -> Self {
+    fn from_parsed(provider: Provider, parsed: Parsed<Event>, body: Bytes) -> Self {
         Self {
             provider,
             raw_type: parsed.raw_type,
@@ -540,9 +536,9 @@ mod tests {
                         // Only a hand-configured platform's body may name no type.
                         prop_assert!(
                             !delivery.event_type().is_empty()
-                                || matches!(delivery.event(), Event::Generic(_))
+                                || matches!(delivery.event(), Event::Hmac(_))
                         );
-                        prop_assert_eq!(delivery.kind(), kind_of_event(delivery.event()));
+                        prop_assert_eq!(delivery.kind(), delivery.event().own_kind());
                         if let Some(appointment) = delivery.appointment() {
                             prop_assert_eq!(delivery.appointment_id(), Some(appointment.id.as_str()));
                             prop_assert_eq!(appointment.kind, delivery.kind());
@@ -557,18 +553,6 @@ mod tests {
                     let result = Delivery::parse(provider, &NoHeaders, Bytes::from(body.clone()));
                     prop_assert!(result.is_err() || serde_json::from_slice::<Value>(&body).is_ok());
                 }
-            }
-        }
-
-        fn kind_of_event(event: &Event) -> Kind {
-            match event {
-                Event::Eagenda(e) => e.kind(),
-                Event::Moncreneau(e) => e.kind(),
-                Event::Orufy(e) => e.kind(),
-                Event::Calendence(e) => e.kind(),
-                Event::Decoda(e) => e.kind(),
-                Event::Standard(e) => e.kind(),
-                Event::Generic(_) => Kind::Other,
             }
         }
     }

@@ -1,85 +1,7 @@
-//! Platforms and the normalized kinds of their events.
+//! The normalized kinds of events, the same for every platform.
 
 use std::fmt;
 use std::str::FromStr;
-
-/// A platform whose webhooks bookhook knows, or a configurable scheme.
-///
-/// ```
-/// use bookhook::Provider;
-///
-/// let provider: Provider = "calendence".parse().unwrap();
-/// assert_eq!(provider, Provider::Calendence);
-/// assert_eq!(provider.as_str(), "calendence");
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Provider {
-    /// eAgenda (eagenda.com.br, API v3).
-    Eagenda,
-    /// MonCréneau (moncreneau.gn).
-    Moncreneau,
-    /// Orufy Bookings (orufy.com).
-    Orufy,
-    /// Calendence (calendence.com, API v1).
-    Calendence,
-    /// Decoda Health.
-    Decoda,
-    /// Any sender of the Standard Webhooks specification (Svix among them).
-    Standard,
-    /// Any other platform signing with HMAC-SHA256, configured by hand.
-    Hmac,
-}
-
-impl Provider {
-    /// Every provider, in a stable order.
-    pub const ALL: [Provider; 7] = [
-        Provider::Eagenda,
-        Provider::Moncreneau,
-        Provider::Orufy,
-        Provider::Calendence,
-        Provider::Decoda,
-        Provider::Standard,
-        Provider::Hmac,
-    ];
-
-    /// The lower-case name used by the CLI and in logs.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Provider::Eagenda => "eagenda",
-            Provider::Moncreneau => "moncreneau",
-            Provider::Orufy => "orufy",
-            Provider::Calendence => "calendence",
-            Provider::Decoda => "decoda",
-            Provider::Standard => "standard",
-            Provider::Hmac => "hmac",
-        }
-    }
-}
-
-impl fmt::Display for Provider {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The error of parsing an unknown provider name.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown provider `{0}`; expected one of eagenda, moncreneau, orufy, calendence, decoda, standard, hmac"
-)]
-pub struct UnknownProvider(pub String);
-
-impl FromStr for Provider {
-    type Err = UnknownProvider;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Provider::ALL
-            .into_iter()
-            .find(|p| p.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| UnknownProvider(s.to_owned()))
-    }
-}
 
 /// What happened to an appointment, the same for every platform.
 ///
@@ -177,23 +99,9 @@ impl serde::Serialize for Kind {
     }
 }
 
-impl serde::Serialize for Provider {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn provider_names_round_trip() {
-        for provider in Provider::ALL {
-            assert_eq!(provider.as_str().parse::<Provider>().unwrap(), provider);
-        }
-        assert!("stripe".parse::<Provider>().is_err());
-    }
 
     #[test]
     fn kind_names_round_trip() {

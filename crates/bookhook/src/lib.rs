@@ -48,9 +48,10 @@ pub use idempotency::{
     BoxFuture, Claim, ClaimToken, Freshness, IdempotencyStore, MemoryStore, MemoryStoreBuilder,
     Observation,
 };
-pub use kind::{Kind, Provider, UnknownKind, UnknownProvider};
+pub use kind::{Kind, UnknownKind};
 pub use outcome::{Outcome, Rejection, Response};
-pub use provider::generic::GenericEnvelope;
+pub use provider::hmac::HmacEnvelope;
+pub use provider::{Provider, UnknownProvider};
 pub use secret::Secret;
 pub use signature::{
     Encoding, HmacScheme, SVIX_ID, SVIX_SIGNATURE, SVIX_TIMESTAMP, Scheme, SignRequest, Signed,

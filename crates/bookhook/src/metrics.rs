@@ -48,8 +48,8 @@ use metrics::{Key, Label, Level, Metadata, Unit};
 
 use crate::endpoint::Finished;
 use crate::error::{HandlerError, VerifyError};
-use crate::kind::Provider;
 use crate::outcome::{Outcome, Rejection};
+use crate::provider::Provider;
 
 /// Counter of answered requests. Labels: [`PROVIDER`], [`OUTCOME`], [`STATUS`].
 pub const DELIVERIES: &str = "bookhook_deliveries_total";

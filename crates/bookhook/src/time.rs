@@ -148,6 +148,25 @@ impl<'de> serde::Deserialize<'de> for Timestamp {
     }
 }
 
+/// `start + minutes`, keeping the offset; `None` on overflow.
+pub(crate) fn add_minutes(start: Timestamp, minutes: u64) -> Option<Timestamp> {
+    let delta = chrono::TimeDelta::try_minutes(i64::try_from(minutes).ok()?)?;
+    match start {
+        Timestamp::Offset(t) => t.checked_add_signed(delta).map(Timestamp::Offset),
+        Timestamp::Local(t) => t.checked_add_signed(delta).map(Timestamp::Local),
+    }
+}
+
+/// A Unix time in seconds (or milliseconds, when too large to be seconds), in UTC.
+pub(crate) fn from_unix(value: i64) -> Option<Timestamp> {
+    let dt = if value.unsigned_abs() >= 100_000_000_000 {
+        chrono::DateTime::from_timestamp_millis(value)?
+    } else {
+        chrono::DateTime::from_timestamp(value, 0)?
+    };
+    Some(Timestamp::Offset(dt.fixed_offset()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,5 +310,28 @@ mod tests {
             serde_json::to_string(&t).unwrap(),
             "\"2026-03-25T14:00:00+00:00\""
         );
+    }
+
+    #[test]
+    fn adding_minutes_keeps_the_offset_and_never_overflows() {
+        let start = Timestamp::parse("2026-06-10T09:00:00-03:00").unwrap();
+        assert_eq!(
+            add_minutes(start, 30).unwrap().to_string(),
+            "2026-06-10T09:30:00-03:00"
+        );
+        assert_eq!(add_minutes(start, u64::MAX), None);
+    }
+
+    #[test]
+    fn unix_times_in_seconds_and_milliseconds() {
+        assert_eq!(
+            from_unix(1_700_000_000).unwrap().unix_ms(),
+            1_700_000_000_000
+        );
+        assert_eq!(
+            from_unix(1_700_000_000_123).unwrap().unix_ms(),
+            1_700_000_000_123
+        );
+        assert_eq!(from_unix(i64::MAX), None);
     }
 }

@@ -28,8 +28,8 @@ const SOURCES: [(&str, &str); 7] = [
         include_str!("../src/signature/encoding.rs"),
     ),
     (
-        "src/signature/hmac.rs",
-        include_str!("../src/signature/hmac.rs"),
+        "src/signature/hmac_sha256.rs",
+        include_str!("../src/signature/hmac_sha256.rs"),
     ),
     (
         "src/signature/standard.rs",
@@ -171,7 +171,7 @@ fn secret_derived_bytes_are_compared_only_with_subtle() {
 #[test]
 fn the_verification_code_does_use_subtle() {
     for path in [
-        "src/signature/hmac.rs",
+        "src/signature/hmac_sha256.rs",
         "src/signature/standard.rs",
         "src/signature/token.rs",
         "src/secret.rs",

@@ -11,7 +11,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use bookhook::testing::conformance::{self, Conformance, DownStore};
 use bookhook::testing::signed_request;
 use bookhook::{
-    Context, Delivery, Dispatcher, Encoding, Endpoint, Finished, GenericEnvelope, HandlerError,
+    Context, Delivery, Dispatcher, Encoding, Endpoint, Finished, HandlerError, HmacEnvelope,
     HmacScheme, Incoming, ManualClock, NoHeaders, Outcome, Provider, Rejection, Request, Scheme,
     Secret, SignRequest, Signed, StandardScheme, TokenScheme, Verifier, VerifyError,
 };
@@ -478,7 +478,7 @@ async fn every_error_type_from_real_failures_leaks_nothing() {
     let generic = Endpoint::builder(Provider::Hmac)
         .scheme(HmacScheme::new("X-Signature"))
         .envelope(
-            GenericEnvelope::builder()
+            HmacEnvelope::builder()
                 .type_pointer("/meta/name")
                 .build()
                 .unwrap(),

@@ -184,7 +184,7 @@ impl Ingest {
         // With a token scheme, every header that verification reads carries
         // the token: find them by verifying once on their own (a constant-time
         // comparison, cheap next to the write).
-        let token_headers = if self.endpoint.verifier().scheme().name() == "token" {
+        let token_headers = if self.endpoint.verifier().scheme_name() == "token" {
             let incoming = Incoming::new(&recording, &body).with_query(query);
             let _ = self
                 .endpoint

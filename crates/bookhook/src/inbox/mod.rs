@@ -39,7 +39,8 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::idempotency::{BoxFuture, ClaimToken};
-use crate::kind::{Kind, Provider};
+use crate::kind::Kind;
+use crate::provider::Provider;
 
 mod ingest;
 mod memory;

@@ -14,8 +14,8 @@ use crate::dispatch::{Context, Dispatcher, run_caught};
 use crate::error::{ConfigError, HandlerError};
 use crate::event::Delivery;
 use crate::idempotency::Freshness;
-use crate::kind::Provider;
-use crate::provider::generic::GenericEnvelope;
+use crate::provider::Provider;
+use crate::provider::hmac::HmacEnvelope;
 
 use super::ingest::{Ingest, Wakeup};
 use super::schedule::RetrySchedule;
@@ -120,7 +120,7 @@ struct Shared<S> {
     clock: Arc<dyn Clock>,
     wakeup: Wakeup,
     observer: Option<Observer>,
-    envelope: Option<GenericEnvelope>,
+    envelope: Option<HmacEnvelope>,
 }
 
 impl<S> fmt::Debug for Worker<S> {
@@ -409,7 +409,7 @@ impl<S: Clone + Send + Sync + 'static> Shared<S> {
     fn parse(&self, claimed: &Claimed) -> Result<Delivery, crate::error::ParseError> {
         let body: Bytes = claimed.body.clone();
         match &self.envelope {
-            Some(envelope) => Delivery::parse_generic(envelope, &claimed.headers, body),
+            Some(envelope) => Delivery::parse_hmac(envelope, &claimed.headers, body),
             None => Delivery::parse(claimed.record.provider, &claimed.headers, body),
         }
     }
@@ -630,7 +630,7 @@ pub struct WorkerBuilder<S> {
     clock: Arc<dyn Clock>,
     wakeup: Option<Wakeup>,
     observer: Option<Observer>,
-    envelope: Option<GenericEnvelope>,
+    envelope: Option<HmacEnvelope>,
 }
 
 impl<S> fmt::Debug for WorkerBuilder<S> {
@@ -723,7 +723,7 @@ impl<S: Clone + Send + Sync + 'static> WorkerBuilder<S> {
     /// endpoint's own ([`Endpoint::envelope`](crate::Endpoint::envelope),
     /// which is the default, so that stored bodies are parsed as they were
     /// received).
-    pub fn envelope(mut self, envelope: GenericEnvelope) -> Self {
+    pub fn envelope(mut self, envelope: HmacEnvelope) -> Self {
         self.envelope = Some(envelope);
         self
     }

@@ -1,97 +1,66 @@
-//! Calendence (calendence.com, API v1).
+//! Calendence (calendence.com, API v1): its table, typed events, envelope and preset.
 //!
 //! Envelope: `{"event", "timestamp", "data": {...}}`. Calendence advises to
 //! deduplicate "on the event ID", but the payload has none: the dedup key is
 //! `(event, data.id, timestamp)`, identical across retries of one delivery.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-use super::{EnvelopeEvent, EventTypes, KnownType, Parsed, de, triple_key};
+use super::event_types::typed_events;
+use super::{Description, EnvelopeEvent, EventTypes, Parsed, Provider, lenient, triple_key};
 use crate::appointment::{Appointment, Attendee, join_name};
 use crate::error::ParseError;
-use crate::kind::{Kind, Provider};
+use crate::headers::Headers;
+use crate::kind::Kind;
 use crate::time::Timestamp;
 
-/// A Calendence event.
-///
-/// ```
-/// use bookhook::provider::calendence;
-/// use bookhook::{Delivery, Event, NoHeaders, Provider};
-///
-/// let body = r#"{"event":"booking.completed","timestamp":"2026-03-24T14:30:00+00:00",
-///   "data":{"id":"b-1","status":"completed","service":{"id":"s-1","name":"Express Wash"}}}"#;
-/// let delivery = Delivery::parse(Provider::Calendence, &NoHeaders, body.into())?;
-/// if let Event::Calendence(calendence::Event::BookingCompleted(booking)) = delivery.event() {
-///     assert_eq!(booking.service.as_ref().unwrap().name.as_deref(), Some("Express Wash"));
-/// } else {
-///     panic!("unexpected event");
-/// }
-/// # Ok::<(), bookhook::ParseError>(())
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-pub enum Event {
-    /// `booking.created`: a new booking is confirmed.
-    BookingCreated(Box<Booking>),
-    /// `booking.updated`: a booking is rescheduled or modified.
-    BookingUpdated(Box<Booking>),
-    /// `booking.cancelled` (`booking.canceled` is read the same way).
-    BookingCancelled(Box<Booking>),
-    /// `booking.completed`
-    BookingCompleted(Box<Booking>),
-    /// Any other type (payment updates, ...), or a known type whose data does
-    /// not fit [`Booking`].
-    Other {
-        /// The event type as sent.
-        event_type: String,
-        /// The `data` object as sent (`null` if absent).
-        data: Value,
-        /// Why the data did not fit, for a known type (serde's message, which may
-        /// quote the offending value); `None` for an unknown type.
-        error: Option<String>,
-    },
-}
-
-impl Event {
-    /// The event type, for example `booking.created`.
-    pub fn event_type(&self) -> &str {
-        match self {
-            Event::BookingCreated(_) => "booking.created",
-            Event::BookingUpdated(_) => "booking.updated",
-            Event::BookingCancelled(_) => "booking.cancelled",
-            Event::BookingCompleted(_) => "booking.completed",
-            Event::Other { event_type, .. } => event_type,
-        }
-    }
-
-    /// The normalized kind of this event.
-    pub fn kind(&self) -> Kind {
-        kind_of(self.event_type())
-    }
-
-    /// The normalized appointment of a known event type.
-    pub(crate) fn to_appointment(&self) -> Option<Appointment> {
-        self.booking()
-            .map(|b| b.to_appointment(self.event_type(), self.kind()))
-    }
-
-    /// The booking of a known event type.
-    pub fn booking(&self) -> Option<&Booking> {
-        match self {
-            Event::BookingCreated(b)
-            | Event::BookingUpdated(b)
-            | Event::BookingCancelled(b)
-            | Event::BookingCompleted(b) => Some(b),
-            Event::Other { .. } => None,
-        }
+typed_events! {
+    /// A Calendence event.
+    ///
+    /// ```
+    /// use bookhook::provider::calendence;
+    /// use bookhook::{Delivery, Event, NoHeaders, Provider};
+    ///
+    /// let body = r#"{"event":"booking.completed","timestamp":"2026-03-24T14:30:00+00:00",
+    ///   "data":{"id":"b-1","status":"completed","service":{"id":"s-1","name":"Express Wash"}}}"#;
+    /// let delivery = Delivery::parse(Provider::Calendence, &NoHeaders, body.into())?;
+    /// if let Event::Calendence(calendence::Event::BookingCompleted(booking)) = delivery.event() {
+    ///     assert_eq!(booking.service.as_ref().unwrap().name.as_deref(), Some("Express Wash"));
+    /// } else {
+    ///     panic!("unexpected event");
+    /// }
+    /// # Ok::<(), bookhook::ParseError>(())
+    /// ```
+    pub enum Event(payload Booking as booking, fixtures "calendence" in samples, normalize str::trim) {
+        /// `booking.created`: a new booking is confirmed.
+        BookingCreated = "booking.created" (payloads) => Created,
+        /// `booking.updated`: a booking is rescheduled or modified.
+        BookingUpdated = "booking.updated" => Updated,
+        /// `booking.cancelled` (`booking.canceled` is read the same way).
+        BookingCancelled = "booking.cancelled" | "booking.canceled" => Cancelled,
+        /// `booking.completed`
+        BookingCompleted = "booking.completed" => Completed,
     }
 }
+
+/// What bookhook knows about Calendence.
+pub const DESCRIPTION: Description = Description {
+    summary: "Calendence: HMAC-SHA256 in `X-Calendence-Signature`",
+    scheme_name: "hmac-sha256",
+    headers: &[SIGNATURE_HEADER],
+    query: &[],
+    dedup_key: "event + data.id + timestamp (else the body's sha-256)",
+    event_types: EVENT_TYPES,
+    preset: Some(|| scheme().into()),
+    #[cfg(feature = "testing")]
+    samples: SAMPLES,
+};
 
 /// The `data` object of a Calendence booking event.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct Booking {
     /// The booking's identifier.
-    #[serde(deserialize_with = "de::id")]
+    #[serde(deserialize_with = "lenient::id")]
     pub id: String,
     /// The booking's status, such as `confirmed`.
     #[serde(default)]
@@ -154,28 +123,6 @@ impl Booking {
     }
 }
 
-/// The known type `raw` names; `booking.canceled` (one "l") is read as
-/// `booking.cancelled`.
-fn canonical(raw: &str) -> Option<&'static str> {
-    match raw.trim() {
-        "booking.created" => Some("booking.created"),
-        "booking.updated" => Some("booking.updated"),
-        "booking.cancelled" | "booking.canceled" => Some("booking.cancelled"),
-        "booking.completed" => Some("booking.completed"),
-        _ => None,
-    }
-}
-
-fn kind_of(event_type: &str) -> Kind {
-    match event_type {
-        "booking.created" => Kind::Created,
-        "booking.updated" => Kind::Updated,
-        "booking.cancelled" => Kind::Cancelled,
-        "booking.completed" => Kind::Completed,
-        _ => Kind::Other,
-    }
-}
-
 /// Calendence's known types and their variants, for [`super::read_event`].
 pub(super) const TYPES: EventTypes<Box<Booking>, Event> = EventTypes {
     known: known_type,
@@ -186,31 +133,18 @@ pub(super) const TYPES: EventTypes<Box<Booking>, Event> = EventTypes {
     },
 };
 
-/// The canonical name of the known type `raw` names, with its variant.
-fn known_type(raw: &str) -> Option<KnownType<Box<Booking>, Event>> {
-    let name = canonical(raw)?;
-    let make: fn(Box<Booking>) -> Event = match name {
-        "booking.created" => Event::BookingCreated,
-        "booking.updated" => Event::BookingUpdated,
-        "booking.cancelled" => Event::BookingCancelled,
-        "booking.completed" => Event::BookingCompleted,
-        _ => return None,
-    };
-    Some((name, make))
-}
-
-pub(crate) fn parse(body: &[u8]) -> Result<Parsed, ParseError> {
+pub(crate) fn parse(_headers: &dyn Headers, body: &[u8]) -> Result<Parsed<Event>, ParseError> {
     Ok(parsed(super::read_event(body, &TYPES)?, body))
 }
 
 /// [`parse`] by the two-pass read it falls back to, for comparison.
 #[cfg(test)]
-pub(crate) fn parse_two_pass(body: &[u8]) -> Result<Parsed, ParseError> {
+pub(crate) fn parse_two_pass(body: &[u8]) -> Result<Parsed<Event>, ParseError> {
     Ok(parsed(super::read_event_two_pass(body, &TYPES)?, body))
 }
 
 /// The delivery's fields from its envelope and typed event.
-fn parsed(read: EnvelopeEvent<Event>, body: &[u8]) -> Parsed {
+fn parsed(read: EnvelopeEvent<Event>, body: &[u8]) -> Parsed<Event> {
     let EnvelopeEvent {
         raw_type,
         time,
@@ -233,7 +167,7 @@ fn parsed(read: EnvelopeEvent<Event>, body: &[u8]) -> Parsed {
         _ => data_id,
     };
     Parsed {
-        event: crate::event::Event::Calendence(event),
+        event,
         raw_type,
         kind,
         key,

@@ -1,4 +1,4 @@
-//! Decoda Health.
+//! Decoda Health: its table, typed events, envelope and preset.
 //!
 //! Envelope: `{"id", "type", "data", "createdDate", "alertId"}`. The dedup key
 //! is `alertId`, else `id`: Decoda's documents disagree on whether `id` names
@@ -20,74 +20,40 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::{Parsed, de, optional_id, payload, required_string, value};
+use super::event_types::event_types;
+use super::{Description, Parsed, Provider, lenient, optional_id, payload, required_string, value};
 use crate::appointment::{Appointment, Attendee, join_name};
 use crate::error::ParseError;
-use crate::kind::{Kind, Provider};
+use crate::headers::Headers;
+use crate::kind::Kind;
 use crate::time::Timestamp;
 
-macro_rules! event_types {
-    ($( $(#[$doc:meta])* $variant:ident = $name:literal $(| $alias:literal)? => $kind:ident, )*) => {
-        /// A Decoda event type this version knows.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum EventType {
-            $( $(#[$doc])* $variant, )*
-        }
-
-        impl EventType {
-            /// Every known type, in a stable order.
-            pub const ALL: &'static [EventType] = &[$(EventType::$variant,)*];
-
-            /// The type's name, with the fixed spelling (`CALL_RECEIVED`).
-            pub const fn as_str(self) -> &'static str {
-                match self {
-                    $( EventType::$variant => $name, )*
-                }
-            }
-
-            /// Reads a type name; the misspelled `..._RECIEVED` names are accepted.
-            pub fn from_name(name: &str) -> Option<EventType> {
-                match name {
-                    $( $name $(| $alias)? => Some(EventType::$variant), )*
-                    _ => None,
-                }
-            }
-
-            /// The normalized kind of this type.
-            pub const fn kind(self) -> Kind {
-                match self {
-                    $( EventType::$variant => Kind::$kind, )*
-                }
-            }
-        }
-    };
-}
-
 event_types! {
+    fixtures: "decoda" in samples,
     /// `APPOINTMENT_SCHEDULED`
-    AppointmentScheduled = "APPOINTMENT_SCHEDULED" => Created,
+    AppointmentScheduled = "APPOINTMENT_SCHEDULED" (payloads) => Created,
     /// `SELF_SCHEDULED_APPOINTMENT`: a patient booked online.
-    SelfScheduledAppointment = "SELF_SCHEDULED_APPOINTMENT" => Created,
+    SelfScheduledAppointment = "SELF_SCHEDULED_APPOINTMENT" (payloads) => Created,
     /// `APPOINTMENT_REQUEST`: a patient asked for an appointment.
-    AppointmentRequest = "APPOINTMENT_REQUEST" => Requested,
+    AppointmentRequest = "APPOINTMENT_REQUEST" (payloads) => Requested,
     /// `APPOINTMENT_UPDATED`
     AppointmentUpdated = "APPOINTMENT_UPDATED" => Updated,
     /// `SELF_SCHEDULED_APPOINTMENT_UPDATED`
     SelfScheduledAppointmentUpdated = "SELF_SCHEDULED_APPOINTMENT_UPDATED" => Updated,
     /// `APPOINTMENT_RESCHEDULED`
-    AppointmentRescheduled = "APPOINTMENT_RESCHEDULED" => Rescheduled,
+    AppointmentRescheduled = "APPOINTMENT_RESCHEDULED" (payloads) => Rescheduled,
     /// `APPOINTMENT_CANCELLED`
-    AppointmentCancelled = "APPOINTMENT_CANCELLED" => Cancelled,
+    AppointmentCancelled = "APPOINTMENT_CANCELLED" (payloads) => Cancelled,
     /// `SELF_SCHEDULED_APPOINTMENT_CANCELLED`
     SelfScheduledAppointmentCancelled = "SELF_SCHEDULED_APPOINTMENT_CANCELLED" => Cancelled,
     /// `PAYMENT_CREATED`
-    PaymentCreated = "PAYMENT_CREATED" => Other,
+    PaymentCreated = "PAYMENT_CREATED" (payloads) => Other,
     /// `PAYMENT_FAILED`
     PaymentFailed = "PAYMENT_FAILED" => Other,
     /// `PAYMENT_SUCCEEDED`
     PaymentSucceeded = "PAYMENT_SUCCEEDED" => Other,
     /// `PATIENT_CREATED`
-    PatientCreated = "PATIENT_CREATED" => Other,
+    PatientCreated = "PATIENT_CREATED" (payloads) => Other,
     /// `PATIENT_UPDATED`
     PatientUpdated = "PATIENT_UPDATED" => Other,
     /// `CHARGE_CREATED`
@@ -109,7 +75,7 @@ event_types! {
     /// `INVOICE_FAILED`
     InvoiceFailed = "INVOICE_FAILED" => Other,
     /// `CALL_RECEIVED` (also sent as `CALL_RECIEVED`)
-    CallReceived = "CALL_RECEIVED" | "CALL_RECIEVED" => Other,
+    CallReceived = "CALL_RECEIVED" | "CALL_RECIEVED" (payloads) => Other,
     /// `CALL_MADE`
     CallMade = "CALL_MADE" => Other,
     /// `MESSAGE_RECEIVED` (also sent as `MESSAGE_RECIEVED`)
@@ -156,6 +122,19 @@ impl EventType {
         )
     }
 }
+
+/// What bookhook knows about Decoda Health.
+pub const DESCRIPTION: Description = Description {
+    summary: "Decoda Health: HMAC-SHA256 in `Decoda-Signature`",
+    scheme_name: "hmac-sha256",
+    headers: &[SIGNATURE_HEADER],
+    query: &[],
+    dedup_key: "alertId (else id)",
+    event_types: EVENT_TYPES,
+    preset: Some(|| scheme().into()),
+    #[cfg(feature = "testing")]
+    samples: SAMPLES,
+};
 
 impl fmt::Display for EventType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -247,10 +226,10 @@ impl Event {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct AppointmentData {
     /// The appointment's identifier.
-    #[serde(deserialize_with = "de::id")]
+    #[serde(deserialize_with = "lenient::id")]
     pub id: String,
     /// The appointment's status.
-    #[serde(default, deserialize_with = "de::opt_text")]
+    #[serde(default, deserialize_with = "lenient::opt_text")]
     pub status: Option<String>,
     /// Start time (`start_time`, `startTime`, `start_date` or `startDate`).
     #[serde(
@@ -258,7 +237,7 @@ pub struct AppointmentData {
         alias = "startTime",
         alias = "start_date",
         alias = "startDate",
-        deserialize_with = "de::opt_time"
+        deserialize_with = "lenient::opt_time"
     )]
     pub start_time: Option<Timestamp>,
     /// End time (`end_time`, `endTime`, `end_date` or `endDate`).
@@ -267,7 +246,7 @@ pub struct AppointmentData {
         alias = "endTime",
         alias = "end_date",
         alias = "endDate",
-        deserialize_with = "de::opt_time"
+        deserialize_with = "lenient::opt_time"
     )]
     pub end_time: Option<Timestamp>,
     /// Length in minutes.
@@ -275,20 +254,20 @@ pub struct AppointmentData {
         default,
         alias = "durationMinutes",
         alias = "duration_minutes",
-        deserialize_with = "de::opt_count"
+        deserialize_with = "lenient::opt_count"
     )]
     pub duration: Option<u64>,
     /// The patient's identifier.
-    #[serde(default, alias = "patientId", deserialize_with = "de::opt_id")]
+    #[serde(default, alias = "patientId", deserialize_with = "lenient::opt_id")]
     pub patient_id: Option<String>,
     /// The patient, when embedded.
     #[serde(default)]
     pub patient: Option<Patient>,
     /// The clinician's identifier.
-    #[serde(default, alias = "providerId", deserialize_with = "de::opt_id")]
+    #[serde(default, alias = "providerId", deserialize_with = "lenient::opt_id")]
     pub provider_id: Option<String>,
     /// The location's identifier.
-    #[serde(default, alias = "locationId", deserialize_with = "de::opt_id")]
+    #[serde(default, alias = "locationId", deserialize_with = "lenient::opt_id")]
     pub location_id: Option<String>,
     /// The location: a name, or an object with a `name`.
     #[serde(default)]
@@ -297,13 +276,13 @@ pub struct AppointmentData {
     #[serde(default, alias = "appointmentType")]
     pub appointment_type: Value,
     /// Notes.
-    #[serde(default, deserialize_with = "de::opt_text")]
+    #[serde(default, deserialize_with = "lenient::opt_text")]
     pub notes: Option<String>,
     /// When the appointment was created.
-    #[serde(default, alias = "createdDate", deserialize_with = "de::opt_time")]
+    #[serde(default, alias = "createdDate", deserialize_with = "lenient::opt_time")]
     pub created_date: Option<Timestamp>,
     /// When the appointment was last changed.
-    #[serde(default, alias = "updatedDate", deserialize_with = "de::opt_time")]
+    #[serde(default, alias = "updatedDate", deserialize_with = "lenient::opt_time")]
     pub updated_date: Option<Timestamp>,
 }
 
@@ -311,23 +290,23 @@ pub struct AppointmentData {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct Patient {
     /// The patient's identifier.
-    #[serde(default, deserialize_with = "de::opt_id")]
+    #[serde(default, deserialize_with = "lenient::opt_id")]
     pub id: Option<String>,
     /// First name.
-    #[serde(default, alias = "firstName", deserialize_with = "de::opt_text")]
+    #[serde(default, alias = "firstName", deserialize_with = "lenient::opt_text")]
     pub first_name: Option<String>,
     /// Last name.
-    #[serde(default, alias = "lastName", deserialize_with = "de::opt_text")]
+    #[serde(default, alias = "lastName", deserialize_with = "lenient::opt_text")]
     pub last_name: Option<String>,
     /// E-mail address.
-    #[serde(default, deserialize_with = "de::opt_text")]
+    #[serde(default, deserialize_with = "lenient::opt_text")]
     pub email: Option<String>,
     /// Phone number (`phone`, `phone_number` or `phoneNumber`).
     #[serde(
         default,
         alias = "phone_number",
         alias = "phoneNumber",
-        deserialize_with = "de::opt_text"
+        deserialize_with = "lenient::opt_text"
     )]
     pub phone: Option<String>,
 }
@@ -336,25 +315,25 @@ pub struct Patient {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct Payment {
     /// The payment's identifier.
-    #[serde(deserialize_with = "de::id")]
+    #[serde(deserialize_with = "lenient::id")]
     pub id: String,
     /// The charge paid.
-    #[serde(default, alias = "chargeId", deserialize_with = "de::opt_id")]
+    #[serde(default, alias = "chargeId", deserialize_with = "lenient::opt_id")]
     pub charge_id: Option<String>,
     /// The patient who paid.
-    #[serde(default, alias = "patientId", deserialize_with = "de::opt_id")]
+    #[serde(default, alias = "patientId", deserialize_with = "lenient::opt_id")]
     pub patient_id: Option<String>,
     /// Amount in cents.
-    #[serde(default, alias = "amountCents", deserialize_with = "de::opt_integer")]
+    #[serde(default, alias = "amountCents", deserialize_with = "lenient::opt_integer")]
     pub amount_cents: Option<i64>,
     /// The payment's status.
-    #[serde(default, deserialize_with = "de::opt_text")]
+    #[serde(default, deserialize_with = "lenient::opt_text")]
     pub status: Option<String>,
     /// The payment method used.
-    #[serde(default, alias = "paymentMethodId", deserialize_with = "de::opt_id")]
+    #[serde(default, alias = "paymentMethodId", deserialize_with = "lenient::opt_id")]
     pub payment_method_id: Option<String>,
     /// When the payment was created.
-    #[serde(default, alias = "createdDate", deserialize_with = "de::opt_time")]
+    #[serde(default, alias = "createdDate", deserialize_with = "lenient::opt_time")]
     pub created_date: Option<Timestamp>,
 }
 
@@ -414,7 +393,7 @@ fn other(event_type: String, (data, error): (Value, String)) -> Event {
     }
 }
 
-pub(crate) fn parse(body: &[u8]) -> Result<Parsed, ParseError> {
+pub(crate) fn parse(_headers: &dyn Headers, body: &[u8]) -> Result<Parsed<Event>, ParseError> {
     let envelope: Envelope<'_> = super::read_envelope(body)?;
     let raw_type = required_string(envelope.event_type, "type")?;
     let alert_id = optional_id(envelope.alert_id, "alertId")?;
@@ -426,7 +405,7 @@ pub(crate) fn parse(body: &[u8]) -> Result<Parsed, ParseError> {
     // (text or Unix time) leaves the time unknown rather than failing.
     let time = envelope
         .created_date
-        .and_then(|raw| de::opt_time(&mut serde_json::Deserializer::from_str(raw.get())).ok())
+        .and_then(|raw| lenient::opt_time(&mut serde_json::Deserializer::from_str(raw.get())).ok())
         .flatten();
 
     let event = match EventType::from_name(raw_type.trim()) {
@@ -456,7 +435,7 @@ pub(crate) fn parse(body: &[u8]) -> Result<Parsed, ParseError> {
         _ => None,
     };
     Ok(Parsed {
-        event: crate::event::Event::Decoda(event),
+        event,
         raw_type,
         kind,
         key,

@@ -1,89 +1,61 @@
-//! eAgenda (eagenda.com.br, API v3).
+//! eAgenda (eagenda.com.br, API v3): its table, typed events, envelope and presets.
 //!
 //! Envelope: `{"event", "timestamp", "data": {...}}`. The dedup key is
 //! `(event, data.appointment_key, timestamp)`: eAgenda's advice to key on
 //! `appointment_key` alone would drop an update that follows a creation.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-use super::{EnvelopeEvent, EventTypes, KnownType, Parsed, triple_key};
+use super::event_types::typed_events;
+use super::{Description, EnvelopeEvent, EventTypes, Parsed, Provider, triple_key};
 use crate::appointment::{Appointment, Attendee};
 use crate::error::ParseError;
-use crate::kind::{Kind, Provider};
+use crate::headers::Headers;
+use crate::kind::Kind;
 use crate::time::Timestamp;
 
-/// An eAgenda event.
-///
-/// ```
-/// use bookhook::provider::eagenda;
-/// use bookhook::{Delivery, Event, NoHeaders, Provider};
-///
-/// let body = br#"{"event":"appointment.canceled","timestamp":"2026-06-04T14:30:00-03:00",
-///   "data":{"appointment_key":"apt-1","status":"CANCELED","start_date":"2026-06-10T09:00:00-03:00"}}"#;
-/// let delivery = Delivery::parse(Provider::Eagenda, &NoHeaders, body.to_vec().into())?;
-/// match delivery.event() {
-///     Event::Eagenda(eagenda::Event::AppointmentCanceled(data)) => {
-///         assert_eq!(data.appointment_key, "apt-1");
-///         assert_eq!(data.status.as_deref(), Some("CANCELED"));
-///     }
-///     other => panic!("unexpected {other:?}"),
-/// }
-/// # Ok::<(), bookhook::ParseError>(())
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-pub enum Event {
-    /// `appointment.created`: a new appointment.
-    AppointmentCreated(Box<AppointmentData>),
-    /// `appointment.updated`: an appointment changed.
-    AppointmentUpdated(Box<AppointmentData>),
-    /// `appointment.canceled` (one "l", as eAgenda spells it; `appointment.cancelled`
-    /// is read the same way).
-    AppointmentCanceled(Box<AppointmentData>),
-    /// Any other type, or a known type whose data does not fit [`AppointmentData`].
-    Other {
-        /// The event type as sent.
-        event_type: String,
-        /// The `data` object as sent (`null` if absent).
-        data: Value,
-        /// Why the data did not fit, for a known type (serde's message, which may
-        /// quote the offending value); `None` for an unknown type.
-        error: Option<String>,
-    },
-}
-
-impl Event {
-    /// The event type, for example `appointment.created`.
-    pub fn event_type(&self) -> &str {
-        match self {
-            Event::AppointmentCreated(_) => "appointment.created",
-            Event::AppointmentUpdated(_) => "appointment.updated",
-            Event::AppointmentCanceled(_) => "appointment.canceled",
-            Event::Other { event_type, .. } => event_type,
-        }
-    }
-
-    /// The normalized kind of this event.
-    pub fn kind(&self) -> Kind {
-        kind_of(self.event_type())
-    }
-
-    /// The normalized appointment of a known event type.
-    pub(crate) fn to_appointment(&self) -> Option<Appointment> {
-        self.data()
-            .map(|d| d.to_appointment(self.event_type(), self.kind()))
-    }
-
-    /// The appointment data of a known event type.
-    pub fn data(&self) -> Option<&AppointmentData> {
-        match self {
-            Event::AppointmentCreated(data)
-            | Event::AppointmentUpdated(data)
-            | Event::AppointmentCanceled(data) => Some(data),
-            Event::Other { .. } => None,
-        }
+typed_events! {
+    /// An eAgenda event.
+    ///
+    /// ```
+    /// use bookhook::provider::eagenda;
+    /// use bookhook::{Delivery, Event, NoHeaders, Provider};
+    ///
+    /// let body = br#"{"event":"appointment.canceled","timestamp":"2026-06-04T14:30:00-03:00",
+    ///   "data":{"appointment_key":"apt-1","status":"CANCELED","start_date":"2026-06-10T09:00:00-03:00"}}"#;
+    /// let delivery = Delivery::parse(Provider::Eagenda, &NoHeaders, body.to_vec().into())?;
+    /// match delivery.event() {
+    ///     Event::Eagenda(eagenda::Event::AppointmentCanceled(data)) => {
+    ///         assert_eq!(data.appointment_key, "apt-1");
+    ///         assert_eq!(data.status.as_deref(), Some("CANCELED"));
+    ///     }
+    ///     other => panic!("unexpected {other:?}"),
+    /// }
+    /// # Ok::<(), bookhook::ParseError>(())
+    /// ```
+    pub enum Event(payload AppointmentData as data, fixtures "eagenda" in samples, normalize str::trim) {
+        /// `appointment.created`: a new appointment.
+        AppointmentCreated = "appointment.created" (payloads) => Created,
+        /// `appointment.updated`: an appointment changed.
+        AppointmentUpdated = "appointment.updated" => Updated,
+        /// `appointment.canceled` (one "l", as eAgenda spells it; `appointment.cancelled`
+        /// is read the same way, in case the spelling is ever aligned).
+        AppointmentCanceled = "appointment.canceled" | "appointment.cancelled" => Cancelled,
     }
 }
+
+/// What bookhook knows about eAgenda.
+pub const DESCRIPTION: Description = Description {
+    summary: "eAgenda: `Authorization: Bearer <token>`",
+    scheme_name: "token",
+    headers: &["Authorization"],
+    query: &[],
+    dedup_key: "event + data.appointment_key + timestamp (else the body's sha-256)",
+    event_types: EVENT_TYPES,
+    preset: Some(|| scheme().into()),
+    #[cfg(feature = "testing")]
+    samples: SAMPLES,
+};
 
 /// The `data` object of an eAgenda appointment event.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -157,26 +129,6 @@ impl AppointmentData {
     }
 }
 
-/// The known type `raw` names. `appointment.cancelled` (two "l") is read as
-/// eAgenda's `appointment.canceled`, in case the spelling is ever aligned.
-fn canonical(raw: &str) -> Option<&'static str> {
-    match raw.trim() {
-        "appointment.created" => Some("appointment.created"),
-        "appointment.updated" => Some("appointment.updated"),
-        "appointment.canceled" | "appointment.cancelled" => Some("appointment.canceled"),
-        _ => None,
-    }
-}
-
-fn kind_of(event_type: &str) -> Kind {
-    match event_type {
-        "appointment.created" => Kind::Created,
-        "appointment.updated" => Kind::Updated,
-        "appointment.canceled" => Kind::Cancelled,
-        _ => Kind::Other,
-    }
-}
-
 /// eAgenda's known types and their variants, for [`super::read_event`].
 pub(super) const TYPES: EventTypes<Box<AppointmentData>, Event> = EventTypes {
     known: known_type,
@@ -187,30 +139,18 @@ pub(super) const TYPES: EventTypes<Box<AppointmentData>, Event> = EventTypes {
     },
 };
 
-/// The canonical name of the known type `raw` names, with its variant.
-fn known_type(raw: &str) -> Option<KnownType<Box<AppointmentData>, Event>> {
-    let name = canonical(raw)?;
-    let make: fn(Box<AppointmentData>) -> Event = match name {
-        "appointment.created" => Event::AppointmentCreated,
-        "appointment.updated" => Event::AppointmentUpdated,
-        "appointment.canceled" => Event::AppointmentCanceled,
-        _ => return None,
-    };
-    Some((name, make))
-}
-
-pub(crate) fn parse(body: &[u8]) -> Result<Parsed, ParseError> {
+pub(crate) fn parse(_headers: &dyn Headers, body: &[u8]) -> Result<Parsed<Event>, ParseError> {
     Ok(parsed(super::read_event(body, &TYPES)?, body))
 }
 
 /// [`parse`] by the two-pass read it falls back to, for comparison.
 #[cfg(test)]
-pub(crate) fn parse_two_pass(body: &[u8]) -> Result<Parsed, ParseError> {
+pub(crate) fn parse_two_pass(body: &[u8]) -> Result<Parsed<Event>, ParseError> {
     Ok(parsed(super::read_event_two_pass(body, &TYPES)?, body))
 }
 
 /// The delivery's fields from its envelope and typed event.
-fn parsed(read: EnvelopeEvent<Event>, body: &[u8]) -> Parsed {
+fn parsed(read: EnvelopeEvent<Event>, body: &[u8]) -> Parsed<Event> {
     let EnvelopeEvent {
         raw_type,
         time,
@@ -228,7 +168,7 @@ fn parsed(read: EnvelopeEvent<Event>, body: &[u8]) -> Parsed {
         body,
     );
     Parsed {
-        event: crate::event::Event::Eagenda(event),
+        event,
         raw_type,
         kind,
         key,

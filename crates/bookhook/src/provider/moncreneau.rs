@@ -1,4 +1,4 @@
-//! MonCréneau (moncreneau.gn).
+//! MonCréneau (moncreneau.gn): its table, typed events, envelope and preset.
 //!
 //! Envelope (Stripe-like): `{"id": "evt_...", "type", "created", "data": {"object": {...}}}`.
 //! The dedup key is the top-level `id`. Event types are accepted dotted
@@ -16,111 +16,76 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::{Parsed, de, optional_time, typed_or_other};
+use super::event_types::typed_events;
+use super::{Description, Parsed, Provider, lenient, optional_time, typed_or_other};
 use crate::appointment::{Appointment, Attendee};
 use crate::error::ParseError;
 use crate::headers::{HeaderLookup, Headers};
-use crate::kind::{Kind, Provider};
+use crate::kind::Kind;
 use crate::time::Timestamp;
 
 /// The header that names the event type.
 pub const EVENT_HEADER: &str = "x-moncreneau-event";
 
-/// A MonCréneau event.
-///
-/// ```
-/// use bookhook::provider::moncreneau;
-/// use bookhook::{Delivery, Event, NoHeaders, Provider, Timestamp};
-///
-/// let body = r#"{"id":"evt_1","type":"APPOINTMENT_VALIDATED","created":"2026-01-25T14:35:00Z",
-///   "data":{"object":{"id":12345,"dateTime":"2026-01-25T14:30:00","status":"VALIDATED",
-///   "validatedBy":{"id":42,"name":"Agent Martin"}}}}"#;
-/// let delivery = Delivery::parse(Provider::Moncreneau, &NoHeaders, body.into())?;
-/// match delivery.event() {
-///     Event::Moncreneau(moncreneau::Event::Validated(object)) => {
-///         assert_eq!(object.id, "12345");
-///         assert!(matches!(object.date_time, Some(Timestamp::Local(_))));
-///         assert_eq!(object.validated_by.as_ref().unwrap().name.as_deref(), Some("Agent Martin"));
-///     }
-///     other => panic!("unexpected {other:?}"),
-/// }
-/// # Ok::<(), bookhook::ParseError>(())
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-pub enum Event {
-    /// `appointment.created`
-    Created(Box<AppointmentObject>),
-    /// `appointment.updated`, with [`AppointmentObject::changes`].
-    Updated(Box<AppointmentObject>),
-    /// `appointment.cancelled` (`appointment.canceled` is read the same way).
-    Cancelled(Box<AppointmentObject>),
-    /// `appointment.validated`: staff confirmed the attendee is present.
-    Validated(Box<AppointmentObject>),
-    /// `appointment.completed`
-    Completed(Box<AppointmentObject>),
-    /// `appointment.confirmed` (listed on one management page).
-    Confirmed(Box<AppointmentObject>),
-    /// Any other type, or a known type whose `data.object` does not fit
-    /// [`AppointmentObject`].
-    Other {
-        /// The event type: canonical (dotted) for a known type, else as sent.
-        event_type: String,
-        /// The `data` object as sent, `object` included (`null` if absent).
-        data: Value,
-        /// Why the data did not fit, for a known type (serde's message, which may
-        /// quote the offending value); `None` for an unknown type.
-        error: Option<String>,
-    },
-}
-
-impl Event {
-    /// The event type in dotted lower case, for example `appointment.created`.
-    pub fn event_type(&self) -> &str {
-        match self {
-            Event::Created(_) => "appointment.created",
-            Event::Updated(_) => "appointment.updated",
-            Event::Cancelled(_) => "appointment.cancelled",
-            Event::Validated(_) => "appointment.validated",
-            Event::Completed(_) => "appointment.completed",
-            Event::Confirmed(_) => "appointment.confirmed",
-            Event::Other { event_type, .. } => event_type,
-        }
-    }
-
-    /// The normalized kind of this event.
-    pub fn kind(&self) -> Kind {
-        kind_of(self.event_type())
-    }
-
-    /// The normalized appointment of a known event type.
-    pub(crate) fn to_appointment(&self) -> Option<Appointment> {
-        self.object()
-            .map(|o| o.to_appointment(self.event_type(), self.kind()))
-    }
-
-    /// The appointment object of a known event type.
-    pub fn object(&self) -> Option<&AppointmentObject> {
-        match self {
-            Event::Created(o)
-            | Event::Updated(o)
-            | Event::Cancelled(o)
-            | Event::Validated(o)
-            | Event::Completed(o)
-            | Event::Confirmed(o) => Some(o),
-            Event::Other { .. } => None,
-        }
+typed_events! {
+    /// A MonCréneau event.
+    ///
+    /// ```
+    /// use bookhook::provider::moncreneau;
+    /// use bookhook::{Delivery, Event, NoHeaders, Provider, Timestamp};
+    ///
+    /// let body = r#"{"id":"evt_1","type":"APPOINTMENT_VALIDATED","created":"2026-01-25T14:35:00Z",
+    ///   "data":{"object":{"id":12345,"dateTime":"2026-01-25T14:30:00","status":"VALIDATED",
+    ///   "validatedBy":{"id":42,"name":"Agent Martin"}}}}"#;
+    /// let delivery = Delivery::parse(Provider::Moncreneau, &NoHeaders, body.into())?;
+    /// match delivery.event() {
+    ///     Event::Moncreneau(moncreneau::Event::Validated(object)) => {
+    ///         assert_eq!(object.id, "12345");
+    ///         assert!(matches!(object.date_time, Some(Timestamp::Local(_))));
+    ///         assert_eq!(object.validated_by.as_ref().unwrap().name.as_deref(), Some("Agent Martin"));
+    ///     }
+    ///     other => panic!("unexpected {other:?}"),
+    /// }
+    /// # Ok::<(), bookhook::ParseError>(())
+    /// ```
+    pub enum Event(payload AppointmentObject as object, fixtures "moncreneau" in payloads, normalize dotted) {
+        /// `appointment.created`
+        Created = "appointment.created" => Created,
+        /// `appointment.updated`, with [`AppointmentObject::changes`].
+        Updated = "appointment.updated" => Updated,
+        /// `appointment.cancelled` (`appointment.canceled` is read the same way).
+        Cancelled = "appointment.cancelled" | "appointment.canceled" => Cancelled,
+        /// `appointment.confirmed` (listed on one management page).
+        Confirmed = "appointment.confirmed" (samples) => Confirmed,
+        /// `appointment.validated`: staff confirmed the attendee is present.
+        Validated = "appointment.validated" => CheckedIn,
+        /// `appointment.completed`
+        Completed = "appointment.completed" => Completed,
     }
 }
+
+/// What bookhook knows about MonCréneau.
+pub const DESCRIPTION: Description = Description {
+    summary: "MonCréneau: HMAC-SHA256 in `X-Moncreneau-Signature`",
+    scheme_name: "hmac-sha256",
+    headers: &[SIGNATURE_HEADER, SDK_SIGNATURE_HEADER],
+    query: &[],
+    dedup_key: "id",
+    event_types: EVENT_TYPES,
+    preset: Some(|| scheme().into()),
+    #[cfg(feature = "testing")]
+    samples: SAMPLES,
+};
 
 /// `data.object` of a MonCréneau event. Every event sends a subset of these.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AppointmentObject {
     /// The appointment's identifier (a number in the examples, kept as text).
-    #[serde(deserialize_with = "de::id")]
+    #[serde(deserialize_with = "lenient::id")]
     pub id: String,
     /// The department's identifier.
-    #[serde(default, deserialize_with = "de::opt_id")]
+    #[serde(default, deserialize_with = "lenient::opt_id")]
     pub department_id: Option<String>,
     /// The department, with its organization (sent on creation).
     #[serde(default)]
@@ -177,7 +142,7 @@ pub struct AppointmentObject {
     #[serde(default)]
     pub completed_at: Option<Timestamp>,
     /// Length of the appointment in minutes.
-    #[serde(default, deserialize_with = "de::opt_count")]
+    #[serde(default, deserialize_with = "lenient::opt_count")]
     pub duration: Option<u64>,
     /// Notes left on completion.
     #[serde(default)]
@@ -199,7 +164,7 @@ pub struct Change {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct Department {
     /// Its identifier.
-    #[serde(default, deserialize_with = "de::opt_id")]
+    #[serde(default, deserialize_with = "lenient::opt_id")]
     pub id: Option<String>,
     /// Its name, such as `Passport Service`.
     #[serde(default)]
@@ -239,32 +204,15 @@ struct Data<T> {
     object: T,
 }
 
-/// The dotted lower-case form of a type: `APPOINTMENT_CREATED` becomes
-/// `appointment.created`; dotted types only lose their case. The one-"l"
-/// `canceled` is read as `cancelled`.
-fn canonical(raw: &str) -> String {
+/// The dotted lower-case form of a type, as the names are compared:
+/// `APPOINTMENT_CREATED` becomes `appointment.created`; dotted types only lose
+/// their case.
+fn dotted(raw: &str) -> String {
     let lower = raw.trim().to_ascii_lowercase();
-    let dotted = if lower.contains('.') {
+    if lower.contains('.') {
         lower
     } else {
         lower.replacen('_', ".", 1)
-    };
-    if dotted == "appointment.canceled" {
-        "appointment.cancelled".to_owned()
-    } else {
-        dotted
-    }
-}
-
-fn kind_of(event_type: &str) -> Kind {
-    match event_type {
-        "appointment.created" => Kind::Created,
-        "appointment.updated" => Kind::Updated,
-        "appointment.cancelled" => Kind::Cancelled,
-        "appointment.validated" => Kind::CheckedIn,
-        "appointment.completed" => Kind::Completed,
-        "appointment.confirmed" => Kind::Confirmed,
-        _ => Kind::Other,
     }
 }
 
@@ -280,7 +228,7 @@ struct Envelope<'a> {
     data: Option<&'a RawValue>,
 }
 
-pub(crate) fn parse(headers: &dyn Headers, body: &[u8]) -> Result<Parsed, ParseError> {
+pub(crate) fn parse(headers: &dyn Headers, body: &[u8]) -> Result<Parsed<Event>, ParseError> {
     let envelope: Envelope<'_> = super::read_envelope(body)?;
     let id =
         super::optional_id(envelope.id, "id")?.ok_or(ParseError::MissingField { field: "id" })?;
@@ -298,21 +246,11 @@ pub(crate) fn parse(headers: &dyn Headers, body: &[u8]) -> Result<Parsed, ParseE
         },
     };
     let time = optional_time(envelope.created, "created")?;
-    let canonical = canonical(&raw_type);
-    let make: Option<fn(Box<AppointmentObject>) -> Event> = match canonical.as_str() {
-        "appointment.created" => Some(Event::Created),
-        "appointment.updated" => Some(Event::Updated),
-        "appointment.cancelled" => Some(Event::Cancelled),
-        "appointment.validated" => Some(Event::Validated),
-        "appointment.completed" => Some(Event::Completed),
-        "appointment.confirmed" => Some(Event::Confirmed),
-        _ => None,
-    };
     let event = typed_or_other::<Data<Box<AppointmentObject>>, _>(
         envelope.data,
         "data",
-        make.map(|make| {
-            (canonical, move |data: Data<Box<AppointmentObject>>| {
+        known_type(&raw_type).map(|(name, make)| {
+            (name.to_owned(), move |data: Data<Box<AppointmentObject>>| {
                 make(data.object)
             })
         }),
@@ -329,7 +267,7 @@ pub(crate) fn parse(headers: &dyn Headers, body: &[u8]) -> Result<Parsed, ParseE
         known => known.object().map(|o| o.id.clone()),
     };
     Ok(Parsed {
-        event: crate::event::Event::Moncreneau(event),
+        event,
         raw_type,
         kind,
         key: id,

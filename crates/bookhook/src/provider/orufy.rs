@@ -1,4 +1,4 @@
-//! Orufy Bookings (orufy.com).
+//! Orufy Bookings (orufy.com): its table, typed events, envelope and preset.
 //!
 //! Body: `{"eventType": "BOOK" | "CANCEL" | "RESCHEDULE" | <no-show>, "meetData": {...}}`.
 //! Orufy publishes a field list but no JSON example, so [`Meet`] follows that
@@ -23,116 +23,93 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::{Parsed, composite_key, de, required_string, typed_or_other};
+use super::event_types::typed_events;
+use super::{
+    Description, Parsed, Provider, composite_key, lenient, required_string, typed_or_other,
+};
 use crate::appointment::{Appointment, Attendee, join_name};
 use crate::error::ParseError;
-use crate::kind::{Kind, Provider};
+use crate::headers::Headers;
+use crate::kind::Kind;
 use crate::time::Timestamp;
 
-/// An Orufy Bookings event.
-///
-/// ```
-/// use bookhook::provider::orufy;
-/// use bookhook::{Delivery, Event, Kind, NoHeaders, Provider};
-///
-/// let body = r#"{"eventType":"CANCEL","meetData":{"_id":"665f1c","time":"2026-07-01T10:00:00.000Z",
-///   "duration":45,"status":"CANCELLED","cancellation":{"timestamp":"2026-06-30T08:00:00.000Z","reason":"ill"}}}"#;
-/// let delivery = Delivery::parse(Provider::Orufy, &NoHeaders, body.into())?;
-/// assert_eq!(delivery.kind(), Kind::Cancelled);
-/// if let Event::Orufy(orufy::Event::Cancel(meet)) = delivery.event() {
-///     assert_eq!(meet.duration, Some(45));
-///     assert_eq!(meet.cancellation.as_ref().unwrap().reason.as_deref(), Some("ill"));
-/// } else {
-///     panic!("unexpected event");
-/// }
-/// let appointment = delivery.appointment().unwrap();
-/// assert_eq!(appointment.ends_at.unwrap().to_string(), "2026-07-01T10:45:00+00:00");
-/// # Ok::<(), bookhook::ParseError>(())
-/// ```
-///
-/// The meeting is boxed, as every platform's payload is (see
-/// [`Event`](crate::Event)). Fields read through the box as usual.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Event {
-    /// `BOOK`: a meeting was booked.
-    Book(Box<Meet>),
-    /// `CANCEL`: a meeting was cancelled.
-    Cancel(Box<Meet>),
-    /// `RESCHEDULE`: a meeting moved; see [`Meet::prev_meet_id`] and [`Meet::reschedule`].
-    Reschedule(Box<Meet>),
-    /// The attendee was marked as a no-show.
-    NoShow(Box<Meet>),
-    /// Any other type, or a known type whose `meetData` does not fit [`Meet`].
-    Other {
-        /// The event type: canonical for a known type, else as sent.
-        event_type: String,
-        /// `meetData` as sent.
-        data: Value,
-        /// Why the data did not fit, for a known type (serde's message, which may
-        /// quote the offending value); `None` for an unknown type.
-        error: Option<String>,
-    },
-}
-
-impl Event {
-    /// The event type: `BOOK`, `CANCEL`, `RESCHEDULE`, `NO_SHOW`, or as sent.
-    pub fn event_type(&self) -> &str {
-        match self {
-            Event::Book(_) => "BOOK",
-            Event::Cancel(_) => "CANCEL",
-            Event::Reschedule(_) => "RESCHEDULE",
-            Event::NoShow(_) => "NO_SHOW",
-            Event::Other { event_type, .. } => event_type,
-        }
-    }
-
-    /// The normalized kind of this event.
-    pub fn kind(&self) -> Kind {
-        kind_of(self.event_type())
-    }
-
-    /// The normalized appointment of a known event type.
-    pub(crate) fn to_appointment(&self) -> Option<Appointment> {
-        self.meet()
-            .map(|m| m.to_appointment(self.event_type(), self.kind()))
-    }
-
-    /// The meeting of a known event type.
-    pub fn meet(&self) -> Option<&Meet> {
-        match self {
-            Event::Book(m) | Event::Cancel(m) | Event::Reschedule(m) | Event::NoShow(m) => Some(m),
-            Event::Other { .. } => None,
-        }
+typed_events! {
+    /// An Orufy Bookings event.
+    ///
+    /// ```
+    /// use bookhook::provider::orufy;
+    /// use bookhook::{Delivery, Event, Kind, NoHeaders, Provider};
+    ///
+    /// let body = r#"{"eventType":"CANCEL","meetData":{"_id":"665f1c","time":"2026-07-01T10:00:00.000Z",
+    ///   "duration":45,"status":"CANCELLED","cancellation":{"timestamp":"2026-06-30T08:00:00.000Z","reason":"ill"}}}"#;
+    /// let delivery = Delivery::parse(Provider::Orufy, &NoHeaders, body.into())?;
+    /// assert_eq!(delivery.kind(), Kind::Cancelled);
+    /// if let Event::Orufy(orufy::Event::Cancel(meet)) = delivery.event() {
+    ///     assert_eq!(meet.duration, Some(45));
+    ///     assert_eq!(meet.cancellation.as_ref().unwrap().reason.as_deref(), Some("ill"));
+    /// } else {
+    ///     panic!("unexpected event");
+    /// }
+    /// let appointment = delivery.appointment().unwrap();
+    /// assert_eq!(appointment.ends_at.unwrap().to_string(), "2026-07-01T10:45:00+00:00");
+    /// # Ok::<(), bookhook::ParseError>(())
+    /// ```
+    ///
+    /// The meeting is boxed, as every platform's payload is (see
+    /// [`Event`](crate::Event)). Fields read through the box as usual.
+    pub enum Event(payload Meet as meet, fixtures "orufy" in payloads, normalize squash) {
+        /// `BOOK`: a meeting was booked.
+        Book = "BOOK" => Created,
+        /// `CANCEL`: a meeting was cancelled.
+        Cancel = "CANCEL" => Cancelled,
+        /// `RESCHEDULE`: a meeting moved; see [`Meet::prev_meet_id`] and [`Meet::reschedule`].
+        Reschedule = "RESCHEDULE" => Rescheduled,
+        /// `NO_SHOW`: the attendee was marked as a no-show (read from every
+        /// spelling, in any case, with or without `-` and `_`).
+        NoShow = "NO_SHOW" | "NOSHOW" | "MARKASNOSHOW" | "MARKEDASNOSHOW" | "MARKNOSHOW" => NoShow,
     }
 }
+
+/// What bookhook knows about Orufy Bookings.
+pub const DESCRIPTION: Description = Description {
+    summary: "Orufy Bookings: `Authorization: Bearer <token>` (or `?token=`)",
+    scheme_name: "token",
+    headers: &["Authorization"],
+    query: &[TOKEN_PARAM],
+    dedup_key: "eventType + meetData._id + cancellation/reschedule timestamp or updatedAt (else the body's sha-256)",
+    event_types: EVENT_TYPES,
+    preset: Some(|| scheme().into()),
+    #[cfg(feature = "testing")]
+    samples: SAMPLES,
+};
 
 /// `meetData`: one meeting, as Orufy's field list describes it.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Meet {
     /// Unique identifier of the meeting instance.
-    #[serde(rename = "_id", deserialize_with = "de::id")]
+    #[serde(rename = "_id", deserialize_with = "lenient::id")]
     pub id: String,
     /// The application the meeting was created under.
-    #[serde(default, deserialize_with = "de::opt_id")]
+    #[serde(default, deserialize_with = "lenient::opt_id")]
     pub app_id: Option<String>,
     /// The event (meeting template) identifier.
-    #[serde(default, deserialize_with = "de::opt_id")]
+    #[serde(default, deserialize_with = "lenient::opt_id")]
     pub event_id: Option<String>,
     /// Scheduled start, in UTC.
-    #[serde(default, deserialize_with = "de::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub time: Option<Timestamp>,
     /// Identifiers of the hosting agents.
-    #[serde(default, deserialize_with = "de::ids")]
+    #[serde(default, deserialize_with = "lenient::ids")]
     pub agents: Vec<String>,
     /// Identifiers of the attendees.
-    #[serde(default, deserialize_with = "de::ids")]
+    #[serde(default, deserialize_with = "lenient::ids")]
     pub attendee_ids: Vec<String>,
     /// Whether a contact created the meeting directly.
     #[serde(default)]
     pub create_by_contact: Option<bool>,
     /// Length in minutes.
-    #[serde(default, deserialize_with = "de::opt_count")]
+    #[serde(default, deserialize_with = "lenient::opt_count")]
     pub duration: Option<u64>,
     /// External reference identifiers.
     #[serde(default)]
@@ -144,16 +121,16 @@ pub struct Meet {
     #[serde(default)]
     pub mark_as_no_show: Value,
     /// Maximum number of attendees.
-    #[serde(default, deserialize_with = "de::opt_count")]
+    #[serde(default, deserialize_with = "lenient::opt_count")]
     pub max_attendees: Option<u64>,
     /// Notes about the meeting mode (online, offline).
     #[serde(default)]
     pub mode_note: Value,
     /// A custom name for the meeting.
-    #[serde(default, deserialize_with = "de::opt_text")]
+    #[serde(default, deserialize_with = "lenient::opt_text")]
     pub modified_event_name: Option<String>,
     /// Groups linked bookings.
-    #[serde(default, deserialize_with = "de::opt_id")]
+    #[serde(default, deserialize_with = "lenient::opt_id")]
     pub multiple_booking_identifier: Option<String>,
     /// Notes attached to the meeting.
     #[serde(default)]
@@ -162,10 +139,10 @@ pub struct Meet {
     #[serde(default)]
     pub reminders: Value,
     /// `ACTIVE`, `CANCELLED`, ...
-    #[serde(default, deserialize_with = "de::opt_text")]
+    #[serde(default, deserialize_with = "lenient::opt_text")]
     pub status: Option<String>,
     /// `SOLO`, `GROUP`, `ROUNDROBIN`, `COLLECTIVE`.
-    #[serde(rename = "type", default, deserialize_with = "de::opt_text")]
+    #[serde(rename = "type", default, deserialize_with = "lenient::opt_text")]
     pub meet_type: Option<String>,
     /// The linked external calendar event.
     #[serde(default)]
@@ -177,16 +154,16 @@ pub struct Meet {
     #[serde(default)]
     pub attendees: Value,
     /// The meeting's name.
-    #[serde(default, deserialize_with = "de::opt_text")]
+    #[serde(default, deserialize_with = "lenient::opt_text")]
     pub event_name: Option<String>,
     /// URL-friendly meeting name.
-    #[serde(default, deserialize_with = "de::opt_text")]
+    #[serde(default, deserialize_with = "lenient::opt_text")]
     pub event_slug: Option<String>,
     /// Cancellation details (an empty object when not cancelled).
     #[serde(default)]
     pub cancellation: Option<Change>,
     /// The previous meeting, when this one is a reschedule.
-    #[serde(default, deserialize_with = "de::opt_id")]
+    #[serde(default, deserialize_with = "lenient::opt_id")]
     pub prev_meet_id: Option<String>,
     /// Reschedule details (an empty object when not rescheduled).
     #[serde(default)]
@@ -195,10 +172,10 @@ pub struct Meet {
     #[serde(default)]
     pub payment: Option<Payment>,
     /// When the meeting was created.
-    #[serde(default, deserialize_with = "de::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub created_at: Option<Timestamp>,
     /// When the meeting was last changed.
-    #[serde(default, deserialize_with = "de::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub updated_at: Option<Timestamp>,
 }
 
@@ -207,10 +184,10 @@ pub struct Meet {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct Change {
     /// When it happened.
-    #[serde(default, deserialize_with = "de::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub timestamp: Option<Timestamp>,
     /// The reason given.
-    #[serde(default, deserialize_with = "de::opt_text")]
+    #[serde(default, deserialize_with = "lenient::opt_text")]
     pub reason: Option<String>,
     /// Every other field, as sent.
     #[serde(flatten)]
@@ -222,55 +199,55 @@ pub struct Change {
 #[serde(rename_all = "camelCase")]
 pub struct Payment {
     /// Identifier of the payment record.
-    #[serde(rename = "_id", default, deserialize_with = "de::opt_id")]
+    #[serde(rename = "_id", default, deserialize_with = "lenient::opt_id")]
     pub id: Option<String>,
     /// The application the payment was processed under.
-    #[serde(default, deserialize_with = "de::opt_id")]
+    #[serde(default, deserialize_with = "lenient::opt_id")]
     pub app_id: Option<String>,
     /// Amount charged.
-    #[serde(default, deserialize_with = "de::opt_number")]
+    #[serde(default, deserialize_with = "lenient::opt_number")]
     pub amount: Option<f64>,
     /// Currency, such as `USD`.
-    #[serde(default, deserialize_with = "de::opt_text")]
+    #[serde(default, deserialize_with = "lenient::opt_text")]
     pub currency_code: Option<String>,
     /// Gateway, such as `STRIPE` or `PAYPAL`.
-    #[serde(default, deserialize_with = "de::opt_text")]
+    #[serde(default, deserialize_with = "lenient::opt_text")]
     pub method: Option<String>,
     /// `PENDING`, `DONE`, `FAILED`.
-    #[serde(default, deserialize_with = "de::opt_text")]
+    #[serde(default, deserialize_with = "lenient::opt_text")]
     pub status: Option<String>,
     /// Name of the payer.
-    #[serde(default, deserialize_with = "de::opt_text")]
+    #[serde(default, deserialize_with = "lenient::opt_text")]
     pub billing_name: Option<String>,
     /// Billing address (its shape is not documented).
     #[serde(default)]
     pub billing_address: Value,
     /// When the payment completed.
-    #[serde(default, deserialize_with = "de::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub payment_time: Option<Timestamp>,
     /// The payment provider's reference, such as a Stripe Payment Intent id.
-    #[serde(default, deserialize_with = "de::opt_id")]
+    #[serde(default, deserialize_with = "lenient::opt_id")]
     pub external_payment_id: Option<String>,
     /// E-mail for the receipt.
-    #[serde(default, deserialize_with = "de::opt_text")]
+    #[serde(default, deserialize_with = "lenient::opt_text")]
     pub email_id: Option<String>,
     /// Notes given with the payment.
-    #[serde(default, deserialize_with = "de::opt_text")]
+    #[serde(default, deserialize_with = "lenient::opt_text")]
     pub note: Option<String>,
     /// When the meeting was created after payment.
-    #[serde(default, deserialize_with = "de::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub meet_created_at: Option<Timestamp>,
     /// Amount charged per duration.
     #[serde(default)]
     pub amount_on_duration: Value,
     /// Internal order identifier.
-    #[serde(default, deserialize_with = "de::opt_id")]
+    #[serde(default, deserialize_with = "lenient::opt_id")]
     pub order_id: Option<String>,
     /// Record creation time.
-    #[serde(default, deserialize_with = "de::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub created_at: Option<Timestamp>,
     /// Record update time.
-    #[serde(default, deserialize_with = "de::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub updated_at: Option<Timestamp>,
 }
 
@@ -323,30 +300,14 @@ impl Meet {
     }
 }
 
-/// `BOOK`, `CANCEL`, `RESCHEDULE` in any case; every no-show spelling is `NO_SHOW`.
-fn canonical(raw: &str) -> Option<&'static str> {
-    let squashed: String = raw
-        .chars()
+/// `raw` in upper case without separators, as the names are compared: every
+/// spelling of the no-show trigger (`no-show`, `MARK_AS_NO_SHOW`) squashes to
+/// one of [`Event::NoShow`]'s names.
+fn squash(raw: &str) -> String {
+    raw.chars()
         .filter(char::is_ascii_alphanumeric)
         .map(|c| c.to_ascii_uppercase())
-        .collect();
-    match squashed.as_str() {
-        "BOOK" => Some("BOOK"),
-        "CANCEL" => Some("CANCEL"),
-        "RESCHEDULE" => Some("RESCHEDULE"),
-        "NOSHOW" | "MARKASNOSHOW" | "MARKEDASNOSHOW" | "MARKNOSHOW" => Some("NO_SHOW"),
-        _ => None,
-    }
-}
-
-fn kind_of(event_type: &str) -> Kind {
-    match event_type {
-        "BOOK" => Kind::Created,
-        "CANCEL" => Kind::Cancelled,
-        "RESCHEDULE" => Kind::Rescheduled,
-        "NO_SHOW" => Kind::NoShow,
-        _ => Kind::Other,
-    }
+        .collect()
 }
 
 #[derive(Deserialize)]
@@ -395,7 +356,7 @@ fn stamp_of(raw: Option<&RawValue>) -> Option<(String, Option<Timestamp>)> {
     time_text(stamp.timestamp)
 }
 
-pub(crate) fn parse(body: &[u8]) -> Result<Parsed, ParseError> {
+pub(crate) fn parse(_headers: &dyn Headers, body: &[u8]) -> Result<Parsed<Event>, ParseError> {
     let envelope: Envelope<'_> = super::read_envelope(body)?;
     let raw_type = required_string(envelope.event_type, "eventType")?;
     let meet_raw = envelope
@@ -417,19 +378,10 @@ pub(crate) fn parse(body: &[u8]) -> Result<Parsed, ParseError> {
             field: "meetData._id",
         })?;
 
-    let canonical = canonical(&raw_type);
-    let make: Option<fn(Box<Meet>) -> Event> = match canonical {
-        Some("BOOK") => Some(Event::Book),
-        Some("CANCEL") => Some(Event::Cancel),
-        Some("RESCHEDULE") => Some(Event::Reschedule),
-        Some("NO_SHOW") => Some(Event::NoShow),
-        _ => None,
-    };
     let event = typed_or_other::<Box<Meet>, _>(
         Some(meet_raw),
         "meetData",
-        make.zip(canonical)
-            .map(|(make, name)| (name.to_owned(), make)),
+        known_type(&raw_type).map(|(name, make)| (name.to_owned(), make)),
         &raw_type,
         |event_type, data, error| Event::Other {
             event_type,
@@ -438,9 +390,11 @@ pub(crate) fn parse(body: &[u8]) -> Result<Parsed, ParseError> {
         },
     )?;
 
-    let change = match canonical {
-        Some("CANCEL") => stamp_of(meet_key.cancellation),
-        Some("RESCHEDULE") => stamp_of(meet_key.reschedule),
+    // The kind follows the known type, even when its payload did not fit.
+    let kind = event.kind();
+    let change = match kind {
+        Kind::Cancelled => stamp_of(meet_key.cancellation),
+        Kind::Rescheduled => stamp_of(meet_key.reschedule),
         _ => None,
     }
     .or_else(|| time_text(meet_key.updated_at));
@@ -456,9 +410,8 @@ pub(crate) fn parse(body: &[u8]) -> Result<Parsed, ParseError> {
         .and_then(|(_, time)| time)
         .or_else(|| time_text(meet_key.created_at).and_then(|(_, time)| time));
 
-    let kind = event.kind();
     Ok(Parsed {
-        event: crate::event::Event::Orufy(event),
+        event,
         raw_type,
         kind,
         key,

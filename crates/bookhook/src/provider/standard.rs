@@ -10,10 +10,14 @@ use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::{Parsed, optional_time, required_string, value};
+use super::{Description, Parsed, optional_time, required_string, value};
+use crate::appointment::Appointment;
 use crate::error::ParseError;
 use crate::headers::{HeaderLookup, Headers};
 use crate::kind::Kind;
+use crate::signature::{
+    SVIX_ID, SVIX_SIGNATURE, SVIX_TIMESTAMP, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP,
+};
 
 /// The header that carries the message id.
 pub const ID_HEADER: &str = "webhook-id";
@@ -50,11 +54,41 @@ pub struct Event {
 }
 
 impl Event {
+    /// The `type` field, such as `invoice.paid`.
+    pub fn event_type(&self) -> &str {
+        &self.event_type
+    }
+
     /// The normalized kind: always [`Kind::Other`].
     pub fn kind(&self) -> Kind {
         Kind::Other
     }
+
+    /// None: Standard Webhooks defines no appointment.
+    pub(crate) fn to_appointment(&self) -> Option<Appointment> {
+        None
+    }
 }
+
+/// What bookhook knows about Standard Webhooks senders.
+pub const DESCRIPTION: Description = Description {
+    summary: "Standard Webhooks (and Svix): `webhook-*` headers, base64 secrets (with or without `whsec_`)",
+    scheme_name: "standard-webhooks",
+    headers: &[
+        WEBHOOK_ID,
+        WEBHOOK_TIMESTAMP,
+        WEBHOOK_SIGNATURE,
+        SVIX_ID,
+        SVIX_TIMESTAMP,
+        SVIX_SIGNATURE,
+    ],
+    query: &[],
+    dedup_key: "webhook-id header (or svix-id)",
+    event_types: &[],
+    preset: Some(|| scheme().into()),
+    #[cfg(feature = "testing")]
+    samples: &[],
+};
 
 #[derive(Deserialize)]
 struct Envelope<'a> {
@@ -89,7 +123,7 @@ fn header(headers: &dyn Headers, names: [&'static str; 2]) -> Result<Option<Stri
     Ok(None)
 }
 
-pub(crate) fn parse(headers: &dyn Headers, body: &[u8]) -> Result<Parsed, ParseError> {
+pub(crate) fn parse(headers: &dyn Headers, body: &[u8]) -> Result<Parsed<Event>, ParseError> {
     let envelope: Envelope<'_> = super::read_envelope(body)?;
     let event_type = required_string(envelope.event_type, "type")?;
     let data = value(envelope.data)?;
@@ -102,10 +136,10 @@ pub(crate) fn parse(headers: &dyn Headers, body: &[u8]) -> Result<Parsed, ParseE
             .and_then(super::from_unix),
     };
     Ok(Parsed {
-        event: crate::event::Event::Standard(Event {
+        event: Event {
             event_type: event_type.clone(),
             data,
-        }),
+        },
         raw_type: event_type,
         kind: Kind::Other,
         key,

@@ -6,7 +6,7 @@
 //! signs, so [`Verifier::sign`] is the exact inverse of [`Verifier::verify`].
 
 mod encoding;
-mod hmac;
+mod hmac_sha256;
 mod python_json;
 mod standard;
 mod token;
@@ -16,12 +16,12 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ::hmac::Mac;
+use hmac::Mac;
 
 use crate::{ConfigError, HeaderLookup, Incoming, Secret, VerifyError};
 
 pub use encoding::Encoding;
-pub use hmac::HmacScheme;
+pub use hmac_sha256::HmacScheme;
 pub use standard::{
     SVIX_ID, SVIX_SIGNATURE, SVIX_TIMESTAMP, StandardScheme, WEBHOOK_ID, WEBHOOK_SIGNATURE,
     WEBHOOK_TIMESTAMP,
@@ -29,7 +29,7 @@ pub use standard::{
 pub use token::TokenScheme;
 
 /// A keyed HMAC-SHA256 state, prepared once per secret and cloned per request.
-pub(crate) type MacKey = ::hmac::Hmac<sha2::Sha256>;
+pub(crate) type MacKey = hmac::Hmac<sha2::Sha256>;
 
 /// How requests are authenticated.
 ///
@@ -56,15 +56,21 @@ pub enum Scheme {
     Unverified,
 }
 
+/// The schemes' names, as [`Scheme::name`] and [`Verifier::scheme_name`] give them.
+const HMAC_NAME: &str = "hmac-sha256";
+const STANDARD_NAME: &str = "standard-webhooks";
+const TOKEN_NAME: &str = "token";
+const UNVERIFIED_NAME: &str = "unverified";
+
 impl Scheme {
     /// A short name for logs and the CLI: `hmac-sha256`, `standard-webhooks`,
     /// `token` or `unverified`.
     pub fn name(&self) -> &'static str {
         match self {
-            Scheme::Hmac(_) => "hmac-sha256",
-            Scheme::Standard(_) => "standard-webhooks",
-            Scheme::Token(_) => "token",
-            Scheme::Unverified => "unverified",
+            Scheme::Hmac(_) => HMAC_NAME,
+            Scheme::Standard(_) => STANDARD_NAME,
+            Scheme::Token(_) => TOKEN_NAME,
+            Scheme::Unverified => UNVERIFIED_NAME,
         }
     }
 }
@@ -228,16 +234,28 @@ impl Verified {
     }
 }
 
+/// A scheme with the key state prepared from its secrets. One enum, so that a
+/// scheme is only ever paired with keys of its own kind.
 #[derive(Clone)]
-enum Keys {
+enum Prepared {
     /// One keyed HMAC state per secret, in the order given.
-    Mac(Vec<MacKey>),
+    Hmac {
+        scheme: HmacScheme,
+        keys: Vec<MacKey>,
+    },
+    /// One keyed HMAC state per decoded secret, in the order given.
+    Standard {
+        scheme: StandardScheme,
+        keys: Vec<MacKey>,
+    },
     /// SHA-256 digests of the tokens, and the first token for signing.
     Token {
+        scheme: TokenScheme,
         digests: Vec<[u8; 32]>,
         first: Secret,
     },
-    None,
+    /// No verification.
+    Unverified,
 }
 
 /// Verifies requests with one scheme and a list of secrets, and signs them.
@@ -266,8 +284,7 @@ enum Keys {
 /// ```
 #[derive(Clone)]
 pub struct Verifier {
-    scheme: Scheme,
-    keys: Keys,
+    prepared: Prepared,
 }
 
 impl Verifier {
@@ -298,17 +315,17 @@ impl Verifier {
         if let Some(index) = secrets.iter().position(Secret::is_empty) {
             return Err(ConfigError::EmptySecret { index });
         }
-        let keys = match &scheme {
-            Scheme::Hmac(hmac) => {
-                hmac.validate()?;
+        let prepared = match scheme {
+            Scheme::Hmac(scheme) => {
+                scheme.validate()?;
                 let keys = secrets
                     .iter()
                     .enumerate()
                     .map(|(index, secret)| mac_key(secret.expose(), index))
                     .collect::<Result<_, _>>()?;
-                Keys::Mac(keys)
+                Prepared::Hmac { scheme, keys }
             }
-            Scheme::Standard(_) => {
+            Scheme::Standard(scheme) => {
                 let keys = secrets
                     .iter()
                     .enumerate()
@@ -317,18 +334,19 @@ impl Verifier {
                         mac_key(&bytes, index)
                     })
                     .collect::<Result<_, _>>()?;
-                Keys::Mac(keys)
+                Prepared::Standard { scheme, keys }
             }
-            Scheme::Token(token) => {
-                token.validate(&secrets)?;
-                Keys::Token {
+            Scheme::Token(scheme) => {
+                scheme.validate(&secrets)?;
+                Prepared::Token {
                     digests: secrets.iter().map(|s| token::digest(s.expose())).collect(),
                     first: secrets.first().cloned().ok_or(ConfigError::NoSecrets)?,
+                    scheme,
                 }
             }
-            Scheme::Unverified => Keys::None,
+            Scheme::Unverified => Prepared::Unverified,
         };
-        Ok(Self { scheme, keys })
+        Ok(Self { prepared })
     }
 
     /// A verifier that accepts every request without checking anything.
@@ -337,14 +355,28 @@ impl Verifier {
     /// on every request, and [`Verified::is_unverified`] is `true`.
     pub fn unverified() -> Self {
         Self {
-            scheme: Scheme::Unverified,
-            keys: Keys::None,
+            prepared: Prepared::Unverified,
         }
     }
 
-    /// The scheme this verifier checks.
-    pub fn scheme(&self) -> &Scheme {
-        &self.scheme
+    /// The scheme this verifier checks (a copy; its keys stay inside).
+    pub fn scheme(&self) -> Scheme {
+        match &self.prepared {
+            Prepared::Hmac { scheme, .. } => Scheme::Hmac(scheme.clone()),
+            Prepared::Standard { scheme, .. } => Scheme::Standard(scheme.clone()),
+            Prepared::Token { scheme, .. } => Scheme::Token(scheme.clone()),
+            Prepared::Unverified => Scheme::Unverified,
+        }
+    }
+
+    /// The name of the scheme this verifier checks, as [`Scheme::name`] gives it.
+    pub fn scheme_name(&self) -> &'static str {
+        match &self.prepared {
+            Prepared::Hmac { .. } => HMAC_NAME,
+            Prepared::Standard { .. } => STANDARD_NAME,
+            Prepared::Token { .. } => TOKEN_NAME,
+            Prepared::Unverified => UNVERIFIED_NAME,
+        }
     }
 
     /// Verifies a request against the current system time.
@@ -354,15 +386,13 @@ impl Verifier {
 
     /// Verifies a request as if the time were `now`.
     pub fn verify_at(&self, req: &Incoming<'_>, now: SystemTime) -> Result<Verified, VerifyError> {
-        match (&self.scheme, &self.keys) {
-            (Scheme::Hmac(scheme), Keys::Mac(keys)) => scheme.verify(keys, req, now),
-            (Scheme::Standard(scheme), Keys::Mac(keys)) => scheme.verify(keys, req, now),
-            (Scheme::Token(scheme), Keys::Token { digests, .. }) => scheme.verify(digests, req),
-            // Keys always match the scheme (both are set by `new`): fail closed anyway.
-            (Scheme::Hmac(_) | Scheme::Standard(_) | Scheme::Token(_), _) => {
-                Err(VerifyError::InvalidSignature)
-            }
-            (Scheme::Unverified, _) => {
+        match &self.prepared {
+            Prepared::Hmac { scheme, keys } => scheme.verify(keys, req, now),
+            Prepared::Standard { scheme, keys } => scheme.verify(keys, req, now),
+            Prepared::Token {
+                scheme, digests, ..
+            } => scheme.verify(digests, req),
+            Prepared::Unverified => {
                 tracing::warn!(
                     scheme = "unverified",
                     body_len = req.body().len(),
@@ -407,16 +437,13 @@ impl Verifier {
 
     /// [`precheck`](Self::precheck) as if the time were `now`.
     pub fn precheck_at(&self, req: &Incoming<'_>, now: SystemTime) -> Result<(), VerifyError> {
-        match (&self.scheme, &self.keys) {
-            (Scheme::Hmac(scheme), Keys::Mac(_)) => scheme.precheck(req, now),
-            (Scheme::Standard(scheme), Keys::Mac(_)) => scheme.precheck(req, now),
-            (Scheme::Token(scheme), Keys::Token { digests, .. }) => {
-                scheme.verify(digests, req).map(|_| ())
-            }
-            (Scheme::Hmac(_) | Scheme::Standard(_) | Scheme::Token(_), _) => {
-                Err(VerifyError::InvalidSignature)
-            }
-            (Scheme::Unverified, _) => Ok(()),
+        match &self.prepared {
+            Prepared::Hmac { scheme, .. } => scheme.precheck(req, now),
+            Prepared::Standard { scheme, .. } => scheme.precheck(req, now),
+            Prepared::Token {
+                scheme, digests, ..
+            } => scheme.verify(digests, req).map(|_| ()),
+            Prepared::Unverified => Ok(()),
         }
     }
 
@@ -425,30 +452,30 @@ impl Verifier {
     ///
     /// The unverified scheme adds nothing.
     pub fn sign(&self, body: &[u8], msg: &SignRequest) -> Signed {
-        match (&self.scheme, &self.keys) {
-            (Scheme::Hmac(scheme), Keys::Mac(keys)) => keys
+        match &self.prepared {
+            Prepared::Hmac { scheme, keys } => keys
                 .first()
                 .map(|key| scheme.sign(key, body, msg))
                 .unwrap_or_default(),
-            (Scheme::Standard(scheme), Keys::Mac(keys)) => keys
+            Prepared::Standard { scheme, keys } => keys
                 .first()
                 .map(|key| scheme.sign(key, body, msg))
                 .unwrap_or_default(),
-            (Scheme::Token(scheme), Keys::Token { first, .. }) => scheme.sign(first),
-            _ => Signed::default(),
+            Prepared::Token { scheme, first, .. } => scheme.sign(first),
+            Prepared::Unverified => Signed::default(),
         }
     }
 }
 
 impl fmt::Debug for Verifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let secrets = match &self.keys {
-            Keys::Mac(keys) => keys.len(),
-            Keys::Token { digests, .. } => digests.len(),
-            Keys::None => 0,
+        let secrets = match &self.prepared {
+            Prepared::Hmac { keys, .. } | Prepared::Standard { keys, .. } => keys.len(),
+            Prepared::Token { digests, .. } => digests.len(),
+            Prepared::Unverified => 0,
         };
         f.debug_struct("Verifier")
-            .field("scheme", &self.scheme)
+            .field("scheme", &self.scheme())
             .field("secrets", &secrets)
             .finish()
     }
@@ -783,6 +810,31 @@ mod tests {
             assert_eq!(
                 validate_header_name(bad),
                 Err(ConfigError::InvalidName { name: bad.into() })
+            );
+        }
+    }
+
+    #[test]
+    fn verifier_gives_back_the_scheme_it_was_built_with() {
+        let schemes: [Scheme; 4] = [
+            HmacScheme::new("x-sig").prefix("sha256=").into(),
+            StandardScheme::new().into(),
+            TokenScheme::bearer().into(),
+            Scheme::Unverified,
+        ];
+        for scheme in schemes {
+            let secrets: Vec<Secret> = match scheme {
+                Scheme::Unverified => Vec::new(),
+                Scheme::Standard(_) => vec!["whsec_c2VjcmV0".into()],
+                _ => vec!["s3cret".into()],
+            };
+            let verifier = Verifier::new(scheme.clone(), secrets).expect("builds");
+            assert_eq!(verifier.scheme_name(), scheme.name());
+            assert_eq!(
+                format!("{:?}", verifier.scheme()),
+                format!("{scheme:?}"),
+                "{}",
+                scheme.name()
             );
         }
     }

@@ -40,8 +40,9 @@ use crate::inbox::{
     InboxError, InboxId, Ingest, Ingested, Lease, MemoryInbox, NewEvent, Page, RetrySchedule,
     Selection, State, Stats, Trigger,
 };
-use crate::kind::{Kind, Provider};
+use crate::kind::Kind;
 use crate::outcome::Outcome;
+use crate::provider::Provider;
 
 use super::conformance::{Answered, BROKEN_STORE_PATH, Case, Conformance, Stage};
 

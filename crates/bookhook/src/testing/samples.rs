@@ -60,7 +60,7 @@
 //! # }).unwrap();
 //! ```
 
-use crate::kind::Provider;
+use crate::provider::Provider;
 
 /// One platform's payload of one event type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,269 +75,60 @@ pub struct Sample {
     pub payload: &'static str,
 }
 
-/// Every sample, grouped by provider (eAgenda, MonCréneau, Orufy, Calendence,
-/// Decoda), one for each event type the provider lists.
-pub const SAMPLES: &[Sample] = &[
-    Sample {
-        provider: Provider::Eagenda,
-        event_type: "appointment.created",
-        payload: include_str!("../../fixtures/payloads/eagenda/appointment.created.json"),
-    },
-    Sample {
-        provider: Provider::Eagenda,
-        event_type: "appointment.updated",
-        payload: include_str!("../../fixtures/samples/eagenda/appointment.updated.json"),
-    },
-    Sample {
-        provider: Provider::Eagenda,
-        event_type: "appointment.canceled",
-        payload: include_str!("../../fixtures/samples/eagenda/appointment.canceled.json"),
-    },
-    Sample {
-        provider: Provider::Moncreneau,
-        event_type: "appointment.created",
-        payload: include_str!("../../fixtures/payloads/moncreneau/appointment.created.json"),
-    },
-    Sample {
-        provider: Provider::Moncreneau,
-        event_type: "appointment.updated",
-        payload: include_str!("../../fixtures/payloads/moncreneau/appointment.updated.json"),
-    },
-    Sample {
-        provider: Provider::Moncreneau,
-        event_type: "appointment.cancelled",
-        payload: include_str!("../../fixtures/payloads/moncreneau/appointment.cancelled.json"),
-    },
-    Sample {
-        provider: Provider::Moncreneau,
-        event_type: "appointment.confirmed",
-        payload: include_str!("../../fixtures/samples/moncreneau/appointment.confirmed.json"),
-    },
-    Sample {
-        provider: Provider::Moncreneau,
-        event_type: "appointment.validated",
-        payload: include_str!("../../fixtures/payloads/moncreneau/appointment.validated.json"),
-    },
-    Sample {
-        provider: Provider::Moncreneau,
-        event_type: "appointment.completed",
-        payload: include_str!("../../fixtures/payloads/moncreneau/appointment.completed.json"),
-    },
-    Sample {
-        provider: Provider::Orufy,
-        event_type: "BOOK",
-        payload: include_str!("../../fixtures/payloads/orufy/BOOK.json"),
-    },
-    Sample {
-        provider: Provider::Orufy,
-        event_type: "CANCEL",
-        payload: include_str!("../../fixtures/payloads/orufy/CANCEL.json"),
-    },
-    Sample {
-        provider: Provider::Orufy,
-        event_type: "RESCHEDULE",
-        payload: include_str!("../../fixtures/payloads/orufy/RESCHEDULE.json"),
-    },
-    Sample {
-        provider: Provider::Orufy,
-        event_type: "NO_SHOW",
-        payload: include_str!("../../fixtures/payloads/orufy/NO_SHOW.json"),
-    },
-    Sample {
-        provider: Provider::Calendence,
-        event_type: "booking.created",
-        payload: include_str!("../../fixtures/payloads/calendence/booking.created.json"),
-    },
-    Sample {
-        provider: Provider::Calendence,
-        event_type: "booking.updated",
-        payload: include_str!("../../fixtures/samples/calendence/booking.updated.json"),
-    },
-    Sample {
-        provider: Provider::Calendence,
-        event_type: "booking.cancelled",
-        payload: include_str!("../../fixtures/samples/calendence/booking.cancelled.json"),
-    },
-    Sample {
-        provider: Provider::Calendence,
-        event_type: "booking.completed",
-        payload: include_str!("../../fixtures/samples/calendence/booking.completed.json"),
-    },
-    Sample {
-        provider: Provider::Decoda,
-        event_type: "APPOINTMENT_SCHEDULED",
-        payload: include_str!("../../fixtures/payloads/decoda/APPOINTMENT_SCHEDULED.json"),
-    },
-    Sample {
-        provider: Provider::Decoda,
-        event_type: "SELF_SCHEDULED_APPOINTMENT",
-        payload: include_str!("../../fixtures/payloads/decoda/SELF_SCHEDULED_APPOINTMENT.json"),
-    },
-    Sample {
-        provider: Provider::Decoda,
-        event_type: "APPOINTMENT_REQUEST",
-        payload: include_str!("../../fixtures/payloads/decoda/APPOINTMENT_REQUEST.json"),
-    },
-    Sample {
-        provider: Provider::Decoda,
-        event_type: "APPOINTMENT_UPDATED",
-        payload: include_str!("../../fixtures/samples/decoda/APPOINTMENT_UPDATED.json"),
-    },
-    Sample {
-        provider: Provider::Decoda,
-        event_type: "SELF_SCHEDULED_APPOINTMENT_UPDATED",
-        payload: include_str!(
-            "../../fixtures/samples/decoda/SELF_SCHEDULED_APPOINTMENT_UPDATED.json"
-        ),
-    },
-    Sample {
-        provider: Provider::Decoda,
-        event_type: "APPOINTMENT_RESCHEDULED",
-        payload: include_str!("../../fixtures/payloads/decoda/APPOINTMENT_RESCHEDULED.json"),
-    },
-    Sample {
-        provider: Provider::Decoda,
-        event_type: "APPOINTMENT_CANCELLED",
-        payload: include_str!("../../fixtures/payloads/decoda/APPOINTMENT_CANCELLED.json"),
-    },
-    Sample {
-        provider: Provider::Decoda,
-        event_type: "SELF_SCHEDULED_APPOINTMENT_CANCELLED",
-        payload: include_str!(
-            "../../fixtures/samples/decoda/SELF_SCHEDULED_APPOINTMENT_CANCELLED.json"
-        ),
-    },
-    Sample {
-        provider: Provider::Decoda,
-        event_type: "PAYMENT_CREATED",
-        payload: include_str!("../../fixtures/payloads/decoda/PAYMENT_CREATED.json"),
-    },
-    Sample {
-        provider: Provider::Decoda,
-        event_type: "PAYMENT_FAILED",
-        payload: include_str!("../../fixtures/samples/decoda/PAYMENT_FAILED.json"),
-    },
-    Sample {
-        provider: Provider::Decoda,
-        event_type: "PAYMENT_SUCCEEDED",
-        payload: include_str!("../../fixtures/samples/decoda/PAYMENT_SUCCEEDED.json"),
-    },
-    Sample {
-        provider: Provider::Decoda,
-        event_type: "PATIENT_CREATED",
-        payload: include_str!("../../fixtures/payloads/decoda/PATIENT_CREATED.json"),
-    },
-    Sample {
-        provider: Provider::Decoda,
-        event_type: "PATIENT_UPDATED",
-        payload: include_str!("../../fixtures/samples/decoda/PATIENT_UPDATED.json"),
-    },
-    Sample {
-        provider: Provider::Decoda,
-        event_type: "CHARGE_CREATED",
-        payload: include_str!("../../fixtures/samples/decoda/CHARGE_CREATED.json"),
-    },
-    Sample {
-        provider: Provider::Decoda,
-        event_type: "REFUND_CREATED",
-        payload: include_str!("../../fixtures/samples/decoda/REFUND_CREATED.json"),
-    },
-    Sample {
-        provider: Provider::Decoda,
-        event_type: "REFUND_FAILED",
-        payload: include_str!("../../fixtures/samples/decoda/REFUND_FAILED.json"),
-    },
-    Sample {
-        provider: Provider::Decoda,
-        event_type: "REFUND_SUCCEEDED",
-        payload: include_str!("../../fixtures/samples/decoda/REFUND_SUCCEEDED.json"),
-    },
-    Sample {
-        provider: Provider::Decoda,
-        event_type: "ADJUSTMENT_CREATED",
-        payload: include_str!("../../fixtures/samples/decoda/ADJUSTMENT_CREATED.json"),
-    },
-    Sample {
-        provider: Provider::Decoda,
-        event_type: "ADJUSTMENT_FAILED",
-        payload: include_str!("../../fixtures/samples/decoda/ADJUSTMENT_FAILED.json"),
-    },
-    Sample {
-        provider: Provider::Decoda,
-        event_type: "ADJUSTMENT_SUCCEEDED",
-        payload: include_str!("../../fixtures/samples/decoda/ADJUSTMENT_SUCCEEDED.json"),
-    },
-    Sample {
-        provider: Provider::Decoda,
-        event_type: "INVOICE_SENT",
-        payload: include_str!("../../fixtures/samples/decoda/INVOICE_SENT.json"),
-    },
-    Sample {
-        provider: Provider::Decoda,
-        event_type: "INVOICE_FAILED",
-        payload: include_str!("../../fixtures/samples/decoda/INVOICE_FAILED.json"),
-    },
-    Sample {
-        provider: Provider::Decoda,
-        event_type: "CALL_RECEIVED",
-        payload: include_str!("../../fixtures/samples/decoda/CALL_RECEIVED.json"),
-    },
-    Sample {
-        provider: Provider::Decoda,
-        event_type: "CALL_RECIEVED",
-        payload: include_str!("../../fixtures/payloads/decoda/CALL_RECIEVED.json"),
-    },
-    Sample {
-        provider: Provider::Decoda,
-        event_type: "CALL_MADE",
-        payload: include_str!("../../fixtures/samples/decoda/CALL_MADE.json"),
-    },
-    Sample {
-        provider: Provider::Decoda,
-        event_type: "MESSAGE_RECEIVED",
-        payload: include_str!("../../fixtures/samples/decoda/MESSAGE_RECEIVED.json"),
-    },
-    Sample {
-        provider: Provider::Decoda,
-        event_type: "MESSAGE_SENT",
-        payload: include_str!("../../fixtures/samples/decoda/MESSAGE_SENT.json"),
-    },
-    Sample {
-        provider: Provider::Decoda,
-        event_type: "MESSAGE_DELIVERED",
-        payload: include_str!("../../fixtures/samples/decoda/MESSAGE_DELIVERED.json"),
-    },
-    Sample {
-        provider: Provider::Decoda,
-        event_type: "MESSAGE_FAILED",
-        payload: include_str!("../../fixtures/samples/decoda/MESSAGE_FAILED.json"),
-    },
-    Sample {
-        provider: Provider::Decoda,
-        event_type: "EMAIL_RECEIVED",
-        payload: include_str!("../../fixtures/samples/decoda/EMAIL_RECEIVED.json"),
-    },
-    Sample {
-        provider: Provider::Decoda,
-        event_type: "EMAIL_SENT",
-        payload: include_str!("../../fixtures/samples/decoda/EMAIL_SENT.json"),
-    },
-    Sample {
-        provider: Provider::Decoda,
-        event_type: "FORM_SUBMITTED",
-        payload: include_str!("../../fixtures/samples/decoda/FORM_SUBMITTED.json"),
-    },
-    Sample {
-        provider: Provider::Decoda,
-        event_type: "MAIL_SENT",
-        payload: include_str!("../../fixtures/samples/decoda/MAIL_SENT.json"),
-    },
-    Sample {
-        provider: Provider::Decoda,
-        event_type: "MAIL_DELIVERY_FAILED",
-        payload: include_str!("../../fixtures/samples/decoda/MAIL_DELIVERY_FAILED.json"),
-    },
-];
+/// Every sample, grouped by provider in [`Provider::ALL`]'s order (eAgenda,
+/// MonCréneau, Orufy, Calendence, Decoda), one for each event type the
+/// provider lists, from each provider's own table.
+pub const SAMPLES: &[Sample] = &ALL;
+
+const ALL: [Sample; count()] = collect();
+
+/// How many samples the providers' tables hold.
+const fn count() -> usize {
+    let mut count = 0;
+    let mut i = 0;
+    while i < Provider::ALL.len() {
+        let samples = Provider::ALL[i].description().samples;
+        let mut j = 0;
+        while j < samples.len() {
+            if samples[j].is_some() {
+                count += 1;
+            }
+            j += 1;
+        }
+        i += 1;
+    }
+    count
+}
+
+/// The providers' samples, one after the other.
+const fn collect() -> [Sample; count()] {
+    let empty = Sample {
+        provider: Provider::ALL[0],
+        event_type: "",
+        payload: "",
+    };
+    let mut all = [empty; count()];
+    let mut k = 0;
+    let mut i = 0;
+    while i < Provider::ALL.len() {
+        let provider = Provider::ALL[i];
+        let samples = provider.description().samples;
+        let mut j = 0;
+        while j < samples.len() {
+            if let Some((event_type, payload)) = samples[j] {
+                all[k] = Sample {
+                    provider,
+                    event_type,
+                    payload,
+                };
+                k += 1;
+            }
+            j += 1;
+        }
+        i += 1;
+    }
+    all
+}
 
 /// The payload of `event_type` from `provider`, if there is a sample of it.
 ///

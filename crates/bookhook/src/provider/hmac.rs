@@ -2,16 +2,16 @@
 //! type, id and time is configured with JSON pointers ([RFC 6901]) and header
 //! names.
 //!
-//! The default [`GenericEnvelope`] reads the type from the first of `/type`,
+//! The default [`HmacEnvelope`] reads the type from the first of `/type`,
 //! `/event`, `/eventType`, `/event_type`; the id from `/id`; the time from the
 //! first of `/timestamp`, `/created`, `/createdAt`, `/occurred_at`. The dedup
 //! key is the id, else the value of a configured id header
-//! ([`GenericEnvelopeBuilder::id_header`], none by default), else the hex
+//! ([`HmacEnvelopeBuilder::id_header`], none by default), else the hex
 //! SHA-256 of the body (a retry resends the same bytes).
 //!
 //! Platforms such as GitHub (`X-GitHub-Event`) and Shopify (`X-Shopify-Topic`)
 //! send the event type in a header rather than in the body: name it with
-//! [`GenericEnvelopeBuilder::type_header`] (or
+//! [`HmacEnvelopeBuilder::type_header`] (or
 //! [`EndpointBuilder::type_header`](crate::EndpointBuilder::type_header)), and
 //! it is read before the type pointers. A type is a non-empty string (or a
 //! number); a body whose type is found nowhere is still delivered, with an
@@ -22,7 +22,8 @@
 
 use serde_json::Value;
 
-use super::{Parsed, from_unix, id_of, read_value, sha256_hex};
+use super::{Description, Parsed, from_unix, id_of, read_value, sha256_hex};
+use crate::appointment::Appointment;
 use crate::error::{ConfigError, ParseError};
 use crate::headers::Headers;
 use crate::kind::Kind;
@@ -35,7 +36,7 @@ const DEFAULT_TIME: [&str; 4] = ["/timestamp", "/created", "/createdAt", "/occur
 /// An event from a platform configured by hand.
 ///
 /// The type comes from a configured type header
-/// ([`GenericEnvelopeBuilder::type_header`]), else from the body; it is empty
+/// ([`HmacEnvelopeBuilder::type_header`]), else from the body; it is empty
 /// when neither names one, and the event's kind is then [`Kind::Other`].
 ///
 /// ```
@@ -43,7 +44,7 @@ const DEFAULT_TIME: [&str; 4] = ["/timestamp", "/created", "/createdAt", "/occur
 ///
 /// let body = r#"{"event_type":"visit.booked","id":"ev_1","occurred_at":"2026-02-01T08:00:00+01:00","visit":{"id":7}}"#;
 /// let delivery = Delivery::parse(Provider::Hmac, &NoHeaders, body.into())?;
-/// let Event::Generic(event) = delivery.event() else { unreachable!() };
+/// let Event::Hmac(event) = delivery.event() else { unreachable!() };
 /// assert_eq!(event.event_type, "visit.booked");
 /// assert_eq!(event.id.as_deref(), Some("ev_1"));
 /// assert_eq!(event.payload["visit"]["id"], 7);
@@ -66,7 +67,7 @@ pub struct Event {
 /// Each field is a list of JSON pointers; the first that points at a value
 /// (not `null`) wins. See the [module documentation](self) for the defaults.
 #[derive(Debug, Clone, PartialEq)]
-pub struct GenericEnvelope {
+pub struct HmacEnvelope {
     type_pointers: Vec<String>,
     id_pointers: Vec<String>,
     time_pointers: Vec<String>,
@@ -75,7 +76,7 @@ pub struct GenericEnvelope {
     kinds: Vec<(String, Kind)>,
 }
 
-impl Default for GenericEnvelope {
+impl Default for HmacEnvelope {
     fn default() -> Self {
         Self {
             type_pointers: DEFAULT_TYPE.map(str::to_owned).to_vec(),
@@ -88,10 +89,10 @@ impl Default for GenericEnvelope {
     }
 }
 
-impl GenericEnvelope {
+impl HmacEnvelope {
     /// A builder starting from the defaults.
-    pub fn builder() -> GenericEnvelopeBuilder {
-        GenericEnvelopeBuilder::default()
+    pub fn builder() -> HmacEnvelopeBuilder {
+        HmacEnvelopeBuilder::default()
     }
 
     /// The pointers tried for the event type, in order.
@@ -138,42 +139,53 @@ impl GenericEnvelope {
     }
 }
 
-/// Builds a [`GenericEnvelope`]; [`build`](Self::build) checks the pointers.
-#[derive(Debug, Clone, Default)]
+/// Builds a [`HmacEnvelope`]; [`build`](Self::build) checks the pointers.
+#[derive(Debug, Clone)]
 #[must_use]
-pub struct GenericEnvelopeBuilder {
-    type_pointers: Vec<String>,
-    id_pointers: Vec<String>,
-    time_pointers: Vec<String>,
-    id_headers: Vec<String>,
-    type_headers: Vec<String>,
-    kinds: Vec<(String, Kind)>,
+pub struct HmacEnvelopeBuilder {
+    /// What was given so far: an empty list of pointers means the default.
+    given: HmacEnvelope,
 }
 
-impl GenericEnvelopeBuilder {
+impl Default for HmacEnvelopeBuilder {
+    fn default() -> Self {
+        Self {
+            given: HmacEnvelope {
+                type_pointers: Vec::new(),
+                id_pointers: Vec::new(),
+                time_pointers: Vec::new(),
+                id_headers: Vec::new(),
+                type_headers: Vec::new(),
+                kinds: Vec::new(),
+            },
+        }
+    }
+}
+
+impl HmacEnvelopeBuilder {
     /// Adds a pointer to try for the event type. The first call replaces the defaults.
     pub fn type_pointer(mut self, pointer: impl Into<String>) -> Self {
-        self.type_pointers.push(pointer.into());
+        self.given.type_pointers.push(pointer.into());
         self
     }
 
     /// Adds a pointer to try for the event id. The first call replaces the defaults.
     pub fn id_pointer(mut self, pointer: impl Into<String>) -> Self {
-        self.id_pointers.push(pointer.into());
+        self.given.id_pointers.push(pointer.into());
         self
     }
 
     /// Adds a pointer to try for the event time (RFC 3339 text, or Unix seconds
     /// or milliseconds). The first call replaces the defaults.
     pub fn time_pointer(mut self, pointer: impl Into<String>) -> Self {
-        self.time_pointers.push(pointer.into());
+        self.given.time_pointers.push(pointer.into());
         self
     }
 
     /// Adds a header to read the event id from when the body has none at
     /// the id pointers (for example `x-request-id`).
     pub fn id_header(mut self, name: impl Into<String>) -> Self {
-        self.id_headers.push(name.into().to_ascii_lowercase());
+        self.given.id_headers.push(name.into().to_ascii_lowercase());
         self
     }
 
@@ -183,29 +195,29 @@ impl GenericEnvelopeBuilder {
     /// the type pointers are tried.
     ///
     /// ```
-    /// use bookhook::provider::generic::GenericEnvelope;
+    /// use bookhook::provider::hmac::HmacEnvelope;
     /// use bookhook::{Delivery, Kind};
     ///
-    /// let envelope = GenericEnvelope::builder()
+    /// let envelope = HmacEnvelope::builder()
     ///     .type_header("X-GitHub-Event")
     ///     .id_header("X-GitHub-Delivery")
     ///     .map_kind("ping", Kind::Other)
     ///     .build()?;
     /// let headers = [("x-github-event", "ping"), ("x-github-delivery", "d-1")];
     /// let body = r#"{"zen":"Keep it logically awesome.","hook_id":1}"#;
-    /// let delivery = Delivery::parse_generic(&envelope, &headers, body.into())?;
+    /// let delivery = Delivery::parse_hmac(&envelope, &headers, body.into())?;
     /// assert_eq!(delivery.event_type(), "ping");
     /// assert_eq!(delivery.idempotency_key(), "d-1");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn type_header(mut self, name: impl Into<String>) -> Self {
-        self.type_headers.push(name.into().to_ascii_lowercase());
+        self.given.type_headers.push(name.into().to_ascii_lowercase());
         self
     }
 
     /// Maps an event type to a normalized kind (unmapped types are [`Kind::Other`]).
     pub fn map_kind(mut self, event_type: impl Into<String>, kind: Kind) -> Self {
-        self.kinds.push((event_type.into(), kind));
+        self.given.kinds.push((event_type.into(), kind));
         self
     }
 
@@ -216,8 +228,8 @@ impl GenericEnvelopeBuilder {
     /// or when one event type is mapped to two kinds;
     /// [`ConfigError::InvalidName`] when an id or type header name is not a
     /// valid token.
-    pub fn build(self) -> Result<GenericEnvelope, ConfigError> {
-        let defaults = GenericEnvelope::default();
+    pub fn build(self) -> Result<HmacEnvelope, ConfigError> {
+        let defaults = HmacEnvelope::default();
         let pick = |given: Vec<String>, default: Vec<String>, setting: &'static str| {
             for pointer in &given {
                 if !pointer.starts_with('/') {
@@ -229,23 +241,23 @@ impl GenericEnvelopeBuilder {
             }
             Ok(if given.is_empty() { default } else { given })
         };
-        check_names(&self.id_headers)?;
-        check_names(&self.type_headers)?;
-        for (i, (name, kind)) in self.kinds.iter().enumerate() {
-            if self.kinds[..i].iter().any(|(n, k)| n == name && k != kind) {
+        check_names(&self.given.id_headers)?;
+        check_names(&self.given.type_headers)?;
+        for (i, (name, kind)) in self.given.kinds.iter().enumerate() {
+            if self.given.kinds[..i].iter().any(|(n, k)| n == name && k != kind) {
                 return Err(ConfigError::InvalidSetting {
                     setting: "map_kind",
                     reason: format!("event type `{name}` is mapped to two kinds"),
                 });
             }
         }
-        Ok(GenericEnvelope {
-            type_pointers: pick(self.type_pointers, defaults.type_pointers, "type_pointer")?,
-            id_pointers: pick(self.id_pointers, defaults.id_pointers, "id_pointer")?,
-            time_pointers: pick(self.time_pointers, defaults.time_pointers, "time_pointer")?,
-            id_headers: self.id_headers,
-            type_headers: self.type_headers,
-            kinds: self.kinds,
+        Ok(HmacEnvelope {
+            type_pointers: pick(self.given.type_pointers, defaults.type_pointers, "type_pointer")?,
+            id_pointers: pick(self.given.id_pointers, defaults.id_pointers, "id_pointer")?,
+            time_pointers: pick(self.given.time_pointers, defaults.time_pointers, "time_pointer")?,
+            id_headers: self.given.id_headers,
+            type_headers: self.given.type_headers,
+            kinds: self.given.kinds,
         })
     }
 }
@@ -290,11 +302,50 @@ fn header_value(headers: &dyn Headers, names: &[String]) -> Option<String> {
         .map(str::to_owned)
 }
 
-pub(crate) fn parse(
-    envelope: &GenericEnvelope,
+/// What bookhook knows about the hand-configured provider: its signature
+/// header is configured (`--header NAME` in the CLI), and so is its envelope.
+pub const DESCRIPTION: Description = Description {
+    summary: "Any HMAC-SHA256 over the body: set --header, --prefix and --encoding",
+    scheme_name: "hmac-sha256",
+    headers: &["--header NAME"],
+    query: &[],
+    dedup_key: "id (else the body's sha-256)",
+    event_types: &[],
+    preset: None,
+    #[cfg(feature = "testing")]
+    samples: &[],
+};
+
+impl Event {
+    /// The event type found in a type header or in the envelope; empty when
+    /// neither has one.
+    pub fn event_type(&self) -> &str {
+        &self.event_type
+    }
+
+    /// The kind the default [`HmacEnvelope`] gives this event's type.
+    #[cfg(test)]
+    pub(crate) fn kind(&self) -> Kind {
+        HmacEnvelope::default().kind_of(&self.event_type)
+    }
+
+    /// None: a hand-configured platform's payload has no known appointment.
+    pub(crate) fn to_appointment(&self) -> Option<Appointment> {
+        None
+    }
+}
+
+/// Parses with the default [`HmacEnvelope`].
+pub(crate) fn parse(headers: &dyn Headers, body: &[u8]) -> Result<Parsed<Event>, ParseError> {
+    parse_with(&HmacEnvelope::default(), headers, body)
+}
+
+/// Parses where `envelope` says the type, id and time are.
+pub(crate) fn parse_with(
+    envelope: &HmacEnvelope,
     headers: &dyn Headers,
     body: &[u8],
-) -> Result<Parsed, ParseError> {
+) -> Result<Parsed<Event>, ParseError> {
     let payload = read_value(body)?;
     if !payload.is_object() {
         return Err(ParseError::InvalidField {
@@ -319,11 +370,11 @@ pub(crate) fn parse(
     let key = id.clone().unwrap_or_else(|| sha256_hex(body));
     let kind = envelope.kind_of(&event_type);
     Ok(Parsed {
-        event: crate::event::Event::Generic(Event {
+        event: Event {
             event_type: event_type.clone(),
             id,
             payload,
-        }),
+        },
         raw_type: event_type,
         kind,
         key,
@@ -394,7 +445,7 @@ mod tests {
 
     #[test]
     fn type_header_comes_before_the_body_and_falls_back_to_it() {
-        let envelope = GenericEnvelope::builder()
+        let envelope = HmacEnvelope::builder()
             .type_header("X-Shopify-Topic")
             .type_header("X-GitHub-Event")
             .map_kind("orders/cancelled", Kind::Cancelled)
@@ -406,18 +457,18 @@ mod tests {
         );
         let body = r#"{"type":"in.the.body","id":820982911946154508}"#;
         let shopify = [("x-shopify-topic", "orders/cancelled")];
-        let delivery = Delivery::parse_generic(&envelope, &shopify, body.into()).unwrap();
+        let delivery = Delivery::parse_hmac(&envelope, &shopify, body.into()).unwrap();
         assert_eq!(delivery.event_type(), "orders/cancelled");
         assert_eq!(delivery.kind(), Kind::Cancelled);
         assert_eq!(delivery.idempotency_key(), "820982911946154508");
         let github = [("x-github-event", " ping ")];
-        let delivery = Delivery::parse_generic(&envelope, &github, body.into()).unwrap();
+        let delivery = Delivery::parse_hmac(&envelope, &github, body.into()).unwrap();
         assert_eq!(delivery.event_type(), "ping");
         // An empty header does not count: the body's type is used.
         let empty = [("x-github-event", "")];
-        let delivery = Delivery::parse_generic(&envelope, &empty, body.into()).unwrap();
+        let delivery = Delivery::parse_hmac(&envelope, &empty, body.into()).unwrap();
         assert_eq!(delivery.event_type(), "in.the.body");
-        let delivery = Delivery::parse_generic(&envelope, &NoHeaders, "{}".into()).unwrap();
+        let delivery = Delivery::parse_hmac(&envelope, &NoHeaders, "{}".into()).unwrap();
         assert_eq!(delivery.event_type(), "");
         assert_eq!(delivery.kind(), Kind::Other);
     }
@@ -453,7 +504,7 @@ mod tests {
 
     #[test]
     fn configured_pointers_replace_the_defaults() {
-        let envelope = GenericEnvelope::builder()
+        let envelope = HmacEnvelope::builder()
             .type_pointer("/meta/kind")
             .id_pointer("/meta/id")
             .time_pointer("/meta/at")
@@ -461,32 +512,32 @@ mod tests {
             .build()
             .unwrap();
         let body = r#"{"type":"ignored","meta":{"kind":"visit.cancelled","id":"m-1","at":"2026-01-01T00:00:00Z"}}"#;
-        let delivery = Delivery::parse_generic(&envelope, &NoHeaders, body.into()).unwrap();
+        let delivery = Delivery::parse_hmac(&envelope, &NoHeaders, body.into()).unwrap();
         assert_eq!(delivery.event_type(), "visit.cancelled");
         assert_eq!(delivery.kind(), Kind::Cancelled);
         assert_eq!(delivery.idempotency_key(), "m-1");
         assert_eq!(delivery.provider(), Provider::Hmac);
         // The default pointers are replaced: `/type` is not read any more.
         let untyped =
-            Delivery::parse_generic(&envelope, &NoHeaders, r#"{"type":"x"}"#.into()).unwrap();
+            Delivery::parse_hmac(&envelope, &NoHeaders, r#"{"type":"x"}"#.into()).unwrap();
         assert_eq!(untyped.event_type(), "");
     }
 
     #[test]
     fn id_header_is_a_fallback_and_empty_ids_do_not_count() {
-        let envelope = GenericEnvelope::builder()
+        let envelope = HmacEnvelope::builder()
             .id_header("X-Delivery-Id")
             .build()
             .unwrap();
         let headers = [("x-delivery-id", "d-7")];
         let with_body_id = r#"{"type":"a","id":"b-1"}"#;
-        let delivery = Delivery::parse_generic(&envelope, &headers, with_body_id.into()).unwrap();
+        let delivery = Delivery::parse_hmac(&envelope, &headers, with_body_id.into()).unwrap();
         assert_eq!(delivery.idempotency_key(), "b-1");
         let empty_body_id = r#"{"type":"a","id":""}"#;
-        let delivery = Delivery::parse_generic(&envelope, &headers, empty_body_id.into()).unwrap();
+        let delivery = Delivery::parse_hmac(&envelope, &headers, empty_body_id.into()).unwrap();
         assert_eq!(delivery.idempotency_key(), "d-7");
         let delivery =
-            Delivery::parse_generic(&envelope, &NoHeaders, empty_body_id.into()).unwrap();
+            Delivery::parse_hmac(&envelope, &NoHeaders, empty_body_id.into()).unwrap();
         assert_eq!(
             delivery.idempotency_key(),
             sha256_hex(empty_body_id.as_bytes())
@@ -496,21 +547,21 @@ mod tests {
     #[test]
     fn bad_configuration_fails_at_build() {
         assert!(matches!(
-            GenericEnvelope::builder().id_header("bad header").build(),
+            HmacEnvelope::builder().id_header("bad header").build(),
             Err(ConfigError::InvalidName { .. })
         ));
         assert!(matches!(
-            GenericEnvelope::builder().type_header("").build(),
+            HmacEnvelope::builder().type_header("").build(),
             Err(ConfigError::InvalidName { .. })
         ));
         assert!(
-            GenericEnvelope::builder()
+            HmacEnvelope::builder()
                 .type_pointer("type")
                 .build()
                 .is_err()
         );
         assert!(
-            GenericEnvelope::builder()
+            HmacEnvelope::builder()
                 .map_kind("a", Kind::Created)
                 .map_kind("a", Kind::Cancelled)
                 .build()
