@@ -22,6 +22,9 @@
 #   l  `bookhook listen --provider calendence` (memory store, no --exec: every
 #      new event handled), its JSON line per request written to a file
 #   x  bookhook's calendence_axum example (WebhookService, memory store)
+#   y  bench/peers dedup_floor: bare axum route + raw HMAC-SHA256 verify +
+#      serde parse + claim and completion in a mutex-guarded LRU (the work of
+#      l and x, by hand; the load-level twin of the core's `ref_lru_dedup`)
 #   m  target l from another build of the CLI, $LISTEN_B: an A/B of a change
 #      to listen, interleaved with l, whose build is $LISTEN_A (by default
 #      target/release/bookhook): `TARGETS="l m" LISTEN_B=path ROUNDS=3`
@@ -94,7 +97,8 @@ log "building release binaries"
 cargo build --release -p bookhook-examples --example inbox_axum --example calendence_axum >&2
 cargo build --release -p bookhook-cli --bin bookhook >&2
 cargo build --release --manifest-path bench/peers/Cargo.toml \
-  --bin bare_axum --bin inbox_floor --bin inbox_floor_redis --bin make_calendence_requests >&2
+  --bin bare_axum --bin inbox_floor --bin inbox_floor_redis --bin dedup_floor \
+  --bin make_calendence_requests >&2
 
 REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
 if [[ " $TARGETS " == *" e "* || " $TARGETS " == *" f "* ]]; then
@@ -239,6 +243,8 @@ for round in $(seq 1 "$ROUNDS"); do
            --addr 127.0.0.1:18101 --path /webhook/calendence ;;
       x) run_target x "bookhook calendence_axum example" 18100 '200 {"status":"ok"}' '200 {"status":"duplicate"}' '401 *' \
            target/release/examples/calendence_axum ;;
+      y) run_target y "direct-mode floor (hand-written, LRU dedup)" 18102 '200 {"status":"ok"}' '200 {"status":"duplicate"}' '401 *' \
+           "$PEERS/dedup_floor" ;;
       d) run_target d "bare axum POST -> 200" 18094 '200 {"status":"ok"}' '200 {"status":"ok"}' '200 {"status":"ok"}' \
            "$PEERS/bare_axum" ;;
       *) log "unknown target $key"; exit 2 ;;
@@ -259,7 +265,8 @@ RATIOS=("a b inbox / floor (target >= 0.8)" "a d inbox / bare route"
   "a c group commit / one row per transaction, FULL (target >= 8)" "b d floor / bare route"
   "e f Redis inbox / Redis floor (target >= 0.8)" "e d Redis inbox / bare route" "f d Redis floor / bare route"
   "g f Redis ack path / Redis floor" "h b SQLite ack path / SQLite floor"
-  "m l listen B / listen A" "l d listen / bare route (target >= 0.85)" "x d calendence_axum / bare route (target >= 0.85)")
+  "m l listen B / listen A" "l d listen / bare route (target >= 0.85)"
+  "l y listen / direct-mode floor" "x y calendence_axum / direct-mode floor" "y d direct-mode floor / bare route" "x d calendence_axum / bare route (target >= 0.85)")
 
 echo
 echo "server on CPU $SERVER_CPU, wrk -t $THREADS -c $CONNECTIONS -d $DURATION --latency -s bench/requests.lua on CPU $WRK_CPU, after a warm-up of ${WARMUP}; $ROUNDS round(s); $(nproc) cores; $(date -u '+%Y-%m-%d %H:%M UTC')"

@@ -32,12 +32,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use bookhook_bench_peers::{Envelope, accept, reply};
 use hmac::{Hmac, Mac};
 use redis::Script;
 use redis::aio::ConnectionManager;
-use serde::Deserialize;
 use sha2::Sha256;
-use subtle::ConstantTimeEq;
 
 const PATH: &str = "/webhook/calendence";
 
@@ -45,39 +44,6 @@ const PATH: &str = "/webhook/calendence";
 /// shared helpers, then the script itself.
 const HELPERS: &str = include_str!("../../../../crates/bookhook-redis/src/inbox/lua/helpers.lua");
 const ENQUEUE: &str = include_str!("../../../../crates/bookhook-redis/src/inbox/lua/enqueue.lua");
-
-/// The Calendence envelope, with the fields a receiver reads.
-#[derive(Deserialize)]
-struct Envelope {
-    event: String,
-    timestamp: String,
-    data: Booking,
-}
-
-#[derive(Deserialize)]
-#[allow(dead_code)] // parsed as a receiver would, not read further here
-struct Booking {
-    id: String,
-    #[serde(default)]
-    status: Option<String>,
-    #[serde(default)]
-    client: Option<Client>,
-    #[serde(default)]
-    starts_at: Option<String>,
-    #[serde(default)]
-    ends_at: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[allow(dead_code)]
-struct Client {
-    #[serde(default)]
-    first_name: Option<String>,
-    #[serde(default)]
-    last_name: Option<String>,
-    #[serde(default)]
-    email: Option<String>,
-}
 
 struct App {
     /// The HMAC key state, prepared once and cloned per request.
@@ -87,22 +53,12 @@ struct App {
     prefix: String,
 }
 
-fn reply(status: StatusCode, body: String) -> Response {
-    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
-}
-
 async fn receive(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
-    if !verified(&app.mac, &headers, &body) {
-        return reply(
-            StatusCode::UNAUTHORIZED,
-            r#"{"status":"unauthorized"}"#.into(),
-        );
-    }
-    let Ok(envelope) = serde_json::from_slice::<Envelope>(&body) else {
-        return reply(StatusCode::BAD_REQUEST, r#"{"status":"invalid"}"#.into());
+    let envelope = match accept(&app.mac, &headers, &body) {
+        Ok(envelope) => envelope,
+        Err(refused) => return refused,
     };
-    // The same key as bookhook's Calendence preset: event, booking id, time.
-    let key = serde_json::json!([envelope.event, envelope.data.id, envelope.timestamp]).to_string();
+    let key = envelope.key();
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
@@ -169,42 +125,6 @@ fn payload(body: &[u8]) -> Vec<u8> {
     out.extend_from_slice(headers.as_bytes());
     out.extend_from_slice(body);
     out
-}
-
-/// Whether the body's HMAC-SHA256 is the hex in `X-Calendence-Signature`
-/// (with or without `sha256=`).
-fn verified(mac: &Hmac<Sha256>, headers: &HeaderMap, body: &[u8]) -> bool {
-    let Some(value) = headers
-        .get("x-calendence-signature")
-        .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
-    let hex = value.strip_prefix("sha256=").unwrap_or(value);
-    let Some(expected) = decode_hex(hex) else {
-        return false;
-    };
-    let mut mac = mac.clone();
-    mac.update(body);
-    mac.finalize().into_bytes().ct_eq(&expected).into()
-}
-
-fn decode_hex(hex: &str) -> Option<[u8; 32]> {
-    let bytes = hex.as_bytes();
-    if bytes.len() != 64 {
-        return None;
-    }
-    let nibble = |c: u8| match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    };
-    let mut out = [0; 32];
-    for (i, pair) in bytes.chunks_exact(2).enumerate() {
-        out[i] = nibble(pair[0])? << 4 | nibble(pair[1])?;
-    }
-    Some(out)
 }
 
 #[tokio::main]
