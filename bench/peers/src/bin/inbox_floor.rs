@@ -29,10 +29,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::routing::post;
-use bookhook_bench_peers::{Envelope, accept, reply};
+use bookhook_bench_peers::{accept, reply};
 use hmac::{Hmac, Mac};
 use rusqlite::{Connection, params};
 use sha2::Sha256;
@@ -82,7 +82,7 @@ async fn receive(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -
     if app.writer.send(insert).await.is_err() {
         return reply(
             StatusCode::SERVICE_UNAVAILABLE,
-            r#"{"status":"unavailable"}"#.into(),
+            r#"{"status":"unavailable"}"#,
         );
     }
     match answered.await {
@@ -90,10 +90,10 @@ async fn receive(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -
             StatusCode::OK,
             format!(r#"{{"status":"queued","id":{id}}}"#),
         ),
-        Ok(Ok(None)) => reply(StatusCode::OK, r#"{"status":"duplicate"}"#.into()),
+        Ok(Ok(None)) => reply(StatusCode::OK, r#"{"status":"duplicate"}"#),
         _ => reply(
             StatusCode::SERVICE_UNAVAILABLE,
-            r#"{"status":"unavailable"}"#.into(),
+            r#"{"status":"unavailable"}"#,
         ),
     }
 }

@@ -29,10 +29,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::routing::post;
-use bookhook_bench_peers::{Envelope, accept, reply};
+use bookhook_bench_peers::{accept, reply};
 use hmac::{Hmac, Mac};
 use redis::Script;
 use redis::aio::ConnectionManager;
@@ -82,12 +82,12 @@ async fn receive(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -
             StatusCode::OK,
             format!(r#"{{"status":"queued","id":{id}}}"#),
         ),
-        Ok(_) => reply(StatusCode::OK, r#"{"status":"duplicate"}"#.into()),
+        Ok(_) => reply(StatusCode::OK, r#"{"status":"duplicate"}"#),
         Err(err) => {
             eprintln!("ingest failed: {err}");
             reply(
                 StatusCode::SERVICE_UNAVAILABLE,
-                r#"{"status":"unavailable"}"#.into(),
+                r#"{"status":"unavailable"}"#,
             )
         }
     }
