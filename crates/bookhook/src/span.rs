@@ -18,7 +18,7 @@ use tracing::Span;
 use tracing::field::Empty;
 
 use crate::event::Delivery;
-use crate::kind::Provider;
+use crate::provider::Provider;
 use crate::outcome::Outcome;
 
 /// The name of the span around each delivery.
