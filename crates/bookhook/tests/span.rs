@@ -1,6 +1,7 @@
 //! One `bookhook.delivery` span per delivery, a child of the caller's span,
 //! around verification, the store or inbox calls and the handler: through a
 //! dispatcher and through the inbox's request path.
+#![cfg(feature = "testing")]
 
 use std::future::Future;
 use std::sync::Arc;
