@@ -19,7 +19,8 @@ use futures_util::{Stream, StreamExt};
 /// [`Endpoint::verify_and_parse`] or [`Dispatcher::dispatch`] by hand.
 ///
 /// ```
-/// use bookhook_actix::{ActixHeaders, HeaderLookup, Headers};
+/// use bookhook_actix::bookhook::{HeaderLookup, Headers};
+/// use bookhook_actix::ActixHeaders;
 /// use actix_web::test::TestRequest;
 ///
 /// let request = TestRequest::default()

@@ -10,13 +10,15 @@ use actix_web::dev::Payload;
 use actix_web::error::PayloadError;
 use actix_web::test::{self, TestRequest};
 use actix_web::{App, HttpResponse, HttpServer, web};
-use bookhook_actix::provider::calendence;
-use bookhook_actix::testing::conformance::{Conformance, MAX_BODY};
-use bookhook_actix::testing::signed_request;
+use bookhook_actix::bookhook::provider::calendence;
+use bookhook_actix::bookhook::testing::conformance::{Conformance, MAX_BODY};
+use bookhook_actix::bookhook::testing::signed_request;
+use bookhook_actix::bookhook::{
+    BoxFuture, Claim, ClaimToken, Event, Freshness, IdempotencyStore, Outcome, Rejection,
+    StoreError, VerifyError,
+};
 use bookhook_actix::{
-    BoxFuture, Claim, ClaimToken, Context, Dispatcher, DispatcherBuilder, Endpoint, Event,
-    Freshness, HandlerError, IdempotencyStore, Outcome, Provider, Rejection, StoreError,
-    UnclaimedEvent, VerifyError,
+    Context, Dispatcher, DispatcherBuilder, Endpoint, HandlerError, Provider, UnclaimedEvent,
 };
 use bytes::Bytes;
 use futures_util::Stream;

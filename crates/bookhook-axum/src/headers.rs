@@ -9,7 +9,8 @@ use http::HeaderMap;
 /// [`Endpoint`](bookhook::Endpoint) by hand.
 ///
 /// ```
-/// use bookhook_axum::{HeaderLookup, Headers, HttpHeaders};
+/// use bookhook_axum::bookhook::{HeaderLookup, Headers};
+/// use bookhook_axum::HttpHeaders;
 /// use http::HeaderMap;
 ///
 /// let mut map = HeaderMap::new();

@@ -9,9 +9,8 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use bookhook::testing::signed_request;
-use bookhook_axum::{
-    Context, Dispatcher, Endpoint, HandlerError, MemoryStore, Provider, Request, WebhookService,
-};
+use bookhook_axum::bookhook::{MemoryStore, Request};
+use bookhook_axum::{Context, Dispatcher, Endpoint, HandlerError, Provider, WebhookService};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

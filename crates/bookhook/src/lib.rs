@@ -4,7 +4,8 @@
 //! deduplicated and routed to your handler.
 //!
 //! This is the framework-neutral core. Web servers use it through
-//! `bookhook-axum` or `bookhook-actix`, which re-export everything here.
+//! `bookhook-axum` or `bookhook-actix`, which re-export this crate as a
+//! module (`bookhook_axum::bookhook`).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod appointment;

@@ -18,8 +18,8 @@ use tracing::Span;
 use tracing::field::Empty;
 
 use crate::event::Delivery;
-use crate::provider::Provider;
 use crate::outcome::Outcome;
+use crate::provider::Provider;
 
 /// The name of the span around each delivery.
 pub const DELIVERY_SPAN: &str = "bookhook.delivery";
