@@ -7,7 +7,7 @@
 //! event (`X-Calendence-Signature: sha256=...`). Stop it with Ctrl-C.
 
 use axum::Router;
-use bookhook_axum::bookhook::MemoryStore;
+use bookhook_axum::bookhook::idempotency::MemoryStore;
 use bookhook_axum::{
     ConfigError, Context, DispatcherBuilder, Endpoint, HandlerError, Kind, Provider, WebhookService,
 };

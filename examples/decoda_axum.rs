@@ -10,7 +10,7 @@
 //! (patients, payments, messages, ...) goes to the fallback.
 
 use axum::Router;
-use bookhook_axum::bookhook::MemoryStore;
+use bookhook_axum::bookhook::idempotency::MemoryStore;
 use bookhook_axum::{
     ConfigError, Context, DispatcherBuilder, Endpoint, HandlerError, Kind, Provider, WebhookService,
 };

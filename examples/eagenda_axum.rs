@@ -12,7 +12,7 @@
 //! and the handler runs once.
 
 use axum::Router;
-use bookhook_axum::bookhook::{Event, MemoryStore};
+use bookhook_axum::bookhook::{Event, idempotency::MemoryStore};
 use bookhook_axum::{
     ConfigError, Context, DispatcherBuilder, Endpoint, HandlerError, Provider, WebhookService,
 };

@@ -16,7 +16,7 @@
 //!   does not run again. There is no dedup code to write.
 
 use axum::Router;
-use bookhook_axum::bookhook::{Appointment, MemoryStore};
+use bookhook_axum::bookhook::{Appointment, idempotency::MemoryStore};
 use bookhook_axum::{
     ConfigError, Context, DispatcherBuilder, Endpoint, HandlerError, Kind, Provider, WebhookService,
 };

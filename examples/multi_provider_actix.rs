@@ -25,7 +25,10 @@ use std::sync::Arc;
 
 use actix_support::{Printed, curl_command, listen_addr, secret};
 use actix_web::{App, HttpServer, web};
-use bookhook_actix::bookhook::{Appointment, IdempotencyStore, MemoryStore};
+use bookhook_actix::bookhook::{
+    Appointment,
+    idempotency::{IdempotencyStore, MemoryStore},
+};
 use bookhook_actix::{
     ConfigError, Context, Dispatcher, DispatcherBuilder, Endpoint, HandlerError, Kind, Provider,
 };

@@ -24,7 +24,10 @@
 use std::sync::Arc;
 
 use axum::Router;
-use bookhook_axum::bookhook::{Appointment, Event, IdempotencyStore, MemoryStore};
+use bookhook_axum::bookhook::{
+    Appointment, Event,
+    idempotency::{IdempotencyStore, MemoryStore},
+};
 use bookhook_axum::{
     ConfigError, Context, DispatcherBuilder, Endpoint, HandlerError, Kind, Provider, WebhookService,
 };

@@ -228,7 +228,7 @@ pub mod readme {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bookhook_axum::bookhook::{Delivery, NoHeaders};
+    use bookhook_axum::bookhook::{Delivery, endpoint::NoHeaders};
     use bookhook_axum::{Kind, Provider};
 
     #[test]

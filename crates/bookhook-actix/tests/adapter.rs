@@ -14,8 +14,10 @@ use bookhook_actix::bookhook::provider::calendence;
 use bookhook_actix::bookhook::testing::conformance::{Conformance, MAX_BODY};
 use bookhook_actix::bookhook::testing::signed_request;
 use bookhook_actix::bookhook::{
-    BoxFuture, Claim, ClaimToken, Event, Freshness, IdempotencyStore, Outcome, Rejection,
-    StoreError, VerifyError,
+    Event, Outcome,
+    endpoint::Rejection,
+    idempotency::{BoxFuture, Claim, ClaimToken, Freshness, IdempotencyStore, StoreError},
+    signature::VerifyError,
 };
 use bookhook_actix::{
     Context, Dispatcher, DispatcherBuilder, Endpoint, HandlerError, Provider, UnclaimedEvent,

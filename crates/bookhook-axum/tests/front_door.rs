@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use bookhook::testing::signed_request;
-use bookhook_axum::bookhook::{MemoryStore, Request};
+use bookhook_axum::bookhook::{endpoint::Request, idempotency::MemoryStore};
 use bookhook_axum::{Context, Dispatcher, Endpoint, HandlerError, Provider, WebhookService};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -25,7 +25,7 @@ fn endpoint(store: &Arc<MemoryStore>, body_timeout: Duration) -> Endpoint {
     Endpoint::builder(Provider::Calendence)
         .secret(SECRET)
         .body_timeout(body_timeout)
-        .shared_store(Arc::clone(store) as Arc<dyn bookhook::IdempotencyStore>)
+        .shared_store(Arc::clone(store) as Arc<dyn bookhook::idempotency::IdempotencyStore>)
         .build()
         .expect("a valid endpoint")
 }

@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::routing::post;
 use bookhook::testing::signed_request;
-use bookhook_axum::bookhook::Freshness;
+use bookhook_axum::bookhook::idempotency::Freshness;
 use bookhook_axum::{Endpoint, Kind, Provider, VerifiedEvent, WebhookLayer};
 use http::StatusCode;
 use http_body_util::BodyExt;
