@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use bookhook_actix::Endpoint;
-use bookhook_actix::testing::signed_request;
+use bookhook_actix::bookhook::testing::signed_request;
 
 /// The environment variable that overrides an example's listening address.
 pub(crate) const ADDR_VAR: &str = "BOOKHOOK_ADDR";
@@ -87,7 +87,7 @@ pub(crate) mod test_support {
 
     use actix_web::test::TestRequest;
     use bookhook_actix::Endpoint;
-    use bookhook_actix::testing::signed_request;
+    use bookhook_actix::bookhook::testing::signed_request;
 
     /// A POST of `body` to `path`, signed for `endpoint`.
     pub(crate) fn signed_post(endpoint: &Endpoint, path: &str, body: &str) -> actix_http::Request {

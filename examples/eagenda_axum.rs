@@ -12,9 +12,9 @@
 //! and the handler runs once.
 
 use axum::Router;
+use bookhook_axum::bookhook::{Event, idempotency::MemoryStore};
 use bookhook_axum::{
-    ConfigError, Context, DispatcherBuilder, Endpoint, Event, HandlerError, MemoryStore, Provider,
-    WebhookService,
+    ConfigError, Context, DispatcherBuilder, Endpoint, HandlerError, Provider, WebhookService,
 };
 use bookhook_examples::{Sink, listen_addr, print_curl, samples, secret_from_env, serve};
 

@@ -20,9 +20,10 @@ mod actix_support;
 
 use actix_support::{Printed, curl_command, listen_addr, secret};
 use actix_web::{App, HttpServer};
-use bookhook_actix::provider::moncreneau::{self, AppointmentObject};
+use bookhook_actix::bookhook::Event;
+use bookhook_actix::bookhook::provider::moncreneau::{self, AppointmentObject};
 use bookhook_actix::{
-    ConfigError, Context, Dispatcher, DispatcherBuilder, Endpoint, Event, HandlerError, Provider,
+    ConfigError, Context, Dispatcher, DispatcherBuilder, Endpoint, HandlerError, Provider,
 };
 
 /// Where MonCréneau delivers.

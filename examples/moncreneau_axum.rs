@@ -16,9 +16,9 @@
 //!   does not run again. There is no dedup code to write.
 
 use axum::Router;
+use bookhook_axum::bookhook::{Appointment, idempotency::MemoryStore};
 use bookhook_axum::{
-    Appointment, ConfigError, Context, DispatcherBuilder, Endpoint, HandlerError, Kind,
-    MemoryStore, Provider, WebhookService,
+    ConfigError, Context, DispatcherBuilder, Endpoint, HandlerError, Kind, Provider, WebhookService,
 };
 use bookhook_examples::{Sink, listen_addr, print_curl, samples, secret_from_env, serve};
 

@@ -25,9 +25,12 @@ use std::sync::Arc;
 
 use actix_support::{Printed, curl_command, listen_addr, secret};
 use actix_web::{App, HttpServer, web};
+use bookhook_actix::bookhook::{
+    Appointment,
+    idempotency::{IdempotencyStore, MemoryStore},
+};
 use bookhook_actix::{
-    Appointment, ConfigError, Context, Dispatcher, DispatcherBuilder, Endpoint, HandlerError,
-    IdempotencyStore, Kind, MemoryStore, Provider,
+    ConfigError, Context, Dispatcher, DispatcherBuilder, Endpoint, HandlerError, Kind, Provider,
 };
 
 /// One platform this server receives from.

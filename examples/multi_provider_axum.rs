@@ -24,9 +24,12 @@
 use std::sync::Arc;
 
 use axum::Router;
+use bookhook_axum::bookhook::{
+    Appointment, Event,
+    idempotency::{IdempotencyStore, MemoryStore},
+};
 use bookhook_axum::{
-    Appointment, ConfigError, Context, DispatcherBuilder, Endpoint, Event, HandlerError,
-    IdempotencyStore, Kind, MemoryStore, Provider, WebhookService,
+    ConfigError, Context, DispatcherBuilder, Endpoint, HandlerError, Kind, Provider, WebhookService,
 };
 use bookhook_examples::{Sink, listen_addr, print_curl, samples, secret_from_env, serve};
 

@@ -8,9 +8,9 @@
 //! Stop it with Ctrl-C.
 
 use axum::Router;
+use bookhook_axum::bookhook::idempotency::MemoryStore;
 use bookhook_axum::{
-    ConfigError, Context, DispatcherBuilder, Endpoint, HandlerError, Kind, MemoryStore, Provider,
-    WebhookService,
+    ConfigError, Context, DispatcherBuilder, Endpoint, HandlerError, Kind, Provider, WebhookService,
 };
 use bookhook_examples::{Sink, listen_addr, print_curl, samples, secret_from_env, serve};
 

@@ -14,7 +14,7 @@
 
 use bookhook::testing::samples::sample;
 use bookhook::testing::signed_request;
-use bookhook::{Context, Dispatcher, Endpoint, HandlerError, Provider, Request};
+use bookhook::{Context, Dispatcher, Endpoint, HandlerError, Provider, endpoint::Request};
 
 /// The samples to send, by event type (`bookhook::testing::samples` holds the
 /// payloads, as the platforms publish them or, for Orufy and Decoda, written

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use axum::Router;
 use axum::body::Body;
 use bookhook_axum::Endpoint;
-use bookhook_axum::testing::signed_request;
+use bookhook_axum::bookhook::testing::signed_request;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
@@ -228,7 +228,8 @@ pub mod readme {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bookhook_axum::{Delivery, Kind, NoHeaders, Provider};
+    use bookhook_axum::bookhook::{Delivery, endpoint::NoHeaders};
+    use bookhook_axum::{Kind, Provider};
 
     #[test]
     fn samples_parse_as_their_kind() {

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use bookhook::inbox::{AttemptOutcome, Filter, Inbox, Page, State};
 use bookhook::testing::signed_request;
-use bookhook::{ClaimToken, Endpoint, Provider};
+use bookhook::{Endpoint, Provider, idempotency::ClaimToken};
 use bookhook_sqlite::SqliteInbox;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

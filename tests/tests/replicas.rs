@@ -143,7 +143,10 @@ async fn hundred_copies_across_two_replicas_run_the_handler_once() {
     let a = replica(&redis.url, runs.clone()).await;
     let b = replica(&redis.url, runs.clone()).await;
 
-    let id = format!("replica-{}", bookhook::ClaimToken::random().as_u128());
+    let id = format!(
+        "replica-{}",
+        bookhook::idempotency::ClaimToken::random().as_u128()
+    );
     let body = format!(
         r#"{{"event":"booking.created","timestamp":"2026-03-24T14:30:00+00:00","data":{{"id":"{id}"}}}}"#
     )

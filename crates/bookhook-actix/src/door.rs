@@ -11,7 +11,7 @@ use actix_http::{Request, Response};
 use actix_service::{IntoServiceFactory, Service, ServiceFactory};
 use actix_web::HttpServer;
 use actix_web::dev::AppConfig;
-use bookhook::Rejection;
+use bookhook::endpoint::Rejection;
 use tokio::sync::watch;
 use tokio::time::Instant as TimerInstant;
 

@@ -8,7 +8,7 @@ use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_TYPE, HeaderValue};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
-use bookhook::{ClaimedEvent, MissingWebhookLayer};
+use bookhook::endpoint::{ClaimedEvent, MissingWebhookLayer};
 
 /// A delivery verified and claimed by [`WebhookLayer`](crate::WebhookLayer),
 /// for a handler of your own: the same guarantees as `bookhook-axum`'s
@@ -106,7 +106,7 @@ impl ResponseError for VerifiedEventRejection {
         HttpResponse::build(self.status_code())
             .insert_header((
                 CONTENT_TYPE,
-                HeaderValue::from_static(bookhook::Response::CONTENT_TYPE),
+                HeaderValue::from_static(bookhook::endpoint::Response::CONTENT_TYPE),
             ))
             .body(inner.body_text())
     }

@@ -9,7 +9,7 @@ pub use bookhook::inbox::*;
 
 use actix_web::dev::Payload;
 use actix_web::{HttpRequest, HttpResponse, Resource, Route, web};
-use bookhook::{Outcome, Rejection};
+use bookhook::{Outcome, endpoint::Rejection};
 
 use crate::door::FrontDoor;
 use crate::service::{ActixHeaders, read_body, to_http_response};

@@ -7,7 +7,11 @@ use std::rc::Rc;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::{Error, HttpMessage};
-use bookhook::{ClaimedEvent, Endpoint, Request, task};
+use bookhook::{
+    Endpoint,
+    endpoint::{ClaimedEvent, Request},
+    task,
+};
 use futures_util::future::LocalBoxFuture;
 
 use crate::door::FrontDoor;
@@ -119,7 +123,7 @@ where
         let service = Rc::clone(&self.service);
         Box::pin(async move {
             let http = request.request().clone();
-            let answer = |response: &bookhook::Response| {
+            let answer = |response: &bookhook::endpoint::Response| {
                 Ok(
                     ServiceResponse::new(http.clone(), to_http_response(response))
                         .map_into_right_body(),

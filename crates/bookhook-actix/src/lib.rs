@@ -2,8 +2,11 @@
 //!
 //! Receive webhooks from booking and appointment platforms in an
 //! [actix-web 4](https://actix.rs) server: verified, typed, deduplicated and
-//! routed to your handlers. This crate re-exports all of [`bookhook`], so it
-//! is the only dependency you add.
+//! routed to your handlers. This crate re-exports the core as the module
+//! [`bookhook`] (so `bookhook_actix::bookhook::Event` works, and this is the
+//! only dependency you add), and the few core names every server needs
+//! ([`Endpoint`], [`Provider`], [`Dispatcher`], [`Context`],
+//! [`HandlerError`], [`Kind`], ...) at its root.
 //!
 //! Ways in:
 //! - **Mount a [`Dispatcher`]** with [`resource`] (or [`route`] under a
@@ -21,7 +24,7 @@
 //! - **The inbox dashboard** (feature `dashboard`): `dashboard::scope` mounts
 //!   `bookhook-dashboard` under a path prefix.
 //!
-//! Statuses and bodies are decided by the core ([`Outcome::status`]), so this
+//! Statuses and bodies are decided by the core ([`Outcome::status`](bookhook::Outcome::status)), so this
 //! adapter answers exactly as `bookhook-axum` does.
 //!
 //! ```no_run
@@ -65,7 +68,7 @@
 //! # #[cfg(feature = "testing")]
 //! # actix_web::rt::System::new().block_on(async {
 //! use actix_web::{App, test};
-//! use bookhook_actix::testing::signed_request;
+//! use bookhook_actix::bookhook::testing::signed_request;
 //! use bookhook_actix::{Dispatcher, Endpoint, Provider};
 //!
 //! let endpoint = Endpoint::builder(Provider::Calendence).secret("s3cr3t").build().unwrap();
@@ -99,7 +102,15 @@ mod server;
 mod service;
 mod unclaimed;
 
-pub use bookhook::*;
+/// The core crate, whole: `bookhook_actix::bookhook::Event`,
+/// `bookhook_actix::bookhook::testing`, and so on, without a second
+/// dependency.
+pub use bookhook;
+
+#[doc(inline)]
+pub use bookhook::{
+    ConfigError, Context, Dispatcher, DispatcherBuilder, Endpoint, HandlerError, Kind, Provider,
+};
 
 pub use door::{DEFAULT_MAX_DELIVERIES, FrontDoor, shutdown_signal};
 pub use extract::{VerifiedEvent, VerifiedEventRejection};

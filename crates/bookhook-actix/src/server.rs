@@ -24,9 +24,9 @@ use crate::door::{DEFAULT_MAX_DELIVERIES, FrontDoor};
 /// | deliveries in progress at once, all workers together (503 beyond) | 256 | none: a [`FrontDoor`] |
 ///
 /// The body is bounded by the adapter itself, so these hold under any
-/// server: the endpoint's [`body_timeout`](bookhook::EndpointBuilder::body_timeout)
+/// server: the endpoint's [`body_timeout`](bookhook::endpoint::EndpointBuilder::body_timeout)
 /// (whole body, 408, default 15 s) and its
-/// [`unverified_budget`](bookhook::EndpointBuilder::unverified_budget)
+/// [`unverified_budget`](bookhook::endpoint::EndpointBuilder::unverified_budget)
 /// (503 with `Retry-After`, default 64 MiB per process).
 ///
 /// [`ServerLimits::apply`] sets the server settings only, and leaves the

@@ -6,7 +6,8 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, Resource, Route, web};
 use bookhook::{
-    Dispatcher, Endpoint, Finished, HeaderLookup, Headers, Rejection, Request, Response,
+    Dispatcher, Endpoint,
+    endpoint::{Finished, HeaderLookup, Headers, Rejection, Request, Response},
 };
 use bytes::Bytes;
 
@@ -19,7 +20,8 @@ use futures_util::{Stream, StreamExt};
 /// [`Endpoint::verify_and_parse`] or [`Dispatcher::dispatch`] by hand.
 ///
 /// ```
-/// use bookhook_actix::{ActixHeaders, HeaderLookup, Headers};
+/// use bookhook_actix::bookhook::endpoint::{HeaderLookup, Headers};
+/// use bookhook_actix::ActixHeaders;
 /// use actix_web::test::TestRequest;
 ///
 /// let request = TestRequest::default()

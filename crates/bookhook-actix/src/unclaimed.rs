@@ -8,7 +8,10 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
-use bookhook::{Delivery, Endpoint, Finished, HandlerError, Outcome, Response};
+use bookhook::{
+    Delivery, Endpoint, HandlerError, Outcome,
+    endpoint::{Finished, Response},
+};
 
 use crate::service::{ActixHeaders, read_body, to_http_response};
 
@@ -107,7 +110,7 @@ impl FromRequest for UnclaimedEvent {
                 .await
                 .map_err(UnclaimedEventRejection::from)?;
             let headers = ActixHeaders(request.headers());
-            let incoming = bookhook::Request::new(
+            let incoming = bookhook::endpoint::Request::new(
                 request.method().as_str(),
                 &headers,
                 request.uri().query(),

@@ -10,13 +10,17 @@ use actix_web::dev::Payload;
 use actix_web::error::PayloadError;
 use actix_web::test::{self, TestRequest};
 use actix_web::{App, HttpResponse, HttpServer, web};
-use bookhook_actix::provider::calendence;
-use bookhook_actix::testing::conformance::{Conformance, MAX_BODY};
-use bookhook_actix::testing::signed_request;
+use bookhook_actix::bookhook::provider::calendence;
+use bookhook_actix::bookhook::testing::conformance::{Conformance, MAX_BODY};
+use bookhook_actix::bookhook::testing::signed_request;
+use bookhook_actix::bookhook::{
+    Event, Outcome,
+    endpoint::Rejection,
+    idempotency::{BoxFuture, Claim, ClaimToken, Freshness, IdempotencyStore, StoreError},
+    signature::VerifyError,
+};
 use bookhook_actix::{
-    BoxFuture, Claim, ClaimToken, Context, Dispatcher, DispatcherBuilder, Endpoint, Event,
-    Freshness, HandlerError, IdempotencyStore, Outcome, Provider, Rejection, StoreError,
-    UnclaimedEvent, VerifyError,
+    Context, Dispatcher, DispatcherBuilder, Endpoint, HandlerError, Provider, UnclaimedEvent,
 };
 use bytes::Bytes;
 use futures_util::Stream;

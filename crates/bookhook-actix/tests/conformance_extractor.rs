@@ -26,7 +26,7 @@ use actix_web::http::StatusCode;
 use actix_web::test;
 use actix_web::{App, HttpResponse, web};
 use bookhook_actix::UnclaimedEvent;
-use bookhook_actix::testing::conformance::{
+use bookhook_actix::bookhook::testing::conformance::{
     Answer, Answered, Case, Conformance, FAIL_ONCE_ID, IN_FLIGHT_ID, Journal, PANIC_ID, Run, Stage,
     count_stages,
 };

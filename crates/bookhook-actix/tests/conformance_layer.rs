@@ -8,9 +8,10 @@
 use actix_web::http::StatusCode;
 use actix_web::test;
 use actix_web::{App, HttpResponse, web};
-use bookhook_actix::testing::conformance::{Answer, Case, Conformance, Journal};
-use bookhook_actix::testing::layer::{INNER, LayerRun};
-use bookhook_actix::{MissingWebhookLayer, VerifiedEvent, WebhookLayer};
+use bookhook_actix::bookhook::endpoint::MissingWebhookLayer;
+use bookhook_actix::bookhook::testing::conformance::{Answer, Case, Conformance, Journal};
+use bookhook_actix::bookhook::testing::layer::{INNER, LayerRun};
+use bookhook_actix::{VerifiedEvent, WebhookLayer};
 use bytes::Bytes;
 
 mod support;

@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use actix_web::{App, HttpServer};
 use bookhook::testing::signed_request;
+use bookhook_actix::bookhook::endpoint::UnverifiedBudget;
 use bookhook_actix::{
     Context, Dispatcher, Endpoint, FrontDoor, HandlerError, Provider, ServerLimits,
-    UnverifiedBudget,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

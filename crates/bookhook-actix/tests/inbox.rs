@@ -6,10 +6,9 @@ use std::time::{Duration, Instant};
 
 use actix_web::{App, test};
 use bookhook::testing::inbox::InboxConformance;
+use bookhook_actix::bookhook::signature::SignRequest;
 use bookhook_actix::inbox::{Inbox, InboxId, MemoryInbox, State, Worker};
-use bookhook_actix::{
-    Context, Dispatcher, Endpoint, FrontDoor, HandlerError, Provider, SignRequest,
-};
+use bookhook_actix::{Context, Dispatcher, Endpoint, FrontDoor, HandlerError, Provider};
 
 mod support;
 

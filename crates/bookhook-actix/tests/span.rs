@@ -8,9 +8,9 @@ use std::sync::Arc;
 use actix_web::dev::{HttpServiceFactory, Service};
 use actix_web::test::{self, TestRequest};
 use actix_web::{App, HttpResponse, web};
+use bookhook_actix::bookhook::testing::signed_request;
+use bookhook_actix::bookhook::testing::spans::SpanRecorder;
 use bookhook_actix::inbox::{Ingest, MemoryInbox};
-use bookhook_actix::testing::signed_request;
-use bookhook_actix::testing::spans::SpanRecorder;
 use bookhook_actix::{
     Context, Dispatcher, Endpoint, HandlerError, Provider, VerifiedEvent, WebhookLayer,
 };

@@ -4,7 +4,10 @@ use std::time::Duration;
 
 use axum::body::{Body, HttpBody};
 use axum::response::Response as AxumResponse;
-use bookhook::{Endpoint, Finished, Rejection, Request, Response};
+use bookhook::{
+    Endpoint,
+    endpoint::{Finished, Rejection, Request, Response},
+};
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use http::request::Parts;
@@ -114,7 +117,7 @@ pub(crate) fn into_axum(response: Response) -> AxumResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bookhook::{Outcome, Provider, UnverifiedBudget};
+    use bookhook::{Outcome, Provider, endpoint::UnverifiedBudget};
 
     fn endpoint(max_body: usize) -> Endpoint {
         Endpoint::builder(Provider::Calendence)

@@ -5,7 +5,7 @@ use std::ops::Deref;
 
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::response::{IntoResponse, Response as AxumResponse};
-use bookhook::{ClaimedEvent, MissingWebhookLayer};
+use bookhook::endpoint::{ClaimedEvent, MissingWebhookLayer};
 use http::StatusCode;
 use http::header::{CONTENT_TYPE, HeaderValue};
 use http::request::Parts;
@@ -133,7 +133,7 @@ impl IntoResponse for VerifiedEventRejection {
         let mut response = (self.status(), self.body_text()).into_response();
         response.headers_mut().insert(
             CONTENT_TYPE,
-            HeaderValue::from_static(bookhook::Response::CONTENT_TYPE),
+            HeaderValue::from_static(bookhook::endpoint::Response::CONTENT_TYPE),
         );
         response
     }

@@ -1,6 +1,6 @@
 //! The core's header lookup over an `http::HeaderMap`.
 
-use bookhook::{HeaderLookup, Headers};
+use bookhook::endpoint::{HeaderLookup, Headers};
 use http::HeaderMap;
 
 /// An `http::HeaderMap` seen through the core's [`Headers`] trait.
@@ -9,7 +9,8 @@ use http::HeaderMap;
 /// [`Endpoint`](bookhook::Endpoint) by hand.
 ///
 /// ```
-/// use bookhook_axum::{HeaderLookup, Headers, HttpHeaders};
+/// use bookhook_axum::bookhook::endpoint::{HeaderLookup, Headers};
+/// use bookhook_axum::HttpHeaders;
 /// use http::HeaderMap;
 ///
 /// let mut map = HeaderMap::new();

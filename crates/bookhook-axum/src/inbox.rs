@@ -13,7 +13,7 @@ use std::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::response::Response as AxumResponse;
-use bookhook::{Outcome, Rejection};
+use bookhook::{Outcome, endpoint::Rejection};
 
 use crate::body::{into_axum, read_limited};
 use crate::headers::HttpHeaders;

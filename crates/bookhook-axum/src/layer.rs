@@ -5,7 +5,11 @@ use std::task::{Context, Poll};
 
 use axum::body::{Body, HttpBody};
 use axum::response::Response as AxumResponse;
-use bookhook::{ClaimedEvent, Endpoint, Request, task};
+use bookhook::{
+    Endpoint,
+    endpoint::{ClaimedEvent, Request},
+    task,
+};
 use bytes::Bytes;
 use tower::{Layer, Service, ServiceExt};
 

@@ -3,8 +3,11 @@
 //! Receive webhooks from booking and appointment platforms in an axum 0.8
 //! server: verified, typed, deduplicated and routed to your handlers.
 //!
-//! This crate re-exports all of [`bookhook`], so it is the only dependency
-//! you add. It gives you three things:
+//! This crate re-exports the core as the module [`bookhook`] (so
+//! `bookhook_axum::bookhook::Event` works, and this is the only dependency you
+//! add), the few core names every server needs ([`Endpoint`], [`Provider`],
+//! [`Dispatcher`], [`Context`], [`HandlerError`], [`Kind`], ...) at its root,
+//! and its own types:
 //!
 //! - [`WebhookService`]: a tower `Service` that serves one [`Dispatcher`].
 //!   Mount it with [`Router::route_service`](axum::Router::route_service).
@@ -19,7 +22,7 @@
 //! - `dashboard::router` (feature `dashboard`): the inbox dashboard of
 //!   `bookhook-dashboard` as a `Router` to nest under a prefix.
 //!
-//! Statuses and bodies come from the core ([`Outcome::status`]), so this
+//! Statuses and bodies come from the core ([`Outcome::status`](bookhook::Outcome::status)), so this
 //! adapter answers exactly like the actix-web one.
 //!
 //! ```no_run
@@ -67,7 +70,15 @@ mod layer;
 mod serve;
 mod service;
 
-pub use bookhook::*;
+/// The core crate, whole: `bookhook_axum::bookhook::Event`,
+/// `bookhook_axum::bookhook::testing`, and so on, without a second
+/// dependency.
+pub use bookhook;
+
+#[doc(inline)]
+pub use bookhook::{
+    ConfigError, Context, Dispatcher, DispatcherBuilder, Endpoint, HandlerError, Kind, Provider,
+};
 
 pub use extract::{VerifiedEvent, VerifiedEventRejection};
 pub use headers::HttpHeaders;

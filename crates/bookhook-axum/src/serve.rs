@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
-use bookhook::{Outcome, Rejection};
+use bookhook::{Outcome, endpoint::Rejection};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -49,8 +49,8 @@ pub const MAX_CONNECTION_BUFFER: usize = 64 * 1024;
 /// |---|---|---|
 /// | time to send the request headers (counted from the end of the previous response) | 10 s | [`header_timeout`](Serve::header_timeout) |
 /// | idle time between requests on a kept-alive connection | 5 s | [`idle_timeout`](Serve::idle_timeout) |
-/// | time to send the whole body (408) | 15 s | the endpoint's [`body_timeout`](bookhook::EndpointBuilder::body_timeout) |
-/// | body bytes held before verification, all connections together (503) | 64 MiB | the endpoint's [`unverified_budget`](bookhook::EndpointBuilder::unverified_budget) |
+/// | time to send the whole body (408) | 15 s | the endpoint's [`body_timeout`](bookhook::endpoint::EndpointBuilder::body_timeout) |
+/// | body bytes held before verification, all connections together (503) | 64 MiB | the endpoint's [`unverified_budget`](bookhook::endpoint::EndpointBuilder::unverified_budget) |
 /// | connections open at once (more wait in the listen backlog) | 512 | [`max_connections`](Serve::max_connections) |
 /// | requests in progress at once (503 with `Retry-After` beyond) | 256 | [`max_deliveries`](Serve::max_deliveries) |
 /// | buffer per connection | 64 KiB | [`MAX_CONNECTION_BUFFER`] |

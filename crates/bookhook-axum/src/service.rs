@@ -8,7 +8,10 @@ use std::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::response::Response as AxumResponse;
-use bookhook::{Dispatcher, Finished, Request};
+use bookhook::{
+    Dispatcher,
+    endpoint::{Finished, Request},
+};
 
 use crate::body::{into_axum, read_limited};
 use crate::headers::HttpHeaders;

@@ -9,9 +9,8 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use bookhook::testing::signed_request;
-use bookhook_axum::{
-    Context, Dispatcher, Endpoint, HandlerError, MemoryStore, Provider, Request, WebhookService,
-};
+use bookhook_axum::bookhook::{endpoint::Request, idempotency::MemoryStore};
+use bookhook_axum::{Context, Dispatcher, Endpoint, HandlerError, Provider, WebhookService};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -26,7 +25,7 @@ fn endpoint(store: &Arc<MemoryStore>, body_timeout: Duration) -> Endpoint {
     Endpoint::builder(Provider::Calendence)
         .secret(SECRET)
         .body_timeout(body_timeout)
-        .shared_store(Arc::clone(store) as Arc<dyn bookhook::IdempotencyStore>)
+        .shared_store(Arc::clone(store) as Arc<dyn bookhook::idempotency::IdempotencyStore>)
         .build()
         .expect("a valid endpoint")
 }

@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::Body;
 use bookhook::testing::inbox::{Breakable, InboxConformance};
+use bookhook_axum::bookhook::signature::SignRequest;
 use bookhook_axum::inbox::{Filter, Inbox, InboxId, InboxService, MemoryInbox, State, Worker};
-use bookhook_axum::{Context, Dispatcher, Endpoint, HandlerError, Provider, SignRequest};
+use bookhook_axum::{Context, Dispatcher, Endpoint, HandlerError, Provider};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 

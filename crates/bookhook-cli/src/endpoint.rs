@@ -2,7 +2,11 @@
 //! [`Endpoint`]: the one place where the command line meets the core's
 //! configuration. Every subcommand signs, verifies and parses through it.
 
-use bookhook::{Encoding, Endpoint, EndpointBuilder, HmacScheme, Provider};
+use bookhook::{
+    Endpoint, Provider,
+    endpoint::EndpointBuilder,
+    signature::{Encoding, HmacScheme},
+};
 
 use crate::cli::{EncodingName, ProviderArgs};
 use crate::error::CliError;
@@ -124,7 +128,7 @@ mod tests {
         hmac.prefix = Some("sha256=".into());
         hmac.encoding = Some(EncodingName::Base64);
         let endpoint = hmac.endpoint().unwrap();
-        let signed = endpoint.sign(b"{}", &bookhook::SignRequest::now());
+        let signed = endpoint.sign(b"{}", &bookhook::signature::SignRequest::now());
         assert!(signed.header("x-sig").unwrap().starts_with("sha256="));
     }
 
@@ -146,10 +150,15 @@ mod tests {
         github.type_header = Some("X-GitHub-Event".into());
         let endpoint = github.endpoint().unwrap();
         let body = br#"{"zen":"Approachable is better than simple.","hook_id":1}"#;
-        let mut headers = endpoint.sign(body, &bookhook::SignRequest::now()).headers;
+        let mut headers = endpoint
+            .sign(body, &bookhook::signature::SignRequest::now())
+            .headers;
         headers.push(("X-GitHub-Event".into(), "ping".into()));
         let delivery = endpoint
-            .verify_and_parse(&bookhook::Request::post(&headers, body.to_vec().into()))
+            .verify_and_parse(&bookhook::endpoint::Request::post(
+                &headers,
+                body.to_vec().into(),
+            ))
             .unwrap();
         assert_eq!(delivery.event_type(), "ping");
         let mut bad_name = github;

@@ -147,7 +147,7 @@ pub(crate) fn fresh_hex() -> String {
 
 #[cfg(test)]
 mod tests {
-    use bookhook::{Delivery, Kind, NoHeaders};
+    use bookhook::{Delivery, Kind, endpoint::NoHeaders};
 
     use super::*;
 

@@ -421,7 +421,7 @@ async fn replay_to(
         let Some(endpoint) = provider.and_then(|p| endpoints.get(&p)) else {
             continue;
         };
-        let signed = endpoint.sign(&event.body, &bookhook::SignRequest::now());
+        let signed = endpoint.sign(&event.body, &bookhook::signature::SignRequest::now());
         // The line names the event as the receiver will see it, as `send` does.
         let (event_type, key) = match bookhook::Delivery::parse(
             endpoint.provider(),

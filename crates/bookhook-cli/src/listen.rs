@@ -16,7 +16,10 @@ use axum::response::{IntoResponse, Response};
 use bookhook::inbox::{
     AttemptReport, AttemptResult, EventRecord, Inbox, Ingested, RetrySchedule, Worker, WorkerHandle,
 };
-use bookhook::{Context, DEFAULT_MAX_BODY, Delivery, Dispatcher, HandlerError, UnverifiedBudget};
+use bookhook::{
+    Context, Delivery, Dispatcher, HandlerError,
+    endpoint::{DEFAULT_MAX_BODY, UnverifiedBudget},
+};
 use bookhook_axum::{InboxService, WebhookService};
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
@@ -558,7 +561,7 @@ mod tests {
         let body = br#"{"event":"booking.created","timestamp":"2026-03-24T14:30:00+00:00","data":{"id":"b-1"}}"#;
         Delivery::parse(
             bookhook::Provider::Calendence,
-            &bookhook::NoHeaders,
+            &bookhook::endpoint::NoHeaders,
             body.as_slice().into(),
         )
         .unwrap()

@@ -258,9 +258,10 @@ mod tests {
 
     #[test]
     fn unavailable_is_printed_as_failed() {
-        let unavailable = Outcome::StoreUnavailable(bookhook::StoreError::Unavailable {
-            reason: "connection refused".into(),
-        });
+        let unavailable =
+            Outcome::StoreUnavailable(bookhook::idempotency::StoreError::Unavailable {
+                reason: "connection refused".into(),
+            });
         assert_eq!(outcome_name(&unavailable), "failed");
         assert!(
             error_of(&unavailable)
@@ -277,7 +278,7 @@ mod tests {
             .secret("s")
             .build()
             .unwrap();
-        let finished = endpoint.reject(bookhook::Rejection::MethodNotAllowed);
+        let finished = endpoint.reject(bookhook::endpoint::Rejection::MethodNotAllowed);
         let line = RequestLine::new(
             bookhook::Provider::Calendence,
             finished.delivery().map(|d| d.as_ref()),
@@ -298,7 +299,7 @@ mod tests {
 
     #[test]
     fn request_line_keeps_the_fields_in_their_printed_order() {
-        let outcome = Outcome::Rejected(bookhook::Rejection::MethodNotAllowed);
+        let outcome = Outcome::Rejected(bookhook::endpoint::Rejection::MethodNotAllowed);
         let line = RequestLine::new(bookhook::Provider::Calendence, None, &outcome, 401);
         let text = serde_json::to_string(&line).unwrap();
         let value: serde_json::Value = serde_json::from_str(&text).unwrap();

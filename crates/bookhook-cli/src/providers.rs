@@ -153,9 +153,12 @@ mod tests {
                     crate::fixture::sample(info.provider, event_type).unwrap_or_else(|err| {
                         panic!("{} {event_type}: no sample: {err:?}", info.provider)
                     });
-                let delivery =
-                    bookhook::Delivery::parse(info.provider, &bookhook::NoHeaders, body.into())
-                        .unwrap_or_else(|err| panic!("{} {event_type}: {err}", info.provider));
+                let delivery = bookhook::Delivery::parse(
+                    info.provider,
+                    &bookhook::endpoint::NoHeaders,
+                    body.into(),
+                )
+                .unwrap_or_else(|err| panic!("{} {event_type}: {err}", info.provider));
                 assert_eq!(delivery.raw_event_type(), event_type, "{}", info.provider);
                 assert_eq!(delivery.event_type(), event_type, "{}", info.provider);
             }
@@ -169,12 +172,12 @@ mod tests {
         assert_eq!(orufy.query, ["token"]);
         let standard = info(Provider::Standard);
         for name in [
-            bookhook::WEBHOOK_ID,
-            bookhook::WEBHOOK_TIMESTAMP,
-            bookhook::WEBHOOK_SIGNATURE,
-            bookhook::SVIX_ID,
-            bookhook::SVIX_TIMESTAMP,
-            bookhook::SVIX_SIGNATURE,
+            bookhook::signature::WEBHOOK_ID,
+            bookhook::signature::WEBHOOK_TIMESTAMP,
+            bookhook::signature::WEBHOOK_SIGNATURE,
+            bookhook::signature::SVIX_ID,
+            bookhook::signature::SVIX_TIMESTAMP,
+            bookhook::signature::SVIX_SIGNATURE,
         ] {
             assert!(standard.headers.iter().any(|h| h == name), "{name}");
         }

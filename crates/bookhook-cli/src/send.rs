@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bookhook::{Delivery, SignRequest};
+use bookhook::{Delivery, signature::SignRequest};
 use tokio::task::JoinSet;
 
 use crate::cli::SendArgs;

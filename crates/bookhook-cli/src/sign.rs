@@ -4,7 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::{Duration, UNIX_EPOCH};
 
-use bookhook::SignRequest;
+use bookhook::signature::SignRequest;
 
 use crate::cli::SignArgs;
 use crate::error::CliError;

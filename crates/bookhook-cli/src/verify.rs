@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use bookhook::{ManualClock, Request};
+use bookhook::endpoint::{ManualClock, Request};
 
 use crate::cli::VerifyArgs;
 use crate::endpoint;

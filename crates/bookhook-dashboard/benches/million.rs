@@ -125,8 +125,9 @@ fn main() {
         let inbox: Arc<dyn Inbox> = Arc::new(SqliteInbox::open(&path).expect("the inbox opens"));
         // "Now" is one minute after the newest row, so the chart has data.
         let now = T0 + rows as i64 * 1_000 + 60_000;
-        let clock =
-            bookhook::ManualClock::at(std::time::UNIX_EPOCH + Duration::from_millis(now as u64));
+        let clock = bookhook::endpoint::ManualClock::at(
+            std::time::UNIX_EPOCH + Duration::from_millis(now as u64),
+        );
         let dashboard = Dashboard::builder(inbox)
             .token(TOKEN)
             .clock(clock)

@@ -3,8 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use bookhook::endpoint::{Clock, SystemClock};
 use bookhook::inbox::Inbox;
-use bookhook::{Clock, SystemClock};
 
 use crate::auth::{self, Access, COOKIE, Keys, Proof};
 use crate::page;

@@ -6,7 +6,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use bookhook::inbox::{Failure, Filter, Inbox, InboxId, MemoryInbox, NewEvent, State};
 use bookhook::testing::samples::sample;
-use bookhook::{Kind, ManualClock, Provider};
+use bookhook::{Kind, Provider, endpoint::ManualClock};
 use bookhook_dashboard::{BuildError, Dashboard, Request, Response};
 
 const TOKEN: &str = "test-token-0123456789abcdef";

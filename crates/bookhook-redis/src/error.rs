@@ -1,6 +1,6 @@
 //! Mapping of Redis errors onto [`StoreError`].
 
-use bookhook::StoreError;
+use bookhook::idempotency::StoreError;
 use redis::{ErrorKind, RedisError};
 
 /// Whether the error means "the server cannot serve us right now" rather than

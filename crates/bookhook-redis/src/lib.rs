@@ -1,6 +1,6 @@
 //! # bookhook-redis
 //!
-//! An [`IdempotencyStore`](bookhook::IdempotencyStore) kept in Redis, so that
+//! An [`IdempotencyStore`](bookhook::idempotency::IdempotencyStore) kept in Redis, so that
 //! every replica of a webhook receiver shares one record of which deliveries
 //! were handled. Use it once one process is not enough; a single process can
 //! keep the embedded store of `bookhook`.
@@ -12,7 +12,7 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use bookhook::{Claim, IdempotencyStore, StoreError};
+//! use bookhook::idempotency::{Claim, IdempotencyStore, StoreError};
 //! use bookhook_redis::RedisStore;
 //!
 //! # async fn run() -> Result<(), StoreError> {
@@ -30,7 +30,7 @@
 //! ```
 //!
 //! If Redis is down, every call returns
-//! [`StoreError::Unavailable`](bookhook::StoreError::Unavailable) quickly (the
+//! [`StoreError::Unavailable`](bookhook::idempotency::StoreError::Unavailable) quickly (the
 //! dispatcher answers 503 by default, so no handler runs without
 //! deduplication), and the store reconnects by itself when Redis is back. See
 //! [`RedisStore`] for the details and [`RedisStoreBuilder`] for the settings.

@@ -7,7 +7,7 @@
 //! - `f:<appointment>` holds the newest `occurred_at` seen, as a decimal
 //!   integer of milliseconds.
 
-use bookhook::{Claim, ClaimToken, Freshness, StoreError};
+use bookhook::idempotency::{Claim, ClaimToken, Freshness, StoreError};
 use redis::{Script, Value};
 
 /// Shared Lua helpers, put in front of every script that needs them.

@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bookhook::{
+use bookhook::idempotency::{
     BoxFuture, Claim, ClaimToken, Freshness, IdempotencyStore, Observation, StoreError,
 };
 use redis::Value;
@@ -104,7 +104,7 @@ impl RedisStore {
     /// handled deliveries survive a Redis restart.
     ///
     /// ```no_run
-    /// # async fn run() -> Result<(), bookhook::StoreError> {
+    /// # async fn run() -> Result<(), bookhook::idempotency::StoreError> {
     /// let store = bookhook_redis::RedisStore::connect("redis://127.0.0.1:6379").await?;
     /// if let Some(warning) = store.persistence().warning() {
     ///     eprintln!("warning: {warning}");
@@ -258,7 +258,7 @@ impl IdempotencyStore for RedisStore {
 /// Settings for a [`RedisStore`], applied by [`connect`](Self::connect).
 ///
 /// ```no_run
-/// # async fn run() -> Result<(), bookhook::StoreError> {
+/// # async fn run() -> Result<(), bookhook::idempotency::StoreError> {
 /// use std::time::Duration;
 /// use bookhook_redis::RedisStore;
 ///

@@ -4,7 +4,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use bookhook::{Claim, IdempotencyStore, StoreError};
+use bookhook::idempotency::{Claim, IdempotencyStore, StoreError};
 use bookhook_redis::RedisStore;
 use support::unique;
 
@@ -190,7 +190,7 @@ async fn handled_delivery_costs_two_round_trips() {
         .claim_and_observe(
             &key,
             LEASE,
-            Some(bookhook::Observation {
+            Some(bookhook::idempotency::Observation {
                 appointment: &appointment,
                 occurred_at_ms: 1_700_000_000_000,
                 ttl: Duration::from_secs(60),
@@ -222,7 +222,9 @@ async fn dispatcher_fails_closed_while_redis_is_down_then_recovers() {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use bookhook::testing::signed_request;
-    use bookhook::{Context, DispatcherBuilder, Endpoint, HandlerError, Provider, Request};
+    use bookhook::{
+        Context, DispatcherBuilder, Endpoint, HandlerError, Provider, endpoint::Request,
+    };
 
     let Some(mut server) = support::private_server("this test stops its own redis-server") else {
         return;

@@ -5,7 +5,9 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bookhook::{Claim, ClaimToken, Freshness, IdempotencyStore, Observation, StoreError};
+use bookhook::idempotency::{
+    Claim, ClaimToken, Freshness, IdempotencyStore, Observation, StoreError,
+};
 use bookhook_redis::RedisStore;
 use support::unique;
 
@@ -37,7 +39,7 @@ impl bookhook::testing::store::StoreHarness for RealTime {
         &self.0
     }
 
-    fn advance(&self, by: Duration) -> bookhook::BoxFuture<'_, ()> {
+    fn advance(&self, by: Duration) -> bookhook::idempotency::BoxFuture<'_, ()> {
         Box::pin(tokio::time::sleep(by))
     }
 }

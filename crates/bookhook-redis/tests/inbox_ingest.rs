@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bookhook::inbox::{Inbox, Ingest, Worker};
-use bookhook::{Context, Dispatcher, Endpoint, Kind, Provider, SignRequest};
+use bookhook::{Context, Dispatcher, Endpoint, Kind, Provider, signature::SignRequest};
 use bookhook_redis::RedisInbox;
 use support::unique;
 

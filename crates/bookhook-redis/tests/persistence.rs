@@ -192,7 +192,12 @@ async fn server_without_config_command_falls_back_to_info() {
     assert_eq!(warning_lines(&logs), 0, "{logs}");
     let key = support::unique("after-info");
     assert!(matches!(
-        bookhook::IdempotencyStore::claim(&store, &key, std::time::Duration::from_secs(5)).await,
-        Ok(bookhook::Claim::Claimed(_))
+        bookhook::idempotency::IdempotencyStore::claim(
+            &store,
+            &key,
+            std::time::Duration::from_secs(5)
+        )
+        .await,
+        Ok(bookhook::idempotency::Claim::Claimed(_))
     ));
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use bookhook::BoxFuture;
+use bookhook::idempotency::BoxFuture;
 use bookhook::inbox::{
     Claimed, Enqueued, EventDetail, EventRecord, Failure, Filter, Inbox, InboxError, InboxId,
     Lease, NewEvent, Page, Selection, Stats,

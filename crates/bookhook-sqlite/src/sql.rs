@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use bookhook::ClaimToken;
+use bookhook::idempotency::ClaimToken;
 use bookhook::inbox::{
     Attempt, AttemptOutcome, Claimed, Enqueued, EventDetail, EventRecord, Failure, Filter,
     InboxError, InboxId, Lease, NewEvent, Page, Selection, State, Stats, Trigger,

@@ -16,7 +16,7 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::Duration;
 
-use bookhook::{Delivery, NoHeaders, Provider};
+use bookhook::{Delivery, Provider, endpoint::NoHeaders};
 use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 

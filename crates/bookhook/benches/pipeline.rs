@@ -36,7 +36,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
-use bookhook::{Context, Dispatcher, Endpoint, HandlerError, MemoryStore, Provider, Request};
+use bookhook::{
+    Context, Dispatcher, Endpoint, HandlerError, Provider, endpoint::Request,
+    idempotency::MemoryStore,
+};
 use bytes::Bytes;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use futures_util::FutureExt as _;
@@ -203,7 +206,10 @@ fn pipeline(c: &mut Criterion) {
     let input = || -> Input {
         let body = calendence_body(next.fetch_add(1, Ordering::Relaxed), SIZE);
         let headers = endpoint
-            .sign(&body, &bookhook::SignRequest::at(SystemTime::now()))
+            .sign(
+                &body,
+                &bookhook::signature::SignRequest::at(SystemTime::now()),
+            )
             .headers;
         (headers, Bytes::from(body))
     };

@@ -18,7 +18,7 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use bookhook::{Claim, IdempotencyStore, MemoryStore};
+use bookhook::idempotency::{Claim, IdempotencyStore, MemoryStore};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use futures_util::FutureExt as _;
 

@@ -17,8 +17,11 @@ use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
 use bookhook::{
-    HmacScheme, Incoming, SignRequest, StandardScheme, TokenScheme, Verifier, WEBHOOK_ID,
-    WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP,
+    endpoint::Incoming,
+    signature::{
+        HmacScheme, SignRequest, StandardScheme, TokenScheme, Verifier, WEBHOOK_ID,
+        WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP,
+    },
 };
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use hmac::{Hmac, Mac};

@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use bookhook::{Claim, IdempotencyStore, MemoryStore};
+use bookhook::idempotency::{Claim, IdempotencyStore, MemoryStore};
 
 fn main() {
     let keys: usize = match std::env::args().nth(1).map(|arg| arg.parse()) {

@@ -21,7 +21,7 @@ use crate::time::Timestamp;
 /// | `location` | `calendar.name` | `department.name` | (none) | `location.name` | `location` |
 ///
 /// ```
-/// use bookhook::{Delivery, Kind, NoHeaders, Provider};
+/// use bookhook::{Delivery, Kind, Provider, endpoint::NoHeaders};
 ///
 /// let body = br#"{"event":"booking.cancelled","timestamp":"2026-03-24T14:30:00+00:00",
 ///   "data":{"id":"b-1","status":"cancelled","client":{"first_name":"Jane","last_name":"Doe"},
@@ -34,7 +34,7 @@ use crate::time::Timestamp;
 /// assert_eq!(appointment.attendee.name.as_deref(), Some("Jane Doe"));
 /// assert_eq!(appointment.location.as_deref(), Some("Main Shop"));
 /// assert_eq!(appointment.ends_at.unwrap().to_string(), "2026-03-25T14:30:00+00:00");
-/// # Ok::<(), bookhook::ParseError>(())
+/// # Ok::<(), bookhook::event::ParseError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]

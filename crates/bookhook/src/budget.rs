@@ -24,7 +24,7 @@ pub const DEFAULT_UNVERIFIED_BUDGET: usize = 64 * 1024 * 1024;
 /// [`EndpointBuilder::unverified_budget`](crate::EndpointBuilder::unverified_budget).
 ///
 /// ```
-/// use bookhook::UnverifiedBudget;
+/// use bookhook::endpoint::UnverifiedBudget;
 ///
 /// let budget = UnverifiedBudget::new(10);
 /// let mut first = budget.hold();

@@ -25,8 +25,8 @@ use crate::kind::Kind;
 ///
 /// ```
 /// # futures_util::FutureExt::now_or_never(async {
-/// use bookhook::ClaimedEvent;
-/// use bookhook::{Endpoint, Freshness, Provider, Request};
+/// use bookhook::endpoint::ClaimedEvent;
+/// use bookhook::{Endpoint, Provider, endpoint::Request, idempotency::Freshness};
 ///
 /// let endpoint = Endpoint::builder(Provider::Calendence).unverified().build().unwrap();
 /// let body = r#"{"event":"booking.created","timestamp":"2026-03-24T14:30:00+00:00","data":{"id":"b-1"}}"#;
@@ -93,7 +93,7 @@ impl fmt::Debug for ClaimedEvent {
 /// Answers 500 with a JSON body.
 ///
 /// ```
-/// use bookhook::MissingWebhookLayer;
+/// use bookhook::endpoint::MissingWebhookLayer;
 ///
 /// assert_eq!(MissingWebhookLayer::default().status(), 500);
 /// assert!(MissingWebhookLayer::default().body_text().contains("missing_webhook_layer"));

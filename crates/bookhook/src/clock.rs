@@ -34,7 +34,7 @@ impl Clock for SystemClock {
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
-/// use bookhook::{Clock, ManualClock};
+/// use bookhook::endpoint::{Clock, ManualClock};
 ///
 /// let clock = ManualClock::at_unix(1_700_000_000);
 /// let shared = clock.clone();

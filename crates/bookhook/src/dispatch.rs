@@ -153,7 +153,7 @@ impl<S> Routes<S> {
 /// acknowledged with 200 and logged.
 ///
 /// ```
-/// use bookhook::{Context, Dispatcher, Endpoint, Kind, Provider, Request, SignRequest};
+/// use bookhook::{Context, Dispatcher, Endpoint, Kind, Provider, endpoint::Request, signature::SignRequest};
 ///
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let endpoint = Endpoint::builder(Provider::Calendence).secret("s3cr3t").build()?;
@@ -245,7 +245,7 @@ impl<S: Clone + Send + Sync + 'static> Dispatcher<S> {
     ///
     /// ```
     /// use std::sync::{Arc, Mutex};
-    /// use bookhook::{Dispatcher, Endpoint, Provider, Request};
+    /// use bookhook::{Dispatcher, Endpoint, Provider, endpoint::Request};
     ///
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// let endpoint = Endpoint::builder(Provider::Decoda).secret("s3cr3t").build()?;
@@ -287,7 +287,7 @@ impl<S: Clone + Send + Sync + 'static> Dispatcher<S> {
     ///
     /// ```
     /// # futures_util::FutureExt::now_or_never(async {
-    /// use bookhook::{Context, Dispatcher, Endpoint, HandlerError, Outcome, Provider, Request};
+    /// use bookhook::{Context, Dispatcher, Endpoint, HandlerError, Outcome, Provider, endpoint::Request};
     ///
     /// let endpoint = Endpoint::builder(Provider::Calendence).unverified().build().unwrap();
     /// let dispatcher = Dispatcher::builder(endpoint)

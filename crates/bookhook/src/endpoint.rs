@@ -1,4 +1,10 @@
 //! One webhook endpoint: verification, parsing, replay window and deduplication.
+//!
+//! Also here, re-exported, the types a delivery meets on its way through an
+//! endpoint: the request view ([`Request`], [`Headers`], [`HeaderLookup`],
+//! [`Incoming`]), the [`UnverifiedBudget`], the [`Clock`], the claimed event
+//! a layer hands its handler ([`ClaimedEvent`]), and what it ends as
+//! ([`Outcome`], [`Rejection`], [`Response`]).
 
 use std::fmt;
 use std::future::Future;
@@ -12,17 +18,20 @@ use futures_util::future::Either;
 use tracing::{Instrument, Span};
 
 use crate::MemoryStore;
-use crate::budget::UnverifiedBudget;
-use crate::clock::{Clock, SystemClock};
-use crate::error::{ConfigError, HandlerError, StoreError, VerifyError};
+use crate::error::{HandlerError, StoreError, VerifyError};
 use crate::event::Delivery;
-use crate::headers::{Headers, Incoming};
 use crate::idempotency::{Claim, ClaimToken, Freshness, IdempotencyStore, Observation};
-use crate::outcome::{Outcome, Rejection, Response};
 use crate::provider::Provider;
 use crate::provider::hmac::HmacEnvelope;
 use crate::secret::Secret;
 use crate::signature::{Scheme, SignRequest, Signed, Verifier};
+
+pub use crate::budget::{BudgetHold, BudgetSpent, DEFAULT_UNVERIFIED_BUDGET, UnverifiedBudget};
+pub use crate::claimed::{ClaimedEvent, MissingWebhookLayer};
+pub use crate::clock::{Clock, ManualClock, SystemClock};
+pub use crate::error::ConfigError;
+pub use crate::headers::{HeaderLookup, Headers, Incoming, NoHeaders};
+pub use crate::outcome::{Outcome, Rejection, Response};
 
 /// The default body size limit: 1 MiB.
 pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
@@ -40,7 +49,7 @@ pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(15);
 /// is `Send` and can be spawned on a multi-threaded runtime.
 ///
 /// ```
-/// use bookhook::Request;
+/// use bookhook::endpoint::Request;
 ///
 /// let headers = [("X-Calendence-Signature", "sha256=00")];
 /// let request = Request::post(&headers, b"{}".as_slice().into());
@@ -200,7 +209,7 @@ impl Endpoint {
     /// timestamp within its tolerance). A refusal is logged, like any other.
     ///
     /// ```
-    /// use bookhook::{Endpoint, Provider, Request};
+    /// use bookhook::{Endpoint, Provider, endpoint::Request};
     ///
     /// let endpoint = Endpoint::builder(Provider::Orufy).secret("t0ken").build()?;
     /// let wrong = [("Authorization", "Bearer nope")];
@@ -494,7 +503,7 @@ impl Accepted {
     ///
     /// ```
     /// # futures_util::FutureExt::now_or_never(async {
-    /// use bookhook::{Endpoint, HandlerError, Provider, Request, task};
+    /// use bookhook::{Endpoint, HandlerError, Provider, task, endpoint::Request};
     ///
     /// let endpoint = Endpoint::builder(Provider::Calendence).unverified().build().unwrap();
     /// let body = r#"{"event":"booking.created","timestamp":"2026-03-24T14:30:00+00:00","data":{"id":"b-1"}}"#;
@@ -756,7 +765,7 @@ impl EndpointBuilder {
     /// a name that is not a valid header name.
     ///
     /// ```
-    /// use bookhook::{Endpoint, HmacScheme, Provider, Request};
+    /// use bookhook::{Endpoint, Provider, endpoint::Request, signature::HmacScheme};
     ///
     /// let endpoint = Endpoint::builder(Provider::Hmac)
     ///     .scheme(HmacScheme::new("X-Hub-Signature-256").prefix("sha256="))
@@ -764,7 +773,7 @@ impl EndpointBuilder {
     ///     .secret("github-webhook-secret")
     ///     .build()?;
     /// let body = br#"{"zen":"Half measures are as bad as nothing at all.","hook_id":1}"#;
-    /// let signed = endpoint.sign(body, &bookhook::SignRequest::now());
+    /// let signed = endpoint.sign(body, &bookhook::signature::SignRequest::now());
     /// let mut headers = signed.headers.clone();
     /// headers.push(("X-GitHub-Event".into(), "ping".into()));
     /// let delivery = endpoint.verify_and_parse(&Request::post(&headers, body.to_vec().into()))?;

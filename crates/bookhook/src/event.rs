@@ -1,17 +1,22 @@
 //! One verified, parsed webhook delivery.
+//!
+//! Also here, re-exported, what a delivery is made of: the normalized
+//! [`Appointment`] and [`Kind`], the [`Timestamp`] as the platform wrote it,
+//! and the [`ParseError`] of a body that does not parse.
 
 use std::fmt;
 use std::sync::OnceLock;
 
 use bytes::Bytes;
 
-use crate::appointment::Appointment;
-use crate::error::ParseError;
 use crate::headers::Headers;
-use crate::kind::Kind;
 use crate::provider::hmac::HmacEnvelope;
 use crate::provider::{self, Parsed, Provider, registry};
-use crate::time::Timestamp;
+
+pub use crate::appointment::{Appointment, Attendee};
+pub use crate::error::ParseError;
+pub use crate::kind::{Kind, UnknownKind};
+pub use crate::time::Timestamp;
 
 /// Generates the top-level [`Event`] and the parsing dispatch from the registry.
 macro_rules! define_event {
@@ -123,7 +128,7 @@ impl Delivery {
     /// envelope field has the wrong type.
     ///
     /// ```
-    /// use bookhook::{Delivery, Kind, NoHeaders, Provider};
+    /// use bookhook::{Delivery, Kind, Provider, endpoint::NoHeaders};
     ///
     /// let body = r#"{"id":"evt_abc123","type":"appointment.created","created":"2026-01-21T14:30:00Z",
     ///   "data":{"object":{"id":12345,"dateTime":"2026-01-25T14:30:00","status":"SCHEDULED","name":"Jean Dupont"}}}"#;
@@ -136,7 +141,7 @@ impl Delivery {
     ///
     /// let err = Delivery::parse(Provider::Moncreneau, &NoHeaders, r#"{"type":"x"}"#.into()).unwrap_err();
     /// assert_eq!(err.to_string(), "missing field `id`");
-    /// # Ok::<(), bookhook::ParseError>(())
+    /// # Ok::<(), bookhook::event::ParseError>(())
     /// ```
     pub fn parse(
         provider: Provider,
@@ -159,7 +164,7 @@ impl Delivery {
     ///
     /// ```
     /// use bookhook::provider::hmac::HmacEnvelope;
-    /// use bookhook::{Delivery, Kind, NoHeaders};
+    /// use bookhook::{Delivery, Kind, endpoint::NoHeaders};
     ///
     /// let envelope = HmacEnvelope::builder()
     ///     .type_pointer("/meta/name")

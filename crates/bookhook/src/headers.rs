@@ -32,7 +32,7 @@ impl<'a> HeaderLookup<'a> {
 /// handy in tests:
 ///
 /// ```
-/// use bookhook::{HeaderLookup, Headers};
+/// use bookhook::endpoint::{HeaderLookup, Headers};
 ///
 /// let headers = [("X-Calendence-Signature", "sha256=00"), ("Content-Type", "application/json")];
 /// assert_eq!(headers.lookup("x-calendence-signature"), HeaderLookup::One(b"sha256=00"));
@@ -94,7 +94,7 @@ impl Headers for NoHeaders {
 /// What verification and parsing look at: headers, query string and raw body.
 ///
 /// ```
-/// use bookhook::Incoming;
+/// use bookhook::endpoint::Incoming;
 ///
 /// let headers = [("Authorization", "Bearer t0ken")];
 /// let incoming = Incoming::new(&headers, br#"{"eventType":"BOOK"}"#).with_query(Some("a=1"));

@@ -78,7 +78,7 @@ impl Rejection {
 /// | [`StoreUnavailable`](Outcome::StoreUnavailable), [`InboxUnavailable`](Outcome::InboxUnavailable) | 503 with `Retry-After` |
 ///
 /// ```
-/// use bookhook::{Outcome, Rejection, VerifyError};
+/// use bookhook::{Outcome, endpoint::Rejection, signature::VerifyError};
 ///
 /// assert_eq!(Outcome::Duplicate.status(), 200);
 /// assert_eq!(Outcome::Rejected(Rejection::Unauthorized(VerifyError::InvalidSignature)).status(), 401);

@@ -13,7 +13,7 @@ use subtle::ConstantTimeEq;
 /// lengths may show.
 ///
 /// ```
-/// use bookhook::Secret;
+/// use bookhook::signature::Secret;
 ///
 /// let secret = Secret::new("whsec_c2VjcmV0");
 /// assert_eq!(format!("{secret:?}"), "Secret(***)");

@@ -11,7 +11,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Seconds
 /// of the office, and stays [`Timestamp::Local`] rather than being guessed into UTC.
 ///
 /// ```
-/// use bookhook::Timestamp;
+/// use bookhook::event::Timestamp;
 ///
 /// let t = Timestamp::parse("2026-06-10T09:00:00-03:00").unwrap();
 /// assert_eq!(t.to_string(), "2026-06-10T09:00:00-03:00");

@@ -9,8 +9,9 @@ use std::time::Duration;
 use bookhook::testing::conformance::{Conformance, DownStore, SECRET as CONFORMANCE_SECRET, Stage};
 use bookhook::testing::signed_request;
 use bookhook::{
-    Context, Dispatcher, DispatcherBuilder, Endpoint, Freshness, HandlerError, Kind, ManualClock,
-    MemoryStore, Outcome, Provider, Request,
+    Context, Dispatcher, DispatcherBuilder, Endpoint, HandlerError, Kind, Outcome, Provider,
+    endpoint::{ManualClock, Request},
+    idempotency::{Freshness, MemoryStore},
 };
 
 const SECRET: &str = "dispatch-test-secret";
@@ -301,7 +302,7 @@ async fn late_update_after_cancellation_is_marked_stale() {
         "handled"
     );
     let seen = seen.lock().unwrap().clone();
-    let t2_ms = bookhook::Timestamp::parse(t2).unwrap().unix_ms();
+    let t2_ms = bookhook::event::Timestamp::parse(t2).unwrap().unix_ms();
     assert_eq!(
         seen,
         vec![

@@ -6,8 +6,10 @@
 use std::sync::{Arc, Mutex};
 
 use bookhook::{
-    Context, DispatcherBuilder, Encoding, Endpoint, HandlerError, HmacScheme, Kind, ManualClock,
-    MemoryStore, Provider, Request,
+    Context, DispatcherBuilder, Endpoint, HandlerError, Kind, Provider,
+    endpoint::{ManualClock, Request},
+    idempotency::MemoryStore,
+    signature::{Encoding, HmacScheme},
 };
 use serde::Deserialize;
 

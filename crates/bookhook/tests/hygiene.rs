@@ -11,9 +11,13 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use bookhook::testing::conformance::{self, Conformance, DownStore};
 use bookhook::testing::signed_request;
 use bookhook::{
-    Context, Delivery, Dispatcher, Encoding, Endpoint, Finished, HandlerError, HmacEnvelope,
-    HmacScheme, Incoming, ManualClock, NoHeaders, Outcome, Provider, Rejection, Request, Scheme,
-    Secret, SignRequest, Signed, StandardScheme, TokenScheme, Verifier, VerifyError,
+    Context, Delivery, Dispatcher, Endpoint, HandlerError, Outcome, Provider,
+    endpoint::{Finished, Incoming, ManualClock, NoHeaders, Rejection, Request},
+    provider::hmac::HmacEnvelope,
+    signature::{
+        Encoding, HmacScheme, Scheme, Secret, SignRequest, Signed, StandardScheme, TokenScheme,
+        Verifier, VerifyError,
+    },
 };
 
 const SECRET: &str = "hygiene-secret-value-7f3a";

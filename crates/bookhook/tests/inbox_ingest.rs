@@ -6,7 +6,10 @@ use std::sync::Arc;
 use bookhook::inbox::{Filter, Inbox, Ingest, MemoryInbox, REDACTED, State};
 use bookhook::testing::inbox::DownInbox;
 use bookhook::testing::signed_request;
-use bookhook::{Endpoint, Provider, SignRequest, TokenScheme};
+use bookhook::{
+    Endpoint, Provider,
+    signature::{SignRequest, TokenScheme},
+};
 
 const BOOKING: &str =
     r#"{"event":"booking.created","timestamp":"2026-03-24T14:30:00+00:00","data":{"id":"b-1"}}"#;

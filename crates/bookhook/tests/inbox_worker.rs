@@ -12,7 +12,8 @@ use bookhook::inbox::{
 };
 use bookhook::testing::signed_request;
 use bookhook::{
-    Context, Dispatcher, Endpoint, Freshness, HandlerError, Kind, ManualClock, Provider,
+    Context, Dispatcher, Endpoint, HandlerError, Kind, Provider, endpoint::ManualClock,
+    idempotency::Freshness,
 };
 
 const NOW_UNIX: u64 = 1_774_362_600;
@@ -159,7 +160,7 @@ async fn failing_handler_is_retried_on_the_schedule_ends_dead_and_replay_handles
 }
 
 fn clock_ms(clock: &ManualClock) -> u64 {
-    use bookhook::Clock;
+    use bookhook::endpoint::Clock;
     clock.now_unix_ms()
 }
 
@@ -446,7 +447,7 @@ async fn done_events_are_removed_after_the_retention_period() {
 async fn stored_headers_let_the_worker_parse_as_the_request_was_parsed() {
     // Standard Webhooks take the idempotency key from the `webhook-id` header.
     let endpoint = Endpoint::builder(Provider::Standard)
-        .scheme(bookhook::StandardScheme::new())
+        .scheme(bookhook::signature::StandardScheme::new())
         .secret("whsec_Y29uZm9ybWFuY2Utc2VjcmV0LWtleQ==")
         .build()
         .unwrap();
@@ -468,7 +469,7 @@ async fn stored_headers_let_the_worker_parse_as_the_request_was_parsed() {
     let body = r#"{"type":"invoice.paid","timestamp":"2026-03-24T14:30:00Z","data":{"id":"i-1"}}"#;
     let signed = endpoint.sign(
         body.as_bytes(),
-        &bookhook::SignRequest::now().with_id("msg_2a1b"),
+        &bookhook::signature::SignRequest::now().with_id("msg_2a1b"),
     );
     let stored = worker
         .ingest()

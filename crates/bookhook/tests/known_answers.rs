@@ -5,8 +5,11 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bookhook::{
-    Encoding, HmacScheme, Incoming, Scheme, SignRequest, StandardScheme, TokenScheme, Verifier,
-    VerifyError,
+    endpoint::Incoming,
+    signature::{
+        Encoding, HmacScheme, Scheme, SignRequest, StandardScheme, TokenScheme, Verifier,
+        VerifyError,
+    },
 };
 use serde::Deserialize;
 
@@ -117,7 +120,7 @@ fn build_scheme(spec: &SchemeSpec) -> Scheme {
     }
 }
 
-fn outcome(result: &Result<bookhook::Verified, VerifyError>) -> &'static str {
+fn outcome(result: &Result<bookhook::signature::Verified, VerifyError>) -> &'static str {
     match result {
         Ok(_) => "ok",
         Err(VerifyError::InvalidSignature) => "invalid_signature",

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use bookhook::testing::store::{self, StoreHarness};
 use bookhook::{
-    BoxFuture, Claim, ClaimToken, Freshness, IdempotencyStore, ManualClock, MemoryStore,
+    endpoint::ManualClock,
+    idempotency::{BoxFuture, Claim, ClaimToken, Freshness, IdempotencyStore, MemoryStore},
 };
 
 struct Memory {
@@ -22,7 +23,7 @@ impl Memory {
         Self::with(MemoryStore::builder())
     }
 
-    fn with(builder: bookhook::MemoryStoreBuilder) -> Self {
+    fn with(builder: bookhook::idempotency::MemoryStoreBuilder) -> Self {
         let clock = ManualClock::at_unix(1_700_000_000);
         let store = builder.clock(clock.clone()).build().unwrap();
         Self { clock, store }
@@ -202,7 +203,7 @@ async fn deliver(store: &MemoryStore, first: usize, count: usize) {
     for i in first..first + count {
         let key = format!("calendence:k:booking.created:{i}");
         let appointment = format!("calendence:a:{i}");
-        let observation = bookhook::Observation {
+        let observation = bookhook::idempotency::Observation {
             appointment: &appointment,
             occurred_at_ms: 1_700_000_000_000 + i as i64,
             ttl: TTL,

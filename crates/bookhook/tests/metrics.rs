@@ -8,7 +8,10 @@ use bookhook::metrics::{
 };
 use bookhook::testing::conformance::DownStore;
 use bookhook::testing::{samples, signed_request};
-use bookhook::{Context, Dispatcher, Endpoint, Finished, HandlerError, Provider, Request};
+use bookhook::{
+    Context, Dispatcher, Endpoint, HandlerError, Provider,
+    endpoint::{Finished, Request},
+};
 use metrics_util::CompositeKey;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 
@@ -259,7 +262,7 @@ fn inbox_requests_attempts_and_depth_are_recorded() {
 fn front_door_refusals_are_counted_by_limit() {
     use std::time::Duration;
 
-    use bookhook::Rejection;
+    use bookhook::endpoint::Rejection;
     use bookhook::metrics::FRONT_DOOR_REFUSALS;
 
     let recorded = recorded(async {

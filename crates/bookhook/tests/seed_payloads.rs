@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use bookhook::provider::{calendence, decoda, eagenda, moncreneau, orufy};
-use bookhook::{Delivery, Event, Kind, NoHeaders, Provider, Timestamp};
+use bookhook::{Delivery, Event, Kind, Provider, endpoint::NoHeaders, event::Timestamp};
 
 fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/payloads")

@@ -6,7 +6,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bookhook::{
-    Encoding, HmacScheme, Incoming, Scheme, SignRequest, StandardScheme, TokenScheme, Verifier,
+    endpoint::Incoming,
+    signature::{Encoding, HmacScheme, Scheme, SignRequest, StandardScheme, TokenScheme, Verifier},
 };
 use proptest::prelude::*;
 
@@ -101,7 +102,8 @@ impl Kind {
             }
             Kind::TokenQuery => {
                 let query = signed.query.as_deref().expect("query");
-                let incoming = Incoming::new(&bookhook::NoHeaders, b"").with_query(Some(query));
+                let incoming =
+                    Incoming::new(&bookhook::endpoint::NoHeaders, b"").with_query(Some(query));
                 let mut token = incoming.query_param("token").expect("token");
                 flip(&mut token);
                 signed.query = Some(format!("token={}", percent_encode(&token)));

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use bookhook::inbox::{Ingest, MemoryInbox};
 use bookhook::testing::signed_request;
 use bookhook::testing::spans::SpanRecorder;
-use bookhook::{Context, Dispatcher, Endpoint, HandlerError, Provider, Request};
+use bookhook::{Context, Dispatcher, Endpoint, HandlerError, Provider, endpoint::Request};
 use tracing::Instrument;
 use tracing_subscriber::layer::SubscriberExt;
 

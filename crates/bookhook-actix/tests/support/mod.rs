@@ -9,7 +9,7 @@ use actix_web::error::PayloadError;
 use actix_web::http::Method;
 use actix_web::http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use actix_web::test::{self, TestRequest};
-use bookhook_actix::testing::conformance::{Answered, Case};
+use bookhook_actix::bookhook::testing::conformance::{Answered, Case};
 use bytes::Bytes;
 use futures_util::Stream;
 
@@ -44,7 +44,7 @@ pub(crate) fn streamed(body: &[u8]) -> Payload {
     Payload::from(stream)
 }
 
-/// All of `response`, for [`Conformance::check_answered`](bookhook_actix::testing::conformance::Conformance::check_answered).
+/// All of `response`, for [`Conformance::check_answered`](bookhook_actix::bookhook::testing::conformance::Conformance::check_answered).
 pub(crate) async fn answered(response: ServiceResponse) -> Answered {
     let header = |name| {
         response

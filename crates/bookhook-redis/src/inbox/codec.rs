@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use bookhook::ClaimToken;
+use bookhook::idempotency::ClaimToken;
 use bookhook::inbox::{
     Attempt, AttemptOutcome, Claimed, EventDetail, EventRecord, InboxError, InboxId, Lease, State,
     Trigger,

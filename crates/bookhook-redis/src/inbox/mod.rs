@@ -6,11 +6,11 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bookhook::idempotency::{BoxFuture, ClaimToken, StoreError};
 use bookhook::inbox::{
     Claimed, Enqueued, EventDetail, EventRecord, Failure, Filter, Inbox, InboxError, InboxId,
     Lease, NewEvent, Page, Selection, State, Stats,
 };
-use bookhook::{BoxFuture, ClaimToken, StoreError};
 use redis::aio::ConnectionManager;
 use redis::{Script, ScriptInvocation, Value};
 

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bookhook::inbox::NewEvent;
-use bookhook::{ClaimToken, Kind, Provider};
+use bookhook::{Kind, Provider, idempotency::ClaimToken};
 use bookhook_redis::RedisInbox;
 
 /// Milliseconds since the Unix epoch, by the system clock.

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use bookhook::ClaimToken;
+use bookhook::idempotency::ClaimToken;
 
 /// The environment variable naming the Redis server to test against.
 pub(crate) const URL_VAR: &str = "BOOKHOOK_REDIS_URL";

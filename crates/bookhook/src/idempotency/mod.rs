@@ -14,11 +14,11 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use crate::error::StoreError;
-
 mod memory;
 
 pub use memory::{MemoryStore, MemoryStoreBuilder};
+
+pub use crate::error::StoreError;
 
 /// A boxed future, as returned by [`IdempotencyStore`] methods.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -66,7 +66,7 @@ impl Wakeup {
 /// ```
 /// use std::sync::Arc;
 /// use bookhook::inbox::{Inbox, Ingest, MemoryInbox};
-/// use bookhook::{Endpoint, Provider, SignRequest};
+/// use bookhook::{Endpoint, Provider, signature::SignRequest};
 ///
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let endpoint = Endpoint::builder(Provider::Calendence).secret("s3cr3t").build()?;

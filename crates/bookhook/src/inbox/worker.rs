@@ -59,7 +59,7 @@ type Observer = Arc<dyn Fn(&AttemptReport) + Send + Sync>;
 /// use std::sync::Arc;
 /// use std::sync::atomic::{AtomicUsize, Ordering};
 /// use bookhook::inbox::{Ingest, MemoryInbox, Worker};
-/// use bookhook::{Context, Dispatcher, Endpoint, Kind, Provider, SignRequest};
+/// use bookhook::{Context, Dispatcher, Endpoint, Kind, Provider, signature::SignRequest};
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 /// let endpoint = Endpoint::builder(Provider::Calendence).secret("s3cr3t").build()?;

@@ -19,7 +19,7 @@ typed_events! {
     ///
     /// ```
     /// use bookhook::provider::calendence;
-    /// use bookhook::{Delivery, Event, NoHeaders, Provider};
+    /// use bookhook::{Delivery, Event, Provider, endpoint::NoHeaders};
     ///
     /// let body = r#"{"event":"booking.completed","timestamp":"2026-03-24T14:30:00+00:00",
     ///   "data":{"id":"b-1","status":"completed","service":{"id":"s-1","name":"Express Wash"}}}"#;
@@ -29,7 +29,7 @@ typed_events! {
     /// } else {
     ///     panic!("unexpected event");
     /// }
-    /// # Ok::<(), bookhook::ParseError>(())
+    /// # Ok::<(), bookhook::event::ParseError>(())
     /// ```
     pub enum Event(payload Booking as booking, fixtures "calendence" in samples, normalize str::trim) {
         /// `booking.created`: a new booking is confirmed.

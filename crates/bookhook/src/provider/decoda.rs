@@ -151,7 +151,7 @@ impl fmt::Display for EventType {
 ///
 /// ```
 /// use bookhook::provider::decoda::{self, EventType};
-/// use bookhook::{Delivery, Event, Kind, NoHeaders, Provider};
+/// use bookhook::{Delivery, Event, Kind, Provider, endpoint::NoHeaders};
 ///
 /// let body = r#"{"id":"evt_1","alertId":"alert_1","type":"PAYMENT_CREATED","createdDate":"2024-05-01T12:00:00Z",
 ///   "data":{"id":"pay_1","chargeId":"ch_1","patient_id":"pat_1","amountCents":2500,"status":"succeeded"}}"#;
@@ -165,7 +165,7 @@ impl fmt::Display for EventType {
 ///     }
 ///     other => panic!("unexpected {other:?}"),
 /// }
-/// # Ok::<(), bookhook::ParseError>(())
+/// # Ok::<(), bookhook::event::ParseError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {

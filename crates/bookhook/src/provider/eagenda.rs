@@ -19,7 +19,7 @@ typed_events! {
     ///
     /// ```
     /// use bookhook::provider::eagenda;
-    /// use bookhook::{Delivery, Event, NoHeaders, Provider};
+    /// use bookhook::{Delivery, Event, Provider, endpoint::NoHeaders};
     ///
     /// let body = br#"{"event":"appointment.canceled","timestamp":"2026-06-04T14:30:00-03:00",
     ///   "data":{"appointment_key":"apt-1","status":"CANCELED","start_date":"2026-06-10T09:00:00-03:00"}}"#;
@@ -31,7 +31,7 @@ typed_events! {
     ///     }
     ///     other => panic!("unexpected {other:?}"),
     /// }
-    /// # Ok::<(), bookhook::ParseError>(())
+    /// # Ok::<(), bookhook::event::ParseError>(())
     /// ```
     pub enum Event(payload AppointmentData as data, fixtures "eagenda" in samples, normalize str::trim) {
         /// `appointment.created`: a new appointment.

@@ -40,7 +40,7 @@ const DEFAULT_TIME: [&str; 4] = ["/timestamp", "/created", "/createdAt", "/occur
 /// when neither names one, and the event's kind is then [`Kind::Other`].
 ///
 /// ```
-/// use bookhook::{Delivery, Event, NoHeaders, Provider};
+/// use bookhook::{Delivery, Event, Provider, endpoint::NoHeaders};
 ///
 /// let body = r#"{"event_type":"visit.booked","id":"ev_1","occurred_at":"2026-02-01T08:00:00+01:00","visit":{"id":7}}"#;
 /// let delivery = Delivery::parse(Provider::Hmac, &NoHeaders, body.into())?;
@@ -49,7 +49,7 @@ const DEFAULT_TIME: [&str; 4] = ["/timestamp", "/created", "/createdAt", "/occur
 /// assert_eq!(event.id.as_deref(), Some("ev_1"));
 /// assert_eq!(event.payload["visit"]["id"], 7);
 /// assert_eq!(delivery.occurred_at().unwrap().to_string(), "2026-02-01T08:00:00+01:00");
-/// # Ok::<(), bookhook::ParseError>(())
+/// # Ok::<(), bookhook::event::ParseError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {

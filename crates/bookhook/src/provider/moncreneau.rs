@@ -32,7 +32,7 @@ typed_events! {
     ///
     /// ```
     /// use bookhook::provider::moncreneau;
-    /// use bookhook::{Delivery, Event, NoHeaders, Provider, Timestamp};
+    /// use bookhook::{Delivery, Event, Provider, endpoint::NoHeaders, event::Timestamp};
     ///
     /// let body = r#"{"id":"evt_1","type":"APPOINTMENT_VALIDATED","created":"2026-01-25T14:35:00Z",
     ///   "data":{"object":{"id":12345,"dateTime":"2026-01-25T14:30:00","status":"VALIDATED",
@@ -46,7 +46,7 @@ typed_events! {
     ///     }
     ///     other => panic!("unexpected {other:?}"),
     /// }
-    /// # Ok::<(), bookhook::ParseError>(())
+    /// # Ok::<(), bookhook::event::ParseError>(())
     /// ```
     pub enum Event(payload AppointmentObject as object, fixtures "moncreneau" in payloads, normalize dotted) {
         /// `appointment.created`

@@ -38,7 +38,7 @@ typed_events! {
     ///
     /// ```
     /// use bookhook::provider::orufy;
-    /// use bookhook::{Delivery, Event, Kind, NoHeaders, Provider};
+    /// use bookhook::{Delivery, Event, Kind, Provider, endpoint::NoHeaders};
     ///
     /// let body = r#"{"eventType":"CANCEL","meetData":{"_id":"665f1c","time":"2026-07-01T10:00:00.000Z",
     ///   "duration":45,"status":"CANCELLED","cancellation":{"timestamp":"2026-06-30T08:00:00.000Z","reason":"ill"}}}"#;
@@ -52,7 +52,7 @@ typed_events! {
     /// }
     /// let appointment = delivery.appointment().unwrap();
     /// assert_eq!(appointment.ends_at.unwrap().to_string(), "2026-07-01T10:45:00+00:00");
-    /// # Ok::<(), bookhook::ParseError>(())
+    /// # Ok::<(), bookhook::event::ParseError>(())
     /// ```
     ///
     /// The meeting is boxed, as every platform's payload is (see

@@ -43,7 +43,7 @@ pub const SVIX_TIMESTAMP_HEADER: &str = "svix-timestamp";
 /// let Event::Standard(event) = delivery.event() else { unreachable!() };
 /// assert_eq!(event.event_type, "invoice.paid");
 /// assert_eq!(event.data["id"], "inv_1");
-/// # Ok::<(), bookhook::ParseError>(())
+/// # Ok::<(), bookhook::event::ParseError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {

@@ -30,7 +30,7 @@ const BASE64_URL_SAFE: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE,
 /// padding. Signing always writes lower-case hex or padded standard base64.
 ///
 /// ```
-/// use bookhook::{Encoding, HmacScheme, Incoming, SignRequest, Verifier};
+/// use bookhook::{endpoint::Incoming, signature::{Encoding, HmacScheme, SignRequest, Verifier}};
 ///
 /// let scheme = HmacScheme::new("X-Signature").encoding(Encoding::Base64);
 /// let verifier = Verifier::new(scheme, ["s3cret"])?;

@@ -27,7 +27,7 @@ use crate::{ConfigError, HeaderLookup, Incoming, VerifyError};
 ///   Unix-seconds timestamp header, checked against a tolerance.
 ///
 /// ```
-/// use bookhook::{HmacScheme, Incoming, SignRequest, Verifier};
+/// use bookhook::{endpoint::Incoming, signature::{HmacScheme, SignRequest, Verifier}};
 ///
 /// // MonCréneau: documented header with `sha256=`, SDK header with bare hex.
 /// let scheme = HmacScheme::new("X-Moncreneau-Signature")

@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hmac::Mac;
 
-use crate::{ConfigError, HeaderLookup, Incoming, Secret, VerifyError};
+use crate::{ConfigError, HeaderLookup, Incoming};
 
 pub use encoding::Encoding;
 pub use hmac_sha256::HmacScheme;
@@ -27,6 +27,9 @@ pub use standard::{
     WEBHOOK_TIMESTAMP,
 };
 pub use token::TokenScheme;
+
+pub use crate::error::VerifyError;
+pub use crate::secret::Secret;
 
 /// A keyed HMAC-SHA256 state, prepared once per secret and cloned per request.
 pub(crate) type MacKey = hmac::Hmac<sha2::Sha256>;
@@ -37,7 +40,7 @@ pub(crate) type MacKey = hmac::Hmac<sha2::Sha256>;
 /// directly to [`Verifier::new`].
 ///
 /// ```
-/// use bookhook::{HmacScheme, Scheme};
+/// use bookhook::signature::{HmacScheme, Scheme};
 ///
 /// let scheme: Scheme = HmacScheme::new("Decoda-Signature").into();
 /// assert_eq!(scheme.name(), "hmac-sha256");
@@ -97,7 +100,7 @@ impl From<TokenScheme> for Scheme {
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
-/// use bookhook::SignRequest;
+/// use bookhook::signature::SignRequest;
 ///
 /// let at = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
 /// let msg = SignRequest::at(at).with_id("msg_1");
@@ -153,7 +156,7 @@ impl SignRequest {
 /// `Debug` shows header names only, never their values.
 ///
 /// ```
-/// use bookhook::{HmacScheme, SignRequest, Verifier};
+/// use bookhook::signature::{HmacScheme, SignRequest, Verifier};
 ///
 /// let verifier = Verifier::new(HmacScheme::new("Decoda-Signature"), ["s3cret"]).unwrap();
 /// let signed = verifier.sign(b"{}", &SignRequest::now());
@@ -193,8 +196,8 @@ impl fmt::Debug for Signed {
 /// The outcome of a successful verification.
 ///
 /// ```
-/// use bookhook::Verifier;
-/// use bookhook::{Incoming, NoHeaders};
+/// use bookhook::signature::Verifier;
+/// use bookhook::endpoint::{Incoming, NoHeaders};
 ///
 /// let verified = Verifier::unverified().verify(&Incoming::new(&NoHeaders, b"{}")).unwrap();
 /// assert!(verified.is_unverified());
@@ -264,7 +267,7 @@ enum Prepared {
 /// built. `Debug` shows the scheme and the number of secrets, never a secret.
 ///
 /// ```
-/// use bookhook::{HmacScheme, Incoming, SignRequest, Verifier, VerifyError};
+/// use bookhook::{endpoint::Incoming, signature::{HmacScheme, SignRequest, Verifier, VerifyError}};
 ///
 /// let scheme = HmacScheme::new("X-Calendence-Signature").prefix("sha256=");
 /// // The new secret first (it signs), the old one still accepted.
@@ -421,7 +424,7 @@ impl Verifier {
     /// - Standard Webhooks needs a `webhook-signature` or `svix-signature` header.
     ///
     /// ```
-    /// use bookhook::{HmacScheme, Incoming, NoHeaders, Verifier, VerifyError};
+    /// use bookhook::{endpoint::{Incoming, NoHeaders}, signature::{HmacScheme, Verifier, VerifyError}};
     ///
     /// let verifier = Verifier::new(HmacScheme::new("Decoda-Signature"), ["s3cret"])?;
     /// // No signature header: refused without looking at any body.

@@ -49,7 +49,7 @@ const SECRET_PREFIX: &str = "whsec_";
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
-/// use bookhook::{Incoming, SignRequest, StandardScheme, Verifier, WEBHOOK_ID};
+/// use bookhook::{endpoint::Incoming, signature::{SignRequest, StandardScheme, Verifier, WEBHOOK_ID}};
 ///
 /// let verifier = Verifier::new(StandardScheme::new(), ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"])?;
 /// let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);

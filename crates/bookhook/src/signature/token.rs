@@ -18,7 +18,7 @@ use crate::{ConfigError, HeaderLookup, Incoming, Secret, VerifyError};
 /// bytes (they are percent-encoded).
 ///
 /// ```
-/// use bookhook::{Incoming, NoHeaders, SignRequest, TokenScheme, Verifier};
+/// use bookhook::{endpoint::{Incoming, NoHeaders}, signature::{SignRequest, TokenScheme, Verifier}};
 ///
 /// let scheme = TokenScheme::bearer().or_query("token");
 /// let verifier = Verifier::new(scheme, ["orufy-token"])?;

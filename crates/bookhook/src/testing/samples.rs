@@ -29,7 +29,7 @@
 //! use std::sync::{Arc, Mutex};
 //!
 //! use bookhook::testing::{samples, signed_request};
-//! use bookhook::{Context, DispatcherBuilder, Endpoint, Kind, Provider, Request};
+//! use bookhook::{Context, DispatcherBuilder, Endpoint, Kind, Provider, endpoint::Request};
 //!
 //! /// The handler under test: it records the appointments that were cancelled.
 //! async fn on_cancelled(

@@ -13,7 +13,7 @@
 //! ```
 //! use std::time::Duration;
 //! use bookhook::testing::store::{self, StoreHarness};
-//! use bookhook::{BoxFuture, ManualClock, MemoryStore};
+//! use bookhook::{endpoint::ManualClock, idempotency::{BoxFuture, MemoryStore}};
 //!
 //! struct Memory {
 //!     clock: ManualClock,

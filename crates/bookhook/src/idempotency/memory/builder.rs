@@ -45,7 +45,7 @@ impl MemoryStoreBuilder {
     /// 70 bytes per key when full.
     ///
     /// ```
-    /// use bookhook::MemoryStore;
+    /// use bookhook::idempotency::MemoryStore;
     ///
     /// let store = MemoryStore::builder().max_keys(1_000_000).build().unwrap();
     /// assert_eq!(store.max_keys(), 1_000_000);

@@ -89,7 +89,7 @@ use crate::error::StoreError;
 ///
 /// ```
 /// use std::time::Duration;
-/// use bookhook::{Claim, IdempotencyStore, MemoryStore};
+/// use bookhook::idempotency::{Claim, IdempotencyStore, MemoryStore};
 ///
 /// let store = MemoryStore::new();
 /// let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
@@ -131,7 +131,7 @@ impl MemoryStore {
     /// Configures a store: capacity (in deliveries), shards and clock.
     ///
     /// ```
-    /// use bookhook::{ManualClock, MemoryStore};
+    /// use bookhook::{endpoint::ManualClock, idempotency::MemoryStore};
     ///
     /// let store = MemoryStore::builder()
     ///     .capacity(10_000) // the last 10,000 deliveries are remembered
