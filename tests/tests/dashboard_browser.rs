@@ -257,20 +257,41 @@ fn save(name: &str, png: &[u8]) {
     assert!(png.starts_with(b"\x89PNG"), "{name} is a PNG");
 }
 
+/// The text of the first `css` element. A click's page load can replace the
+/// element between finding it and reading it; that element is then stale, and
+/// the new page's is read instead.
 async fn text(client: &Client, css: &str) -> String {
-    match client
-        .wait()
-        .at_most(STEP)
-        .for_element(Locator::Css(css))
-        .await
-    {
-        Ok(element) => element.text().await.expect("its text"),
-        Err(err) => {
-            let url = client.current_url().await.map(|u| u.to_string());
-            let page = client.source().await.unwrap_or_default();
-            panic!("no `{css}` on {url:?}: {err}\n{page}")
+    let deadline = Instant::now() + STEP;
+    loop {
+        let element = match client
+            .wait()
+            .at_most(STEP)
+            .for_element(Locator::Css(css))
+            .await
+        {
+            Ok(element) => element,
+            Err(err) => {
+                let url = client.current_url().await.map(|u| u.to_string());
+                let page = client.source().await.unwrap_or_default();
+                panic!("no `{css}` on {url:?}: {err}\n{page}")
+            }
+        };
+        match element.text().await {
+            Ok(text) => return text,
+            Err(err) if is_stale(&err) && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(err) => panic!("the text of `{css}`: {err}"),
         }
     }
+}
+
+fn is_stale(err: &fantoccini::error::CmdError) -> bool {
+    matches!(
+        err,
+        fantoccini::error::CmdError::Standard(e)
+            if e.error == fantoccini::error::ErrorStatus::StaleElementReference
+    )
 }
 
 /// Waits until `css`'s text is `expected` (a click's page load may still run).
