@@ -10,8 +10,10 @@ use base64::Engine as _;
 use base64::alphabet;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-use bookhook::{Incoming, StandardScheme, Verifier};
+use bookhook::endpoint::Request;
+use bookhook::signature::{StandardScheme, Verifier};
 use bookhook_fuzz::{Blob, time_from_ms};
+use bytes::Bytes;
 use hmac::{Hmac, Mac};
 use libfuzzer_sys::fuzz_target;
 
@@ -128,7 +130,8 @@ fuzz_target!(|input: Input<'_>| {
             headers.push((sig_name, signature));
         }
     }
-    let result = verifier.verify_at(&Incoming::new(&headers, input.body), now);
+    let request = Request::post(&headers, Bytes::copy_from_slice(input.body));
+    let result = verifier.verify_at(&request, now);
     if let Err(err) = &result {
         let _ = (err.to_string(), format!("{err:?}"));
     }

@@ -3,8 +3,10 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
-use bookhook::{Incoming, SignRequest, VerifyError};
+use bookhook::endpoint::Request;
+use bookhook::signature::{SignRequest, VerifyError};
 use bookhook_fuzz::{Blob, Header, Preset, header_pairs, query_text, time_from_ms};
+use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 
 /// Layout: preset (u32), now in ms (u64), extra secret, message id, mutation
@@ -29,8 +31,9 @@ fuzz_target!(|input: Input<'_>| {
     // 1. Arbitrary request: any answer, never a panic.
     let headers = header_pairs(&input.headers);
     let query = query_text(input.query);
-    let incoming = Incoming::new(&headers, input.body).with_query(query.as_deref());
-    if let Err(err) = verifier.verify_at(&incoming, now) {
+    let body = Bytes::copy_from_slice(input.body);
+    let arbitrary = Request::post(&headers, body.clone()).with_query(query.as_deref());
+    if let Err(err) = verifier.verify_at(&arbitrary, now) {
         let _ = (err.to_string(), format!("{err:?}"));
     }
 
@@ -40,10 +43,9 @@ fuzz_target!(|input: Input<'_>| {
         request = request.with_id(id.lossy());
     }
     let signed = verifier.sign(input.body, &request);
-    let signed_incoming =
-        Incoming::new(&signed.headers, input.body).with_query(signed.query.as_deref());
+    let signed_request = Request::post(&signed.headers, body).with_query(signed.query.as_deref());
     let verified = verifier
-        .verify_at(&signed_incoming, now)
+        .verify_at(&signed_request, now)
         .unwrap_or_else(|err| panic!("{:?} refused its own signature: {err}", input.preset));
     if input.preset == Preset::Standard {
         assert_eq!(verified.message_id(), signed.header(bookhook::WEBHOOK_ID));
@@ -57,9 +59,10 @@ fuzz_target!(|input: Input<'_>| {
         0 => mutated.push(mask),
         len => mutated[usize::from(input.flip_at) % len] ^= mask,
     }
-    let mutated_incoming =
-        Incoming::new(&signed.headers, &mutated).with_query(signed.query.as_deref());
-    let result = verifier.verify_at(&mutated_incoming, now);
+    let mutated = Bytes::from(mutated);
+    let mutated_request =
+        Request::post(&signed.headers, mutated.clone()).with_query(signed.query.as_deref());
+    let result = verifier.verify_at(&mutated_request, now);
     match input.preset {
         Preset::Eagenda | Preset::Orufy => {
             assert!(

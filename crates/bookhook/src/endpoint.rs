@@ -1,8 +1,8 @@
 //! One webhook endpoint: verification, parsing, replay window and deduplication.
 //!
 //! Also here, re-exported, the types a delivery meets on its way through an
-//! endpoint: the request view ([`Request`], [`Headers`], [`HeaderLookup`],
-//! [`Incoming`]), the [`UnverifiedBudget`], the [`Clock`], the claimed event
+//! endpoint: the request view ([`Request`], [`Headers`], [`HeaderLookup`]),
+//! the [`UnverifiedBudget`], the [`Clock`], the claimed event
 //! a layer hands its handler ([`ClaimedEvent`]), and what it ends as
 //! ([`Outcome`], [`Rejection`], [`Response`]).
 
@@ -12,7 +12,6 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use bytes::Bytes;
 use futures_util::FutureExt;
 use futures_util::future::Either;
 use tracing::{Instrument, Span};
@@ -30,8 +29,9 @@ pub use crate::budget::{BudgetHold, BudgetSpent, DEFAULT_UNVERIFIED_BUDGET, Unve
 pub use crate::claimed::{ClaimedEvent, MissingWebhookLayer};
 pub use crate::clock::{Clock, ManualClock, SystemClock};
 pub use crate::error::ConfigError;
-pub use crate::headers::{HeaderLookup, Headers, Incoming, NoHeaders};
+pub use crate::headers::{HeaderLookup, Headers, NoHeaders};
 pub use crate::outcome::{Outcome, Rejection, Response};
+pub use crate::request::Request;
 
 /// The default body size limit: 1 MiB.
 pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
@@ -41,79 +41,6 @@ pub const DEFAULT_TTL: Duration = Duration::from_secs(72 * 3600);
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
 /// The default time a client has to send its whole body: 15 seconds.
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(15);
-
-/// An HTTP request as the core sees it: method, headers, query and raw body.
-///
-/// Adapters build one per request; tests can too. The headers must be `Sync`
-/// so that the future of [`Dispatcher::dispatch`](crate::Dispatcher::dispatch)
-/// is `Send` and can be spawned on a multi-threaded runtime.
-///
-/// ```
-/// use bookhook::endpoint::Request;
-///
-/// let headers = [("X-Calendence-Signature", "sha256=00")];
-/// let request = Request::post(&headers, b"{}".as_slice().into());
-/// assert_eq!(request.method(), "POST");
-/// ```
-#[derive(Clone)]
-pub struct Request<'a> {
-    method: &'a str,
-    headers: &'a (dyn Headers + Sync),
-    query: Option<&'a str>,
-    body: Bytes,
-}
-
-impl<'a> Request<'a> {
-    /// A request with any method.
-    pub fn new(
-        method: &'a str,
-        headers: &'a (dyn Headers + Sync),
-        query: Option<&'a str>,
-        body: Bytes,
-    ) -> Self {
-        Self {
-            method,
-            headers,
-            query,
-            body,
-        }
-    }
-
-    /// A POST request with no query string.
-    pub fn post(headers: &'a (dyn Headers + Sync), body: Bytes) -> Self {
-        Self::new("POST", headers, None, body)
-    }
-
-    /// Sets the raw query string (without `?`).
-    #[must_use]
-    pub fn with_query(mut self, query: Option<&'a str>) -> Self {
-        self.query = query;
-        self
-    }
-
-    /// The HTTP method.
-    pub fn method(&self) -> &str {
-        self.method
-    }
-
-    /// The raw body.
-    pub fn body(&self) -> &Bytes {
-        &self.body
-    }
-
-    fn incoming(&self) -> Incoming<'_> {
-        Incoming::new(self.headers, &self.body).with_query(self.query)
-    }
-}
-
-impl fmt::Debug for Request<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Request")
-            .field("method", &self.method)
-            .field("body_len", &self.body.len())
-            .finish_non_exhaustive()
-    }
-}
 
 /// One webhook endpoint: a provider, its secrets and an idempotency store.
 ///
@@ -220,13 +147,12 @@ impl Endpoint {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn precheck(&self, request: &Request<'_>) -> Result<(), Finished> {
-        if request.method != "POST" {
+        if request.method() != "POST" {
             return Err(self.reject(Rejection::MethodNotAllowed));
         }
-        let incoming = Incoming::new(request.headers, b"").with_query(request.query);
         self.inner
             .verifier
-            .precheck_at(&incoming, self.inner.clock.now())
+            .precheck_at(request, self.inner.clock.now())
             .map_err(|err| self.reject(Rejection::Unauthorized(err)))
     }
 
@@ -254,21 +180,25 @@ impl Endpoint {
     /// Verifies and parses a request without claiming it (no deduplication).
     pub fn verify_and_parse(&self, request: &Request<'_>) -> Result<Delivery, Rejection> {
         // Methods are case-sensitive (RFC 9110, section 9.1): `post` is not POST.
-        if request.method != "POST" {
+        if request.method() != "POST" {
             return Err(Rejection::MethodNotAllowed);
         }
-        if request.body.len() > self.inner.max_body {
+        if request.body().len() > self.inner.max_body {
             return Err(Rejection::PayloadTooLarge {
                 limit: self.inner.max_body,
             });
         }
         let now = self.inner.clock.now();
-        self.inner.verifier.verify_at(&request.incoming(), now)?;
+        self.inner.verifier.verify_at(request, now)?;
         let delivery = match &self.inner.envelope {
             Some(envelope) => {
-                Delivery::parse_hmac(envelope, request.headers, request.body.clone())?
+                Delivery::parse_hmac(envelope, request.headers(), request.body().clone())?
             }
-            None => Delivery::parse(self.inner.provider, request.headers, request.body.clone())?,
+            None => Delivery::parse(
+                self.inner.provider,
+                request.headers(),
+                request.body().clone(),
+            )?,
         };
         if let (Some(max_age), Some(at)) = (self.inner.max_age, delivery.occurred_at()) {
             check_max_age(now, at.unix_ms(), max_age)?;

@@ -45,6 +45,7 @@ mod kind;
 pub mod metrics;
 mod outcome;
 pub mod provider;
+mod request;
 mod secret;
 pub mod signature;
 pub mod span;
@@ -91,7 +92,7 @@ pub use endpoint::{
 #[doc(hidden)]
 pub use error::{ParseError, StoreError, VerifyError};
 #[doc(hidden)]
-pub use headers::{HeaderLookup, Headers, Incoming, NoHeaders};
+pub use headers::{HeaderLookup, Headers, NoHeaders};
 #[doc(hidden)]
 pub use idempotency::{
     BoxFuture, Claim, ClaimToken, Freshness, IdempotencyStore, MemoryStore, MemoryStoreBuilder,

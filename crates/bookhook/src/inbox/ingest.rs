@@ -10,7 +10,7 @@ use tracing::{Instrument, Span};
 
 use crate::endpoint::{Endpoint, Request};
 use crate::event::Delivery;
-use crate::headers::{Headers, Incoming};
+use crate::headers::Headers;
 use crate::outcome::{Outcome, Rejection, Response};
 
 use super::redact::{Recording, is_secret_header, kept};
@@ -181,20 +181,19 @@ impl Ingest {
     ) -> Ingested {
         let started = Instant::now();
         let recording = Recording::new(headers);
+        let request = Request::new(method, &recording, query, body.clone());
         // With a token scheme, every header that verification reads carries
         // the token: find them by verifying once on their own (a constant-time
         // comparison, cheap next to the write).
         let token_headers = if self.endpoint.verifier().scheme_name() == "token" {
-            let incoming = Incoming::new(&recording, &body).with_query(query);
             let _ = self
                 .endpoint
                 .verifier()
-                .verify_at(&incoming, self.endpoint.clock().now());
+                .verify_at(&request, self.endpoint.clock().now());
             recording.names()
         } else {
             Vec::new()
         };
-        let request = Request::new(method, &recording, query, body.clone());
         let delivery = match self.endpoint.verify_and_parse(&request) {
             Ok(delivery) => Arc::new(delivery),
             Err(rejection) => {

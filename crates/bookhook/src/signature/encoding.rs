@@ -30,7 +30,7 @@ const BASE64_URL_SAFE: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE,
 /// padding. Signing always writes lower-case hex or padded standard base64.
 ///
 /// ```
-/// use bookhook::{endpoint::Incoming, signature::{Encoding, HmacScheme, SignRequest, Verifier}};
+/// use bookhook::{endpoint::Request, signature::{Encoding, HmacScheme, SignRequest, Verifier}};
 ///
 /// let scheme = HmacScheme::new("X-Signature").encoding(Encoding::Base64);
 /// let verifier = Verifier::new(scheme, ["s3cret"])?;
@@ -40,7 +40,7 @@ const BASE64_URL_SAFE: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE,
 ///
 /// // The same MAC without padding is accepted too.
 /// let unpadded = [("X-Signature", padded.trim_end_matches('='))];
-/// verifier.verify(&Incoming::new(&unpadded, b"{}"))?;
+/// verifier.verify(&Request::post(&unpadded, b"{}".as_slice().into()))?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

@@ -10,7 +10,8 @@ use super::{
     Encoding, MacKey, SignRequest, Signed, Verified, check_tolerance, parse_unix_secs, python_json,
     required_header, strip_prefix_ignore_case, validate_header_name, validate_prefix,
 };
-use crate::{ConfigError, HeaderLookup, Incoming, VerifyError};
+use crate::request::Request;
+use crate::{ConfigError, HeaderLookup, VerifyError};
 
 /// HMAC-SHA256 of the raw body, written in one header as hex or base64.
 ///
@@ -27,7 +28,7 @@ use crate::{ConfigError, HeaderLookup, Incoming, VerifyError};
 ///   Unix-seconds timestamp header, checked against a tolerance.
 ///
 /// ```
-/// use bookhook::{endpoint::Incoming, signature::{HmacScheme, SignRequest, Verifier}};
+/// use bookhook::{endpoint::Request, signature::{HmacScheme, SignRequest, Verifier}};
 ///
 /// // MonCréneau: documented header with `sha256=`, SDK header with bare hex.
 /// let scheme = HmacScheme::new("X-Moncreneau-Signature")
@@ -39,7 +40,7 @@ use crate::{ConfigError, HeaderLookup, Incoming, VerifyError};
 /// let hex = signed.headers[0].1.trim_start_matches("sha256=").to_string();
 ///
 /// let sdk_style = [("X-Webhook-Signature", hex)];
-/// verifier.verify(&Incoming::new(&sdk_style, body))?;
+/// verifier.verify(&Request::post(&sdk_style, body.as_slice().into()))?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug)]
@@ -137,7 +138,7 @@ impl HmacScheme {
     pub(crate) fn verify(
         &self,
         keys: &[MacKey],
-        req: &Incoming<'_>,
+        req: &Request<'_>,
         now: SystemTime,
     ) -> Result<Verified, VerifyError> {
         let signatures = self.signatures(req)?;
@@ -158,7 +159,7 @@ impl HmacScheme {
         }
         if self.python_json {
             if let Some(body) = python_json::reserialize(req.body()) {
-                if body != req.body() && matches_any(keys, &signatures, &body, timestamp) {
+                if body != req.body()[..] && matches_any(keys, &signatures, &body, timestamp) {
                     return Ok(Verified::new(signed_at, None));
                 }
             }
@@ -168,7 +169,7 @@ impl HmacScheme {
 
     /// The checks of [`verify`](Self::verify) that need no body: the
     /// signature headers and the signed timestamp.
-    pub(crate) fn precheck(&self, req: &Incoming<'_>, now: SystemTime) -> Result<(), VerifyError> {
+    pub(crate) fn precheck(&self, req: &Request<'_>, now: SystemTime) -> Result<(), VerifyError> {
         self.signatures(req)?;
         if let Some(ts) = &self.timestamp {
             let name = ts.header.to_ascii_lowercase();
@@ -180,7 +181,7 @@ impl HmacScheme {
     }
 
     /// Decodes the signature from every accepted header that is present.
-    fn signatures(&self, req: &Incoming<'_>) -> Result<Vec<[u8; MAC_LEN]>, VerifyError> {
+    fn signatures(&self, req: &Request<'_>) -> Result<Vec<[u8; MAC_LEN]>, VerifyError> {
         let mut found: Vec<[u8; MAC_LEN]> = Vec::with_capacity(self.headers.len());
         let mut first_error = None;
         for name in &self.headers {
@@ -281,6 +282,11 @@ mod tests {
     use crate::Verifier;
     use std::time::UNIX_EPOCH;
 
+    /// A POST request with these headers and a copy of `body`.
+    fn post<'a>(headers: &'a (dyn crate::Headers + Sync), body: &[u8]) -> Request<'a> {
+        Request::post(headers, bytes::Bytes::copy_from_slice(body))
+    }
+
     const BODY: &[u8] = br#"{"event":"booking.created","data":{"id":"bk_1"}}"#;
 
     fn calendence() -> Verifier {
@@ -320,13 +326,13 @@ mod tests {
             ],
         ];
         for headers in cases {
-            let request = Incoming::new(&headers, BODY);
-            let refused = verifier.precheck_at(&Incoming::new(&headers, b""), now);
+            let request = post(&headers, BODY);
+            let refused = verifier.precheck_at(&post(&headers, b""), now);
             assert!(refused.is_err(), "{headers:?}");
             assert_eq!(refused, verifier.verify_at(&request, now).map(|_| ()));
         }
         // Well-formed headers pass; only the body then decides.
-        let empty = Incoming::new(&signed.headers, b"");
+        let empty = post(&signed.headers, b"");
         assert_eq!(verifier.precheck_at(&empty, now), Ok(()));
         assert_eq!(
             verifier.verify_at(&empty, now).map(|_| ()),
@@ -338,7 +344,7 @@ mod tests {
     fn accepts_signature_with_prefix() {
         let value = format!("sha256={}", hex_mac(b"calendence-secret", BODY));
         let headers = [("X-Calendence-Signature", value)];
-        assert!(calendence().verify(&Incoming::new(&headers, BODY)).is_ok());
+        assert!(calendence().verify(&post(&headers, BODY)).is_ok());
     }
 
     #[test]
@@ -347,7 +353,7 @@ mod tests {
             "x-calendence-signature",
             hex_mac(b"calendence-secret", BODY),
         )];
-        assert!(calendence().verify(&Incoming::new(&headers, BODY)).is_ok());
+        assert!(calendence().verify(&post(&headers, BODY)).is_ok());
     }
 
     #[test]
@@ -357,7 +363,7 @@ mod tests {
             hex_mac(b"calendence-secret", BODY).to_uppercase()
         );
         let headers = [("X-Calendence-Signature", value)];
-        assert!(calendence().verify(&Incoming::new(&headers, BODY)).is_ok());
+        assert!(calendence().verify(&post(&headers, BODY)).is_ok());
     }
 
     #[test]
@@ -367,7 +373,7 @@ mod tests {
         let mut tampered = BODY.to_vec();
         tampered[3] ^= 1;
         assert_eq!(
-            verifier.verify(&Incoming::new(&signed.headers, &tampered)),
+            verifier.verify(&post(&signed.headers, &tampered)),
             Err(VerifyError::InvalidSignature)
         );
     }
@@ -376,7 +382,7 @@ mod tests {
     fn rejects_wrong_secret() {
         let headers = [("X-Calendence-Signature", hex_mac(b"other-secret", BODY))];
         assert_eq!(
-            calendence().verify(&Incoming::new(&headers, BODY)),
+            calendence().verify(&post(&headers, BODY)),
             Err(VerifyError::InvalidSignature)
         );
     }
@@ -387,8 +393,8 @@ mod tests {
             Verifier::new(HmacScheme::new("Decoda-Signature"), ["new", "old"]).expect("valid");
         let old = [("Decoda-Signature", hex_mac(b"old", BODY))];
         let new = [("Decoda-Signature", hex_mac(b"new", BODY))];
-        assert!(verifier.verify(&Incoming::new(&old, BODY)).is_ok());
-        assert!(verifier.verify(&Incoming::new(&new, BODY)).is_ok());
+        assert!(verifier.verify(&post(&old, BODY)).is_ok());
+        assert!(verifier.verify(&post(&new, BODY)).is_ok());
         // Signing uses the first secret.
         let signed = verifier.sign(BODY, &SignRequest::now());
         assert_eq!(
@@ -410,12 +416,8 @@ mod tests {
         let hex = hex_mac(b"whsec_Zm9vYmFy", BODY);
         let documented = [("X-Moncreneau-Signature", format!("sha256={hex}"))];
         let sdk = [("X-Webhook-Signature", hex.clone())];
-        assert!(
-            moncreneau()
-                .verify(&Incoming::new(&documented, BODY))
-                .is_ok()
-        );
-        assert!(moncreneau().verify(&Incoming::new(&sdk, BODY)).is_ok());
+        assert!(moncreneau().verify(&post(&documented, BODY)).is_ok());
+        assert!(moncreneau().verify(&post(&sdk, BODY)).is_ok());
     }
 
     #[test]
@@ -426,19 +428,19 @@ mod tests {
             ("X-Moncreneau-Signature", format!("sha256={bad}")),
             ("X-Webhook-Signature", good.clone()),
         ];
-        assert!(moncreneau().verify(&Incoming::new(&headers, BODY)).is_ok());
+        assert!(moncreneau().verify(&post(&headers, BODY)).is_ok());
         let headers = [
             ("X-Moncreneau-Signature", "sha256=zz".to_string()),
             ("X-Webhook-Signature", good),
         ];
-        assert!(moncreneau().verify(&Incoming::new(&headers, BODY)).is_ok());
+        assert!(moncreneau().verify(&post(&headers, BODY)).is_ok());
     }
 
     #[test]
     fn rejects_missing_header() {
         let headers = [("Content-Type", "application/json")];
         assert_eq!(
-            moncreneau().verify(&Incoming::new(&headers, BODY)),
+            moncreneau().verify(&post(&headers, BODY)),
             Err(VerifyError::MissingHeader {
                 name: "x-moncreneau-signature".into()
             })
@@ -453,7 +455,7 @@ mod tests {
             ("x-calendence-signature", hex),
         ];
         assert_eq!(
-            calendence().verify(&Incoming::new(&headers, BODY)),
+            calendence().verify(&post(&headers, BODY)),
             Err(VerifyError::RepeatedHeader {
                 name: "x-calendence-signature".into()
             })
@@ -464,7 +466,7 @@ mod tests {
     fn rejects_bad_hex_and_wrong_length() {
         let headers = [("X-Calendence-Signature", "sha256=xyz")];
         assert_eq!(
-            calendence().verify(&Incoming::new(&headers, BODY)),
+            calendence().verify(&post(&headers, BODY)),
             Err(VerifyError::MalformedSignature {
                 reason: "invalid hex"
             })
@@ -472,7 +474,7 @@ mod tests {
         let short = &hex_mac(b"calendence-secret", BODY)[..62];
         let headers = [("X-Calendence-Signature", short)];
         assert_eq!(
-            calendence().verify(&Incoming::new(&headers, BODY)),
+            calendence().verify(&post(&headers, BODY)),
             Err(VerifyError::MalformedSignature {
                 reason: "signature is not 32 bytes long"
             })
@@ -484,7 +486,7 @@ mod tests {
         let huge = "a".repeat(64 * 1024);
         let headers = [("X-Calendence-Signature", huge)];
         assert_eq!(
-            calendence().verify(&Incoming::new(&headers, BODY)),
+            calendence().verify(&post(&headers, BODY)),
             Err(VerifyError::MalformedSignature {
                 reason: "signature header too long"
             })
@@ -504,11 +506,11 @@ mod tests {
         let bare = padded.trim_end_matches('=').to_string();
         for value in [padded, bare] {
             let headers = [("X-Sig", value)];
-            assert!(verifier.verify(&Incoming::new(&headers, BODY)).is_ok());
+            assert!(verifier.verify(&post(&headers, BODY)).is_ok());
         }
         let headers = [("X-Sig", "%%%not-base64")];
         assert_eq!(
-            verifier.verify(&Incoming::new(&headers, BODY)),
+            verifier.verify(&post(&headers, BODY)),
             Err(VerifyError::MalformedSignature {
                 reason: "invalid base64"
             })
@@ -520,16 +522,12 @@ mod tests {
         let body = [0xff, 0xfe, 0x00, 0x80, b'{'];
         let verifier = calendence();
         let signed = verifier.sign(&body, &SignRequest::now());
-        assert!(
-            verifier
-                .verify(&Incoming::new(&signed.headers, &body))
-                .is_ok()
-        );
+        assert!(verifier.verify(&post(&signed.headers, &body)).is_ok());
         let headers = [(
             "X-Calendence-Signature",
             hex_mac(b"calendence-secret", &body),
         )];
-        assert!(verifier.verify(&Incoming::new(&headers, &body)).is_ok());
+        assert!(verifier.verify(&post(&headers, &body)).is_ok());
     }
 
     fn eagenda() -> Verifier {
@@ -547,7 +545,7 @@ mod tests {
             ("X-Timestamp", "1700000000".to_string()),
         ];
         let verified = eagenda()
-            .verify_at(&Incoming::new(&headers, BODY), at(1_700_000_000))
+            .verify_at(&post(&headers, BODY), at(1_700_000_000))
             .expect("valid");
         assert_eq!(verified.signed_at(), Some(at(1_700_000_000)));
         assert_eq!(verified.message_id(), None);
@@ -566,7 +564,7 @@ mod tests {
         let mut headers = signed.headers.clone();
         headers[1].1 = "1700000001".into();
         assert_eq!(
-            eagenda().verify_at(&Incoming::new(&headers, BODY), at(1_700_000_000)),
+            eagenda().verify_at(&post(&headers, BODY), at(1_700_000_000)),
             Err(VerifyError::InvalidSignature)
         );
     }
@@ -574,7 +572,7 @@ mod tests {
     #[test]
     fn timestamp_tolerance_edges() {
         let signed = eagenda().sign(BODY, &SignRequest::at(at(1_700_000_000)));
-        let req = Incoming::new(&signed.headers, BODY);
+        let req = post(&signed.headers, BODY);
         let tolerance = Duration::from_secs(120);
         assert!(eagenda().verify_at(&req, at(1_700_000_120)).is_ok());
         assert!(eagenda().verify_at(&req, at(1_699_999_880)).is_ok());
@@ -599,7 +597,7 @@ mod tests {
         let signed = eagenda().sign(BODY, &SignRequest::at(at(1_700_000_000)));
         let only_sig = &signed.headers[..1];
         assert_eq!(
-            eagenda().verify_at(&Incoming::new(&only_sig, BODY), at(1_700_000_000)),
+            eagenda().verify_at(&post(&only_sig, BODY), at(1_700_000_000)),
             Err(VerifyError::MissingHeader {
                 name: "x-timestamp".into()
             })
@@ -607,7 +605,7 @@ mod tests {
         let mut headers = signed.headers.clone();
         headers[1].1 = "-1700000000".into();
         assert_eq!(
-            eagenda().verify_at(&Incoming::new(&headers, BODY), at(1_700_000_000)),
+            eagenda().verify_at(&post(&headers, BODY), at(1_700_000_000)),
             Err(VerifyError::MalformedTimestamp {
                 name: "x-timestamp".into()
             })
@@ -639,7 +637,7 @@ mod tests {
         let verifier = Verifier::new(HmacScheme::new("Decoda-Signature"), ["decoda"]).expect("ok");
         let headers = [("Decoda-Signature", hex_mac(b"decoda", PY_DUMPS))];
         assert_eq!(
-            verifier.verify(&Incoming::new(&headers, PY_BODY)),
+            verifier.verify(&post(&headers, PY_BODY)),
             Err(VerifyError::InvalidSignature)
         );
     }
@@ -652,13 +650,13 @@ mod tests {
         )
         .expect("ok");
         let headers = [("Decoda-Signature", hex_mac(b"decoda", PY_DUMPS))];
-        assert!(verifier.verify(&Incoming::new(&headers, PY_BODY)).is_ok());
+        assert!(verifier.verify(&post(&headers, PY_BODY)).is_ok());
         // The raw-body MAC still works, and a wrong MAC still fails.
         let headers = [("Decoda-Signature", hex_mac(b"decoda", PY_BODY))];
-        assert!(verifier.verify(&Incoming::new(&headers, PY_BODY)).is_ok());
+        assert!(verifier.verify(&post(&headers, PY_BODY)).is_ok());
         let headers = [("Decoda-Signature", hex_mac(b"other", PY_DUMPS))];
         assert_eq!(
-            verifier.verify(&Incoming::new(&headers, PY_BODY)),
+            verifier.verify(&post(&headers, PY_BODY)),
             Err(VerifyError::InvalidSignature)
         );
     }
@@ -673,7 +671,7 @@ mod tests {
         let body = b"{\"a\": ";
         let headers = [("Decoda-Signature", hex_mac(b"decoda", b"{\"a\": null}"))];
         assert_eq!(
-            verifier.verify(&Incoming::new(&headers, body)),
+            verifier.verify(&post(&headers, body)),
             Err(VerifyError::InvalidSignature)
         );
     }

@@ -18,7 +18,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hmac::Mac;
 
-use crate::{ConfigError, HeaderLookup, Incoming};
+use crate::request::Request;
+use crate::{ConfigError, HeaderLookup};
 
 pub use encoding::Encoding;
 pub use hmac_sha256::HmacScheme;
@@ -197,9 +198,10 @@ impl fmt::Debug for Signed {
 ///
 /// ```
 /// use bookhook::signature::Verifier;
-/// use bookhook::endpoint::{Incoming, NoHeaders};
+/// use bookhook::endpoint::{NoHeaders, Request};
 ///
-/// let verified = Verifier::unverified().verify(&Incoming::new(&NoHeaders, b"{}")).unwrap();
+/// let request = Request::post(&NoHeaders, b"{}".as_slice().into());
+/// let verified = Verifier::unverified().verify(&request).unwrap();
 /// assert!(verified.is_unverified());
 /// assert_eq!(verified.signed_at(), None);
 /// assert_eq!(verified.message_id(), None);
@@ -267,7 +269,7 @@ enum Prepared {
 /// built. `Debug` shows the scheme and the number of secrets, never a secret.
 ///
 /// ```
-/// use bookhook::{endpoint::Incoming, signature::{HmacScheme, SignRequest, Verifier, VerifyError}};
+/// use bookhook::{endpoint::Request, signature::{HmacScheme, SignRequest, Verifier, VerifyError}};
 ///
 /// let scheme = HmacScheme::new("X-Calendence-Signature").prefix("sha256=");
 /// // The new secret first (it signs), the old one still accepted.
@@ -276,11 +278,11 @@ enum Prepared {
 /// let body = br#"{"event":"booking.created"}"#;
 /// let signed = verifier.sign(body, &SignRequest::now());
 /// assert!(signed.headers[0].1.starts_with("sha256="));
-/// verifier.verify(&Incoming::new(&signed.headers, body))?;
+/// verifier.verify(&Request::post(&signed.headers, body.as_slice().into()))?;
 ///
 /// let tampered = br#"{"event":"booking.cancelled"}"#;
 /// assert_eq!(
-///     verifier.verify(&Incoming::new(&signed.headers, tampered)),
+///     verifier.verify(&Request::post(&signed.headers, tampered.as_slice().into())),
 ///     Err(VerifyError::InvalidSignature)
 /// );
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -383,12 +385,12 @@ impl Verifier {
     }
 
     /// Verifies a request against the current system time.
-    pub fn verify(&self, req: &Incoming<'_>) -> Result<Verified, VerifyError> {
+    pub fn verify(&self, req: &Request<'_>) -> Result<Verified, VerifyError> {
         self.verify_at(req, SystemTime::now())
     }
 
     /// Verifies a request as if the time were `now`.
-    pub fn verify_at(&self, req: &Incoming<'_>, now: SystemTime) -> Result<Verified, VerifyError> {
+    pub fn verify_at(&self, req: &Request<'_>, now: SystemTime) -> Result<Verified, VerifyError> {
         match &self.prepared {
             Prepared::Hmac { scheme, keys } => scheme.verify(keys, req, now),
             Prepared::Standard { scheme, keys } => scheme.verify(keys, req, now),
@@ -424,22 +426,22 @@ impl Verifier {
     /// - Standard Webhooks needs a `webhook-signature` or `svix-signature` header.
     ///
     /// ```
-    /// use bookhook::{endpoint::{Incoming, NoHeaders}, signature::{HmacScheme, Verifier, VerifyError}};
+    /// use bookhook::{endpoint::{NoHeaders, Request}, signature::{HmacScheme, Verifier, VerifyError}};
     ///
     /// let verifier = Verifier::new(HmacScheme::new("Decoda-Signature"), ["s3cret"])?;
     /// // No signature header: refused without looking at any body.
     /// assert!(matches!(
-    ///     verifier.precheck(&Incoming::new(&NoHeaders, b"")),
+    ///     verifier.precheck(&Request::post(&NoHeaders, Default::default())),
     ///     Err(VerifyError::MissingHeader { .. })
     /// ));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn precheck(&self, req: &Incoming<'_>) -> Result<(), VerifyError> {
+    pub fn precheck(&self, req: &Request<'_>) -> Result<(), VerifyError> {
         self.precheck_at(req, SystemTime::now())
     }
 
     /// [`precheck`](Self::precheck) as if the time were `now`.
-    pub fn precheck_at(&self, req: &Incoming<'_>, now: SystemTime) -> Result<(), VerifyError> {
+    pub fn precheck_at(&self, req: &Request<'_>, now: SystemTime) -> Result<(), VerifyError> {
         match &self.prepared {
             Prepared::Hmac { scheme, .. } => scheme.precheck(req, now),
             Prepared::Standard { scheme, .. } => scheme.precheck(req, now),
@@ -514,7 +516,7 @@ pub(crate) fn validate_prefix(prefix: &str) -> Result<(), ConfigError> {
 }
 
 /// The single value of a header: absent or repeated headers are errors.
-pub(crate) fn required_header<'a>(req: &Incoming<'a>, name: &str) -> Result<&'a [u8], VerifyError> {
+pub(crate) fn required_header<'a>(req: &Request<'a>, name: &str) -> Result<&'a [u8], VerifyError> {
     match req.headers().lookup(name) {
         HeaderLookup::One(value) => Ok(value),
         HeaderLookup::Missing => Err(VerifyError::MissingHeader { name: name.into() }),
@@ -591,23 +593,25 @@ mod tests {
     use std::io;
     use std::sync::{Arc, Mutex};
 
+    /// A POST request with these headers and a copy of `body`.
+    fn post<'a>(headers: &'a (dyn crate::Headers + Sync), body: &[u8]) -> Request<'a> {
+        Request::post(headers, bytes::Bytes::copy_from_slice(body))
+    }
+
     #[test]
     fn precheck_needs_a_standard_signature_header_and_lets_unverified_through() {
         let verifier = Verifier::new(StandardScheme::new(), ["whsec_c2VjcmV0LWtleS1ieXRlcw=="])
             .expect("valid");
         assert!(matches!(
-            verifier.precheck(&Incoming::new(&NoHeaders, b"")),
+            verifier.precheck(&post(&NoHeaders, b"")),
             Err(VerifyError::MissingHeader { .. })
         ));
         let signed = verifier.sign(b"{}", &SignRequest::now());
-        assert_eq!(
-            verifier.precheck(&Incoming::new(&signed.headers, b"")),
-            Ok(())
-        );
+        assert_eq!(verifier.precheck(&post(&signed.headers, b"")), Ok(()));
         // The signature header alone is not enough: the id and timestamp are signed too.
         let alone = [("svix-signature", "v1,AAAA")];
         assert!(matches!(
-            verifier.precheck(&Incoming::new(&alone, b"")),
+            verifier.precheck(&post(&alone, b"")),
             Err(VerifyError::MissingHeader { .. })
         ));
         // A signature that is not `v1,` + base64 of a MAC, or a stale timestamp,
@@ -625,23 +629,16 @@ mod tests {
             ]
         };
         let well_formed = headers(&fresh, &mac);
-        assert_eq!(
-            verifier.precheck_at(&Incoming::new(&well_formed, b""), now),
-            Ok(())
-        );
+        assert_eq!(verifier.precheck_at(&post(&well_formed, b""), now), Ok(()));
         let garbled = headers(&fresh, "v1,***");
-        assert!(
-            verifier
-                .precheck_at(&Incoming::new(&garbled, b""), now)
-                .is_err()
-        );
+        assert!(verifier.precheck_at(&post(&garbled, b""), now).is_err());
         let old = headers(&stale, &mac);
         assert!(matches!(
-            verifier.precheck_at(&Incoming::new(&old, b""), now),
+            verifier.precheck_at(&post(&old, b""), now),
             Err(err) if err.is_stale()
         ));
         assert_eq!(
-            Verifier::unverified().precheck(&Incoming::new(&NoHeaders, b"")),
+            Verifier::unverified().precheck(&post(&NoHeaders, b"")),
             Ok(())
         );
     }
@@ -674,7 +671,7 @@ mod tests {
         tracing::subscriber::with_default(subscriber, || {
             for _ in 0..3 {
                 let verified = verifier
-                    .verify(&Incoming::new(&NoHeaders, b"{}"))
+                    .verify(&post(&NoHeaders, b"{}"))
                     .expect("unverified accepts");
                 assert!(verified.is_unverified());
             }

@@ -11,7 +11,8 @@ use super::encoding::{BASE64_STANDARD, MAC_LEN, MAX_SIGNATURE_HEADER, decode_bas
 use super::{
     MacKey, SignRequest, Signed, Verified, check_tolerance, parse_unix_secs, required_header,
 };
-use crate::{ConfigError, HeaderLookup, Incoming, Secret, VerifyError};
+use crate::request::Request;
+use crate::{ConfigError, HeaderLookup, Secret, VerifyError};
 
 /// The Standard Webhooks message id header.
 pub const WEBHOOK_ID: &str = "webhook-id";
@@ -49,14 +50,14 @@ const SECRET_PREFIX: &str = "whsec_";
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
-/// use bookhook::{endpoint::Incoming, signature::{SignRequest, StandardScheme, Verifier, WEBHOOK_ID}};
+/// use bookhook::{endpoint::Request, signature::{SignRequest, StandardScheme, Verifier, WEBHOOK_ID}};
 ///
 /// let verifier = Verifier::new(StandardScheme::new(), ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"])?;
 /// let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
 /// let signed = verifier.sign(b"{}", &SignRequest::at(now).with_id("msg_1"));
 /// assert_eq!(signed.header(WEBHOOK_ID), Some("msg_1"));
 ///
-/// let verified = verifier.verify_at(&Incoming::new(&signed.headers, b"{}"), now)?;
+/// let verified = verifier.verify_at(&Request::post(&signed.headers, b"{}".as_slice().into()), now)?;
 /// assert_eq!(verified.message_id(), Some("msg_1"));
 /// assert_eq!(verified.signed_at(), Some(now));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -107,7 +108,7 @@ impl StandardScheme {
 
     /// The checks of [`verify`](Self::verify) that need no body: the three
     /// headers, the signatures' format and the signed timestamp.
-    pub(crate) fn precheck(&self, req: &Incoming<'_>, now: SystemTime) -> Result<(), VerifyError> {
+    pub(crate) fn precheck(&self, req: &Request<'_>, now: SystemTime) -> Result<(), VerifyError> {
         self.headers(req, now).map(|_| ())
     }
 
@@ -115,7 +116,7 @@ impl StandardScheme {
     #[allow(clippy::type_complexity)]
     fn headers<'r>(
         &self,
-        req: &Incoming<'r>,
+        req: &Request<'r>,
         now: SystemTime,
     ) -> Result<(&'r [u8], &'r [u8], SystemTime, Vec<[u8; MAC_LEN]>), VerifyError> {
         let names = header_names(req);
@@ -132,7 +133,7 @@ impl StandardScheme {
     pub(crate) fn verify(
         &self,
         keys: &[MacKey],
-        req: &Incoming<'_>,
+        req: &Request<'_>,
         now: SystemTime,
     ) -> Result<Verified, VerifyError> {
         let (id, timestamp, signed_at, signatures) = self.headers(req, now)?;
@@ -202,7 +203,7 @@ pub(crate) fn key_bytes(secret: &Secret, index: usize) -> Result<Vec<u8>, Config
 
 /// `webhook-*` when any of them is present, else `svix-*` when any of those
 /// is, else `webhook-*` (so the error names the standard header).
-fn header_names(req: &Incoming<'_>) -> &'static HeaderNames {
+fn header_names(req: &Request<'_>) -> &'static HeaderNames {
     let present = |names: &HeaderNames| {
         [names.id, names.timestamp, names.signature]
             .iter()
@@ -262,6 +263,11 @@ mod tests {
     use crate::Verifier;
     use std::time::{Instant, UNIX_EPOCH};
 
+    /// A POST request with these headers and a copy of `body`.
+    fn post<'a>(headers: &'a (dyn crate::Headers + Sync), body: &[u8]) -> Request<'a> {
+        Request::post(headers, bytes::Bytes::copy_from_slice(body))
+    }
+
     const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
     const BODY: &[u8] = br#"{"type":"booking.created","data":{"id":1}}"#;
 
@@ -309,7 +315,7 @@ mod tests {
     fn round_trips_and_reports_id_and_time() {
         let headers = signed(SECRET);
         let verified = verifier()
-            .verify_at(&Incoming::new(&headers, BODY), at(1_700_000_000))
+            .verify_at(&post(&headers, BODY), at(1_700_000_000))
             .expect("valid");
         assert_eq!(verified.message_id(), Some("msg_p5jXN8AQM9LWM0D4loKWxJek"));
         assert_eq!(verified.signed_at(), Some(at(1_700_000_000)));
@@ -324,7 +330,7 @@ mod tests {
         assert!(headers.iter().all(|(k, _)| k.starts_with("svix-")));
         assert!(
             verifier()
-                .verify_at(&Incoming::new(&headers, BODY), at(1_700_000_000))
+                .verify_at(&post(&headers, BODY), at(1_700_000_000))
                 .is_ok()
         );
     }
@@ -338,7 +344,7 @@ mod tests {
         let headers = with_signature(&headers, value);
         assert!(
             verifier()
-                .verify_at(&Incoming::new(&headers, BODY), at(1_700_000_000))
+                .verify_at(&post(&headers, BODY), at(1_700_000_000))
                 .is_ok()
         );
     }
@@ -349,7 +355,7 @@ mod tests {
         let good = signature_of(&headers);
         let headers = with_signature(&headers, format!("v1a,{}", &good[3..]));
         assert_eq!(
-            verifier().verify_at(&Incoming::new(&headers, BODY), at(1_700_000_000)),
+            verifier().verify_at(&post(&headers, BODY), at(1_700_000_000)),
             Err(VerifyError::MalformedSignature {
                 reason: "no `v1,` signature"
             })
@@ -363,7 +369,7 @@ mod tests {
         let headers = signed(SECRET);
         assert!(
             rotated
-                .verify_at(&Incoming::new(&headers, BODY), at(1_700_000_000))
+                .verify_at(&post(&headers, BODY), at(1_700_000_000))
                 .is_ok()
         );
     }
@@ -375,7 +381,7 @@ mod tests {
         assert_eq!(headers, signed(SECRET));
         assert!(
             verifier()
-                .verify_at(&Incoming::new(&headers, BODY), at(1_700_000_000))
+                .verify_at(&post(&headers, BODY), at(1_700_000_000))
                 .is_ok()
         );
         // Unpadded base64 decodes to the same key as padded.
@@ -413,7 +419,7 @@ mod tests {
     #[test]
     fn tolerance_edges_on_both_sides() {
         let headers = signed(SECRET);
-        let req = Incoming::new(&headers, BODY);
+        let req = post(&headers, BODY);
         let tolerance = Duration::from_secs(300);
         assert!(verifier().verify_at(&req, at(1_700_000_300)).is_ok());
         assert!(verifier().verify_at(&req, at(1_699_999_700)).is_ok());
@@ -452,13 +458,13 @@ mod tests {
             .cloned()
             .collect();
         assert_eq!(
-            verifier().verify_at(&Incoming::new(&without_id, BODY), at(1_700_000_000)),
+            verifier().verify_at(&post(&without_id, BODY), at(1_700_000_000)),
             Err(VerifyError::MissingHeader {
                 name: WEBHOOK_ID.into()
             })
         );
         assert_eq!(
-            verifier().verify_at(&Incoming::new(&crate::NoHeaders, BODY), at(1_700_000_000)),
+            verifier().verify_at(&post(&crate::NoHeaders, BODY), at(1_700_000_000)),
             Err(VerifyError::MissingHeader {
                 name: WEBHOOK_ID.into()
             })
@@ -466,7 +472,7 @@ mod tests {
         let mut repeated = headers.clone();
         repeated.push((WEBHOOK_TIMESTAMP.into(), "1700000000".into()));
         assert_eq!(
-            verifier().verify_at(&Incoming::new(&repeated, BODY), at(1_700_000_000)),
+            verifier().verify_at(&post(&repeated, BODY), at(1_700_000_000)),
             Err(VerifyError::RepeatedHeader {
                 name: WEBHOOK_TIMESTAMP.into()
             })
@@ -486,7 +492,7 @@ mod tests {
             })
             .collect();
         assert_eq!(
-            verifier().verify_at(&Incoming::new(&headers, BODY), at(1_700_000_000)),
+            verifier().verify_at(&post(&headers, BODY), at(1_700_000_000)),
             Err(VerifyError::MalformedTimestamp {
                 name: WEBHOOK_TIMESTAMP.into()
             })
@@ -497,14 +503,14 @@ mod tests {
     fn rejects_bad_base64_and_wrong_length() {
         let headers = with_signature(&signed(SECRET), "v1,@@@@".into());
         assert_eq!(
-            verifier().verify_at(&Incoming::new(&headers, BODY), at(1_700_000_000)),
+            verifier().verify_at(&post(&headers, BODY), at(1_700_000_000)),
             Err(VerifyError::MalformedSignature {
                 reason: "invalid base64"
             })
         );
         let headers = with_signature(&signed(SECRET), "v1,AAAA".into());
         assert_eq!(
-            verifier().verify_at(&Incoming::new(&headers, BODY), at(1_700_000_000)),
+            verifier().verify_at(&post(&headers, BODY), at(1_700_000_000)),
             Err(VerifyError::MalformedSignature {
                 reason: "signature is not 32 bytes long"
             })
@@ -515,7 +521,7 @@ mod tests {
     fn rejects_tampered_body_and_id() {
         let headers = signed(SECRET);
         assert_eq!(
-            verifier().verify_at(&Incoming::new(&headers, b"{}"), at(1_700_000_000)),
+            verifier().verify_at(&post(&headers, b"{}"), at(1_700_000_000)),
             Err(VerifyError::InvalidSignature)
         );
         let other_id: Vec<_> = headers
@@ -529,7 +535,7 @@ mod tests {
             })
             .collect();
         assert_eq!(
-            verifier().verify_at(&Incoming::new(&other_id, BODY), at(1_700_000_000)),
+            verifier().verify_at(&post(&other_id, BODY), at(1_700_000_000)),
             Err(VerifyError::InvalidSignature)
         );
     }
@@ -544,7 +550,7 @@ mod tests {
         let start = Instant::now();
         // 1,000 entries exceed the header cap: refused before any MAC work.
         assert_eq!(
-            verifier().verify_at(&Incoming::new(&headers, BODY), at(1_700_000_000)),
+            verifier().verify_at(&post(&headers, BODY), at(1_700_000_000)),
             Err(VerifyError::MalformedSignature {
                 reason: "signature header too long"
             })
@@ -565,14 +571,14 @@ mod tests {
         let many = vec![wrong.clone(); MAX_SIGNATURES].join(" ");
         let late = with_signature(&headers, format!("{many} {good}"));
         assert_eq!(
-            verifier().verify_at(&Incoming::new(&late, BODY), at(1_700_000_000)),
+            verifier().verify_at(&post(&late, BODY), at(1_700_000_000)),
             Err(VerifyError::InvalidSignature)
         );
         let fewer = vec![wrong; MAX_SIGNATURES - 1].join(" ");
         let in_time = with_signature(&headers, format!("{fewer} {good}"));
         assert!(
             verifier()
-                .verify_at(&Incoming::new(&in_time, BODY), at(1_700_000_000))
+                .verify_at(&post(&in_time, BODY), at(1_700_000_000))
                 .is_ok()
         );
     }
@@ -582,7 +588,7 @@ mod tests {
         let huge = format!("v1,{}", "A".repeat(64 * 1024));
         let headers = with_signature(&signed(SECRET), huge);
         assert_eq!(
-            verifier().verify_at(&Incoming::new(&headers, BODY), at(1_700_000_000)),
+            verifier().verify_at(&post(&headers, BODY), at(1_700_000_000)),
             Err(VerifyError::MalformedSignature {
                 reason: "signature header too long"
             })
@@ -596,7 +602,7 @@ mod tests {
         assert!(id.starts_with("msg_"));
         assert!(
             verifier()
-                .verify_at(&Incoming::new(&signed.headers, BODY), at(1_700_000_000))
+                .verify_at(&post(&signed.headers, BODY), at(1_700_000_000))
                 .is_ok()
         );
     }

@@ -4,7 +4,8 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::{Signed, strip_prefix_ignore_case, validate_header_name, validate_prefix};
-use crate::{ConfigError, HeaderLookup, Incoming, Secret, VerifyError};
+use crate::request::Request;
+use crate::{ConfigError, HeaderLookup, Secret, VerifyError};
 
 /// A shared token, from a header or a query parameter.
 ///
@@ -18,14 +19,15 @@ use crate::{ConfigError, HeaderLookup, Incoming, Secret, VerifyError};
 /// bytes (they are percent-encoded).
 ///
 /// ```
-/// use bookhook::{endpoint::{Incoming, NoHeaders}, signature::{SignRequest, TokenScheme, Verifier}};
+/// use bookhook::{endpoint::{NoHeaders, Request}, signature::{SignRequest, TokenScheme, Verifier}};
 ///
 /// let scheme = TokenScheme::bearer().or_query("token");
 /// let verifier = Verifier::new(scheme, ["orufy-token"])?;
 ///
 /// let headers = [("Authorization", "bearer orufy-token")];
-/// verifier.verify(&Incoming::new(&headers, b"{}"))?;
-/// let by_query = Incoming::new(&NoHeaders, b"{}").with_query(Some("token=orufy-token"));
+/// verifier.verify(&Request::post(&headers, b"{}".as_slice().into()))?;
+/// let by_query =
+///     Request::post(&NoHeaders, b"{}".as_slice().into()).with_query(Some("token=orufy-token"));
 /// verifier.verify(&by_query)?;
 ///
 /// let signed = verifier.sign(b"{}", &SignRequest::now());
@@ -134,7 +136,7 @@ impl TokenScheme {
     pub(crate) fn verify(
         &self,
         digests: &[[u8; 32]],
-        req: &Incoming<'_>,
+        req: &Request<'_>,
     ) -> Result<super::Verified, VerifyError> {
         let mut candidates: Vec<Vec<u8>> = Vec::with_capacity(self.sources.len());
         for source in &self.sources {
@@ -261,15 +263,17 @@ mod tests {
     use super::*;
     use crate::{NoHeaders, SignRequest, Verifier};
 
+    /// A POST request with these headers and a copy of `body`.
+    fn post<'a>(headers: &'a (dyn crate::Headers + Sync), body: &[u8]) -> Request<'a> {
+        Request::post(headers, bytes::Bytes::copy_from_slice(body))
+    }
+
     #[test]
     fn accepts_bearer_token_in_any_case() {
         let verifier = Verifier::new(TokenScheme::bearer(), ["t0ken"]).expect("valid");
         for value in ["Bearer t0ken", "bearer t0ken", "BEARER  t0ken"] {
             let headers = [("Authorization", value)];
-            assert!(
-                verifier.verify(&Incoming::new(&headers, b"")).is_ok(),
-                "{value}"
-            );
+            assert!(verifier.verify(&post(&headers, b"")).is_ok(), "{value}");
         }
     }
 
@@ -279,10 +283,10 @@ mod tests {
             Verifier::new(TokenScheme::bearer().or_query("token"), ["t0ken"]).expect("valid");
         let wrong = [("Authorization", "Bearer nope")];
         assert_eq!(
-            verifier.precheck(&Incoming::new(&wrong, b"")),
+            verifier.precheck(&post(&wrong, b"")),
             Err(VerifyError::InvalidToken)
         );
-        let right = Incoming::new(&NoHeaders, b"").with_query(Some("token=t0ken"));
+        let right = post(&NoHeaders, b"").with_query(Some("token=t0ken"));
         assert_eq!(verifier.precheck(&right), Ok(()));
     }
 
@@ -292,7 +296,7 @@ mod tests {
         for value in ["Bearer t0ke", "Bearer t0ken2", "Bearer T0KEN"] {
             let headers = [("Authorization", value)];
             assert_eq!(
-                verifier.verify(&Incoming::new(&headers, b"")),
+                verifier.verify(&post(&headers, b"")),
                 Err(VerifyError::InvalidToken),
                 "{value}"
             );
@@ -305,7 +309,7 @@ mod tests {
             Verifier::new(TokenScheme::bearer().or_query("token"), ["t0ken"]).expect("valid");
         let headers = [("Authorization", "Basic dXNlcjpwYXNz")];
         assert_eq!(
-            verifier.verify(&Incoming::new(&headers, b"")),
+            verifier.verify(&post(&headers, b"")),
             Err(VerifyError::MissingToken {
                 location: "header authorization or query parameter token".into()
             })
@@ -319,7 +323,7 @@ mod tests {
             let headers = [("Authorization", value)];
             assert!(
                 matches!(
-                    verifier.verify(&Incoming::new(&headers, b"")),
+                    verifier.verify(&post(&headers, b"")),
                     Err(VerifyError::MissingToken { .. })
                 ),
                 "{value}"
@@ -335,7 +339,7 @@ mod tests {
             ("authorization", "Bearer x"),
         ];
         assert_eq!(
-            verifier.verify(&Incoming::new(&headers, b"")),
+            verifier.verify(&post(&headers, b"")),
             Err(VerifyError::RepeatedHeader {
                 name: "authorization".into()
             })
@@ -347,10 +351,10 @@ mod tests {
         let scheme = TokenScheme::header("X-Orufy-Token", None).or_query("secret");
         let verifier = Verifier::new(scheme, ["new-token", "old-token"]).expect("valid");
         let headers = [("x-orufy-token", "old-token")];
-        assert!(verifier.verify(&Incoming::new(&headers, b"")).is_ok());
-        let req = Incoming::new(&NoHeaders, b"").with_query(Some("a=1&secret=new-token"));
+        assert!(verifier.verify(&post(&headers, b"")).is_ok());
+        let req = post(&NoHeaders, b"").with_query(Some("a=1&secret=new-token"));
         assert!(verifier.verify(&req).is_ok());
-        let req = Incoming::new(&NoHeaders, b"").with_query(Some("secret=nope"));
+        let req = post(&NoHeaders, b"").with_query(Some("secret=nope"));
         assert_eq!(verifier.verify(&req), Err(VerifyError::InvalidToken));
     }
 
@@ -358,7 +362,7 @@ mod tests {
     fn rejects_repeated_token_parameter() {
         let verifier = Verifier::new(TokenScheme::query("token"), ["t0ken"]).expect("valid");
         // Even when one copy is right: two values are ambiguous, as with headers.
-        let req = Incoming::new(&NoHeaders, b"").with_query(Some("token=t0ken&token=other"));
+        let req = post(&NoHeaders, b"").with_query(Some("token=t0ken&token=other"));
         assert_eq!(
             verifier.verify(&req),
             Err(VerifyError::RepeatedParameter {
@@ -374,7 +378,7 @@ mod tests {
         let signed = verifier.sign(b"", &SignRequest::now());
         assert_eq!(signed.query.as_deref(), Some("token=a%20b%26c%3Dd%2F%FF"));
         assert!(signed.headers.is_empty());
-        let req = Incoming::new(&NoHeaders, b"").with_query(signed.query.as_deref());
+        let req = post(&NoHeaders, b"").with_query(signed.query.as_deref());
         assert!(verifier.verify(&req).is_ok());
     }
 
@@ -384,11 +388,7 @@ mod tests {
         let verifier = Verifier::new(scheme, ["k3y"]).expect("valid");
         let signed = verifier.sign(b"", &SignRequest::now());
         assert_eq!(signed.header("x-api-key"), Some("Token k3y"));
-        assert!(
-            verifier
-                .verify(&Incoming::new(&signed.headers, b""))
-                .is_ok()
-        );
+        assert!(verifier.verify(&post(&signed.headers, b"")).is_ok());
     }
 
     #[test]
