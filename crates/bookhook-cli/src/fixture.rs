@@ -1,10 +1,9 @@
 //! Built-in sample payloads for `bookhook send --event TYPE`.
 //!
 //! The samples are the core crate's [`bookhook::testing::samples`], the
-//! project's payload fixtures embedded at build time.
-//! Each call gives the payload a fresh idempotency identity (the field or
-//! time the provider's key is made of), so that two `send`s of one type are
-//! two distinct events.
+//! project's payload fixtures embedded at build time; each provider's module
+//! says how a copy becomes a distinct event. This module gives it the time
+//! and a unique text, and turns its errors into the CLI's.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -12,111 +11,22 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bookhook::Provider;
-use bookhook::testing::samples::SAMPLES;
+use bookhook::testing::samples::{SampleError, fresh_sample};
 use chrono::{SecondsFormat, Utc};
-use serde_json::{Map, Value, json};
 
 use crate::error::CliError;
 
-/// The event types with a built-in sample for `provider`; empty for the
-/// providers that accept any type (standard, hmac).
-pub(crate) fn types_of(provider: Provider) -> Vec<&'static str> {
-    SAMPLES
-        .iter()
-        .filter(|s| s.provider == provider)
-        .map(|s| s.event_type)
-        .collect()
-}
-
-/// A fresh sample payload of `event_type` from `provider`.
+/// A fresh sample payload of `event_type` from `provider`: two calls give two
+/// distinct events of the same appointment.
 ///
 /// The type is matched exactly, then ASCII case-insensitively. Standard and
 /// hmac have no published samples: any type gets a minimal envelope.
 pub(crate) fn sample(provider: Provider, event_type: &str) -> Result<Vec<u8>, CliError> {
-    if event_type.trim().is_empty() {
-        return Err(CliError::usage("--event needs a non-empty event type"));
-    }
-    let now = now_rfc3339();
-    let value = match provider {
-        Provider::Standard => json!({ "type": event_type, "timestamp": now, "data": {} }),
-        Provider::Hmac => json!({
-            "type": event_type,
-            "id": format!("evt_{}", fresh_hex()),
-            "timestamp": now,
-            "data": {},
-        }),
-        _ => {
-            let found = SAMPLES
-                .iter()
-                .find(|s| s.provider == provider && s.event_type == event_type)
-                .or_else(|| {
-                    SAMPLES.iter().find(|s| {
-                        s.provider == provider && s.event_type.eq_ignore_ascii_case(event_type)
-                    })
-                });
-            let Some(found) = found else {
-                return Err(CliError::usage(format!(
-                    "no built-in {provider} payload of type `{event_type}`; available: {}",
-                    types_of(provider).join(", ")
-                )));
-            };
-            let mut value: Value = serde_json::from_str(found.payload).map_err(|err| {
-                CliError::failure(format!(
-                    "the built-in {provider} {} sample is not json: {err}",
-                    found.event_type
-                ))
-            })?;
-            freshen(provider, found.event_type, &mut value, &now);
-            value
-        }
-    };
-    serde_json::to_vec(&value)
-        .map_err(|err| CliError::failure(format!("cannot write the sample payload: {err}")))
-}
-
-/// Replaces what the provider's idempotency key is made of with new values.
-fn freshen(provider: Provider, event_type: &str, value: &mut Value, now: &str) {
-    let Some(root) = value.as_object_mut() else {
-        return;
-    };
-    match provider {
-        // Key: event + data.appointment_key + timestamp, or event + data.id + timestamp.
-        Provider::Eagenda | Provider::Calendence => set(root, "timestamp", now.into()),
-        // Key: id.
-        Provider::Moncreneau => {
-            set(root, "id", format!("evt_{}", fresh_hex()).into());
-            set(root, "created", now.into());
-        }
-        // Key: eventType + meetData._id + the change's time (or updatedAt).
-        Provider::Orufy => {
-            if let Some(meet) = root.get_mut("meetData").and_then(Value::as_object_mut) {
-                set(meet, "updatedAt", now.into());
-                let change = match event_type {
-                    "CANCEL" => Some("cancellation"),
-                    "RESCHEDULE" => Some("reschedule"),
-                    _ => None,
-                };
-                if let Some(change) = change
-                    .and_then(|c| meet.get_mut(c))
-                    .and_then(Value::as_object_mut)
-                {
-                    set(change, "timestamp", now.into());
-                }
-            }
-        }
-        // Key: alertId, else id.
-        Provider::Decoda => {
-            let fresh = fresh_hex();
-            set(root, "id", format!("wh_evt_{fresh}").into());
-            set(root, "alertId", format!("alert_{fresh}").into());
-            set(root, "createdDate", now.into());
-        }
-        _ => {}
-    }
-}
-
-fn set(object: &mut Map<String, Value>, key: &str, value: Value) {
-    object.insert(key.to_owned(), value);
+    fresh_sample(provider, event_type, &now_rfc3339(), &fresh_hex()).map_err(|err| match err {
+        SampleError::EmptyEventType => CliError::usage("--event needs a non-empty event type"),
+        SampleError::UnknownEventType { .. } => CliError::usage(err.to_string()),
+        other => CliError::failure(other.to_string()),
+    })
 }
 
 /// The current time as RFC 3339 in UTC, to the nanosecond.
@@ -147,21 +57,14 @@ pub(crate) fn fresh_hex() -> String {
 
 #[cfg(test)]
 mod tests {
-    use bookhook::{Delivery, Kind, endpoint::NoHeaders};
+    use bookhook::testing::samples::SAMPLES;
+    use bookhook::{Delivery, endpoint::NoHeaders};
 
     use super::*;
 
     fn parse(provider: Provider, body: Vec<u8>) -> Delivery {
         let headers = [("webhook-id", "msg_test")];
         Delivery::parse(provider, &headers, body.into()).unwrap()
-    }
-
-    #[test]
-    fn every_sample_parses_as_its_type() {
-        for s in SAMPLES {
-            let delivery = parse(s.provider, sample(s.provider, s.event_type).unwrap());
-            assert_eq!(delivery.raw_event_type(), s.event_type, "{}", s.provider);
-        }
     }
 
     #[test]
@@ -184,20 +87,22 @@ mod tests {
     }
 
     #[test]
-    fn types_match_case_insensitively_and_unknown_types_list_the_known() {
-        let delivery = parse(
-            Provider::Calendence,
-            sample(Provider::Calendence, "BOOKING.CREATED").unwrap(),
-        );
-        assert_eq!(delivery.kind(), Kind::Created);
+    fn unknown_and_empty_types_are_usage_errors() {
         match sample(Provider::Orufy, "booking.created") {
-            Err(CliError::Usage(message)) => assert!(message.contains("BOOK, CANCEL")),
+            Err(CliError::Usage(message)) => assert!(
+                message.starts_with(
+                    "no built-in orufy payload of type `booking.created`; available: BOOK, CANCEL"
+                ),
+                "{message}"
+            ),
             other => panic!("unexpected {other:?}"),
         }
-        assert!(matches!(
-            sample(Provider::Standard, " "),
-            Err(CliError::Usage(_))
-        ));
+        match sample(Provider::Standard, " ") {
+            Err(CliError::Usage(message)) => {
+                assert_eq!(message, "--event needs a non-empty event type");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
     }
 
     #[test]
@@ -212,5 +117,15 @@ mod tests {
             sample(Provider::Hmac, "a").unwrap().into(),
         );
         assert!(parsed.is_ok());
+    }
+
+    #[test]
+    fn fresh_hex_is_32_hex_digits_that_differ_on_every_call() {
+        let (first, second) = (fresh_hex(), fresh_hex());
+        assert_ne!(first, second);
+        for hex in [first, second] {
+            assert_eq!(hex.len(), 32, "{hex}");
+            assert!(hex.bytes().all(|b| b.is_ascii_hexdigit()), "{hex}");
+        }
     }
 }

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use bookhook::{Event, Provider};
+use bookhook::Provider;
 
 /// The workspace's root, two levels above this crate.
 fn workspace() -> PathBuf {
@@ -85,16 +85,10 @@ fn the_top_level_event_has_one_variant_per_provider() {
         let headers = [("webhook-id", "msg_1")];
         let delivery = bookhook::Delivery::parse(provider, &headers, body.into())
             .unwrap_or_else(|e| panic!("{provider}: {e}"));
-        let event: &Event = delivery.event();
+        let event: &bookhook::Event = delivery.event();
         assert_eq!(event.provider(), provider);
     }
 }
-
-/// Source files allowed to name every provider, each with its reason.
-const ALLOWED: &[(&str, &str)] = &[(
-    "crates/bookhook-cli/src/fixture.rs",
-    "how `send --event` gives a sample a fresh identity is per provider and still lives in the CLI",
-)];
 
 #[test]
 fn no_source_outside_the_provider_folder_names_every_provider() {
@@ -109,10 +103,7 @@ fn no_source_outside_the_provider_folder_names_every_provider() {
     for file in files {
         let relative = file.strip_prefix(&root).unwrap_or(&file);
         let relative_text = relative.to_string_lossy().replace('\\', "/");
-        if file.starts_with(&provider_folder)
-            || relative_text.contains("/target/")
-            || ALLOWED.iter().any(|(path, _)| relative_text == *path)
-        {
+        if file.starts_with(&provider_folder) || relative_text.contains("/target/") {
             continue;
         }
         let text = std::fs::read_to_string(&file).expect("a readable source file");
@@ -127,11 +118,4 @@ fn no_source_outside_the_provider_folder_names_every_provider() {
         "these files name every provider by hand; derive from the registry \
          (`Provider::ALL`, `Provider::description`) instead: {listings:?}"
     );
-}
-
-#[test]
-fn the_allowed_listings_still_exist() {
-    for (path, reason) in ALLOWED {
-        assert!(workspace().join(path).is_file(), "{path} ({reason})");
-    }
 }

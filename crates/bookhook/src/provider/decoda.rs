@@ -21,6 +21,8 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::event_types::event_types;
+#[cfg(feature = "testing")]
+use super::{Fill, Freshen};
 use super::{Description, Parsed, Provider, lenient, optional_id, payload, required_string, value};
 use crate::appointment::{Appointment, Attendee, join_name};
 use crate::error::ParseError;
@@ -134,6 +136,15 @@ pub const DESCRIPTION: Description = Description {
     preset: Some(|| scheme().into()),
     #[cfg(feature = "testing")]
     samples: SAMPLES,
+    #[cfg(feature = "testing")]
+    freshen: Freshen {
+        envelope: None,
+        fields: &[
+            ("/id", Fill::Unique("wh_evt_")),
+            ("/alertId", Fill::Unique("alert_")),
+            ("/createdDate", Fill::Now),
+        ],
+    },
 };
 
 impl fmt::Display for EventType {

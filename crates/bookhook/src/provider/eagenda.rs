@@ -7,6 +7,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::event_types::typed_events;
+#[cfg(feature = "testing")]
+use super::{Fill, Freshen};
 use super::{Description, EnvelopeEvent, EventTypes, Parsed, Provider, triple_key};
 use crate::appointment::{Appointment, Attendee};
 use crate::error::ParseError;
@@ -55,6 +57,12 @@ pub const DESCRIPTION: Description = Description {
     preset: Some(|| scheme().into()),
     #[cfg(feature = "testing")]
     samples: SAMPLES,
+    // A copy is a new event with a new time (same type and appointment).
+    #[cfg(feature = "testing")]
+    freshen: Freshen {
+        envelope: None,
+        fields: &[("/timestamp", Fill::Now)],
+    },
 };
 
 /// The `data` object of an eAgenda appointment event.

@@ -22,6 +22,8 @@
 
 use serde_json::Value;
 
+#[cfg(feature = "testing")]
+use super::{Fill, Freshen};
 use super::{Description, Parsed, from_unix, id_of, read_value, sha256_hex};
 use crate::appointment::Appointment;
 use crate::error::{ConfigError, ParseError};
@@ -314,6 +316,15 @@ pub const DESCRIPTION: Description = Description {
     preset: None,
     #[cfg(feature = "testing")]
     samples: &[],
+    #[cfg(feature = "testing")]
+    freshen: Freshen {
+        envelope: Some(r#"{"type":null,"id":null,"timestamp":null,"data":{}}"#),
+        fields: &[
+            ("/type", Fill::EventType),
+            ("/id", Fill::Unique("evt_")),
+            ("/timestamp", Fill::Now),
+        ],
+    },
 };
 
 impl Event {

@@ -25,6 +25,8 @@ mod registry;
 
 pub(crate) use registry::registry;
 pub use registry::{Description, EventType, Provider, UnknownProvider};
+#[cfg(feature = "testing")]
+pub(crate) use registry::{Fill, Freshen};
 
 /// Declares the module of every provider in the registry.
 macro_rules! provider_modules {

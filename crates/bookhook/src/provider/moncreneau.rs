@@ -17,6 +17,8 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::event_types::typed_events;
+#[cfg(feature = "testing")]
+use super::{Fill, Freshen};
 use super::{Description, Parsed, Provider, lenient, optional_time, typed_or_other};
 use crate::appointment::{Appointment, Attendee};
 use crate::error::ParseError;
@@ -75,6 +77,11 @@ pub const DESCRIPTION: Description = Description {
     preset: Some(|| scheme().into()),
     #[cfg(feature = "testing")]
     samples: SAMPLES,
+    #[cfg(feature = "testing")]
+    freshen: Freshen {
+        envelope: None,
+        fields: &[("/id", Fill::Unique("evt_")), ("/created", Fill::Now)],
+    },
 };
 
 /// `data.object` of a MonCréneau event. Every event sends a subset of these.

@@ -24,6 +24,8 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::event_types::typed_events;
+#[cfg(feature = "testing")]
+use super::{Fill, Freshen};
 use super::{
     Description, Parsed, Provider, composite_key, lenient, required_string, typed_or_other,
 };
@@ -81,6 +83,17 @@ pub const DESCRIPTION: Description = Description {
     preset: Some(|| scheme().into()),
     #[cfg(feature = "testing")]
     samples: SAMPLES,
+    // The change's time is set only in a body that has one (cancelled or
+    // rescheduled).
+    #[cfg(feature = "testing")]
+    freshen: Freshen {
+        envelope: None,
+        fields: &[
+            ("/meetData/updatedAt", Fill::Now),
+            ("/meetData/cancellation/timestamp", Fill::Now),
+            ("/meetData/reschedule/timestamp", Fill::Now),
+        ],
+    },
 };
 
 /// `meetData`: one meeting, as Orufy's field list describes it.

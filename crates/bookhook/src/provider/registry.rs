@@ -167,6 +167,10 @@ pub struct Description {
     /// (and per alias with a sample of its own).
     #[cfg(feature = "testing")]
     pub(crate) samples: &'static [Option<(&'static str, &'static str)>],
+    /// How a copy of a sample is made a new event, for
+    /// [`fresh_sample`](crate::testing::samples::fresh_sample).
+    #[cfg(feature = "testing")]
+    pub(crate) freshen: Freshen,
 }
 
 impl Description {
@@ -177,6 +181,32 @@ impl Description {
             .iter()
             .find(|t| t.name == name || t.aliases.contains(&name))
     }
+}
+
+/// How a provider's module makes a copy of a sample that is a new event: the
+/// fields its idempotency key is made of, and what a copy puts there.
+#[cfg(feature = "testing")]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Freshen {
+    /// The body of any event type, for a provider without samples (whose
+    /// payloads are whatever the sender defines), with its `fields` to fill.
+    pub(crate) envelope: Option<&'static str>,
+    /// The fields a copy gets new values in, each a JSON Pointer (RFC 6901)
+    /// with what goes there. A field the body does not have stays absent (as
+    /// the cancellation's time of an Orufy booking that was not cancelled).
+    pub(crate) fields: &'static [(&'static str, Fill)],
+}
+
+/// What a [`Freshen`] field of a copy gets.
+#[cfg(feature = "testing")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fill {
+    /// The time of the copy, as given.
+    Now,
+    /// A text unique to the copy, after this prefix.
+    Unique(&'static str),
+    /// The event type (for an envelope).
+    EventType,
 }
 
 /// One event type a provider lists: its canonical name, the other spellings

@@ -10,6 +10,8 @@ use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+#[cfg(feature = "testing")]
+use super::{Fill, Freshen};
 use super::{Description, Parsed, optional_time, required_string, value};
 use crate::appointment::Appointment;
 use crate::error::ParseError;
@@ -88,6 +90,12 @@ pub const DESCRIPTION: Description = Description {
     preset: Some(|| scheme().into()),
     #[cfg(feature = "testing")]
     samples: &[],
+    // The key is the `webhook-id` header, new each time a body is signed.
+    #[cfg(feature = "testing")]
+    freshen: Freshen {
+        envelope: Some(r#"{"type":null,"timestamp":null,"data":{}}"#),
+        fields: &[("/type", Fill::EventType), ("/timestamp", Fill::Now)],
+    },
 };
 
 #[derive(Deserialize)]

@@ -1,8 +1,9 @@
 //! Helpers for tests, compiled with the `testing` feature.
 //!
 //! - [`signed_request`]: sign a body as any provider would, for your own tests.
-//! - [`samples`]: the platforms' sample payloads, one per event type, to sign
-//!   and send through your own handlers.
+//! - [`samples`]: the platforms' sample payloads, one per event type, and
+//!   fresh copies of them that are new events, to sign and send through your
+//!   own handlers.
 //! - [`conformance`]: one table of requests and expected responses that every
 //!   web adapter must pass.
 //! - [`layer`]: what the conformance table must give through an adapter's

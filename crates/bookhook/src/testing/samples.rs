@@ -20,8 +20,9 @@
 //!
 //! A sample carries fixed identifiers and times, so it always gives the same
 //! [`idempotency_key`](crate::Delivery::idempotency_key): sent twice through
-//! one dispatcher, the second copy is a duplicate. For distinct events, change
-//! the fields the key is made of (see each provider's module).
+//! one dispatcher, the second copy is a duplicate. For distinct events, take
+//! [`fresh_sample`]: a copy with new values in the fields the key is made of
+//! (what `bookhook send --event TYPE` sends).
 //!
 //! Testing a handler with a sample, signed as the platform would sign it:
 //!
@@ -60,7 +61,9 @@
 //! # }).unwrap();
 //! ```
 
-use crate::provider::Provider;
+use serde_json::Value;
+
+use crate::provider::{Fill, Provider};
 
 /// One platform's payload of one event type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,6 +150,113 @@ pub fn sample(provider: Provider, event_type: &str) -> Option<&'static str> {
         .iter()
         .find(|s| s.provider == provider && s.event_type == event_type)
         .map(|s| s.payload)
+}
+
+/// A copy of the sample of `event_type` from `provider` that is a new event:
+/// the same type and appointment, with a new idempotency key.
+///
+/// The type is matched exactly, then ASCII case-insensitively. The fields
+/// the provider's key is made of get `now` where they hold a time (RFC 3339
+/// text, as the platforms write it) and `unique`, after a prefix such as
+/// `evt_`, where they hold an identifier; `unique` should differ on every
+/// call. Standard and hmac senders have no samples: any type gets a minimal
+/// envelope of that type.
+///
+/// ```
+/// use bookhook::Provider;
+/// use bookhook::endpoint::NoHeaders;
+/// use bookhook::testing::samples::{SampleError, fresh_sample};
+/// use bookhook::{Delivery, Kind};
+///
+/// let first = fresh_sample(Provider::Calendence, "booking.created", "2026-07-01T09:30:00Z", "a1")?;
+/// let second = fresh_sample(Provider::Calendence, "BOOKING.CREATED", "2026-07-01T09:30:01Z", "b2")?;
+/// let first = Delivery::parse(Provider::Calendence, &NoHeaders, first.into())?;
+/// let second = Delivery::parse(Provider::Calendence, &NoHeaders, second.into())?;
+/// assert_eq!(second.kind(), Kind::Created);
+/// assert_eq!(first.appointment_id(), second.appointment_id());
+/// assert_ne!(first.idempotency_key(), second.idempotency_key());
+///
+/// let invoice = fresh_sample(Provider::Hmac, "invoice.paid", "2026-07-01T09:30:00Z", "c3")?;
+/// let invoice = Delivery::parse(Provider::Hmac, &NoHeaders, invoice.into())?;
+/// assert_eq!(invoice.event_type(), "invoice.paid");
+/// assert_eq!(invoice.idempotency_key(), "evt_c3");
+///
+/// let unknown = fresh_sample(Provider::Orufy, "booking.created", "2026-07-01T09:30:00Z", "d4");
+/// assert!(matches!(unknown, Err(SampleError::UnknownEventType { .. })));
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// ```
+pub fn fresh_sample(
+    provider: Provider,
+    event_type: &str,
+    now: &str,
+    unique: &str,
+) -> Result<Vec<u8>, SampleError> {
+    if event_type.trim().is_empty() {
+        return Err(SampleError::EmptyEventType);
+    }
+    let freshen = provider.description().freshen;
+    let of_provider = || SAMPLES.iter().filter(move |s| s.provider == provider);
+    let found = of_provider()
+        .find(|s| s.event_type == event_type)
+        .or_else(|| of_provider().find(|s| s.event_type.eq_ignore_ascii_case(event_type)));
+    let (event_type, body) = match (found, freshen.envelope) {
+        (Some(found), _) => (found.event_type, found.payload),
+        (None, Some(envelope)) => (event_type, envelope),
+        (None, None) => {
+            return Err(SampleError::UnknownEventType {
+                provider,
+                event_type: event_type.to_owned(),
+                known: of_provider().map(|s| s.event_type).collect(),
+            });
+        }
+    };
+    let mut value: Value = serde_json::from_str(body).map_err(|err| SampleError::NotJson {
+        provider,
+        event_type: event_type.to_owned(),
+        reason: err.to_string(),
+    })?;
+    for &(pointer, fill) in freshen.fields {
+        if let Some(field) = value.pointer_mut(pointer) {
+            *field = match fill {
+                Fill::Now => now.into(),
+                Fill::Unique(prefix) => format!("{prefix}{unique}").into(),
+                Fill::EventType => event_type.into(),
+            };
+        }
+    }
+    Ok(value.to_string().into_bytes())
+}
+
+/// Why [`fresh_sample`] gives no sample.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SampleError {
+    /// The event type is empty or only spaces.
+    #[error("the event type is empty")]
+    EmptyEventType,
+    /// The provider has no sample of the type, and takes no other types.
+    #[error(
+        "no built-in {provider} payload of type `{event_type}`; available: {}",
+        known.join(", ")
+    )]
+    UnknownEventType {
+        /// The provider asked for.
+        provider: Provider,
+        /// The type asked for.
+        event_type: String,
+        /// The types the provider has samples of, as the platform spells them.
+        known: Vec<&'static str>,
+    },
+    /// The provider's sample or envelope is not JSON (a broken build).
+    #[error("the built-in {provider} {event_type} sample is not json: {reason}")]
+    NotJson {
+        /// The provider of the sample.
+        provider: Provider,
+        /// The type of the sample.
+        event_type: String,
+        /// The JSON parser's message.
+        reason: String,
+    },
 }
 
 #[cfg(test)]
@@ -247,6 +357,156 @@ mod tests {
                 assert_eq!(appointment.kind, delivery.kind(), "{}", s.event_type);
             }
         }
+    }
+
+    const NOW: &str = "2026-07-01T09:30:00.000000001Z";
+    const LATER: &str = "2026-07-01T09:30:00.000000002Z";
+
+    fn fresh(provider: Provider, event_type: &str, now: &str, unique: &str) -> Delivery {
+        let body = fresh_sample(provider, event_type, now, unique)
+            .unwrap_or_else(|e| panic!("{provider} {event_type}: {e}"));
+        let headers = [("webhook-id", "msg_test")];
+        Delivery::parse(provider, &headers, body.into())
+            .unwrap_or_else(|e| panic!("{provider} {event_type}: {e}"))
+    }
+
+    #[test]
+    fn every_fresh_sample_parses_as_its_type() {
+        for s in SAMPLES {
+            let delivery = fresh(s.provider, s.event_type, NOW, "a1");
+            assert_eq!(delivery.raw_event_type(), s.event_type, "{}", s.provider);
+        }
+    }
+
+    #[test]
+    fn two_fresh_samples_of_one_type_are_distinct_events_of_one_appointment() {
+        for s in SAMPLES {
+            let first = fresh(s.provider, s.event_type, NOW, "a1");
+            let second = fresh(s.provider, s.event_type, LATER, "b2");
+            assert_ne!(
+                first.idempotency_key(),
+                second.idempotency_key(),
+                "{} {}",
+                s.provider,
+                s.event_type
+            );
+            assert_eq!(first.appointment_id(), second.appointment_id());
+            assert_eq!(first.event_type(), second.event_type());
+        }
+        let first = fresh(Provider::Hmac, "x.y", NOW, "a1");
+        let second = fresh(Provider::Hmac, "x.y", LATER, "b2");
+        assert_ne!(first.idempotency_key(), second.idempotency_key());
+    }
+
+    #[test]
+    fn a_fresh_sample_differs_from_its_sample_only_in_the_freshened_fields() {
+        for s in SAMPLES {
+            let fields = s.provider.description().freshen.fields;
+            let body = fresh_sample(s.provider, s.event_type, NOW, "a1").unwrap();
+            let mut fresh: Value = serde_json::from_slice(&body).unwrap();
+            let mut original: Value = serde_json::from_str(s.payload).unwrap();
+            let mut changed = 0;
+            for (pointer, _) in fields {
+                if let Some(field) = original.pointer_mut(pointer) {
+                    let fresh_field = fresh.pointer_mut(pointer).unwrap();
+                    assert_ne!(
+                        field, fresh_field,
+                        "{} {} {pointer}",
+                        s.provider, s.event_type
+                    );
+                    *field = Value::Null;
+                    *fresh_field = Value::Null;
+                    changed += 1;
+                }
+            }
+            assert!(
+                changed > 0,
+                "{} {}: nothing freshened",
+                s.provider,
+                s.event_type
+            );
+            assert_eq!(fresh, original, "{} {}", s.provider, s.event_type);
+        }
+    }
+
+    #[test]
+    fn every_freshened_field_is_in_a_sample_or_the_envelope() {
+        for provider in Provider::ALL {
+            let freshen = provider.description().freshen;
+            let bodies: Vec<Value> = SAMPLES
+                .iter()
+                .filter(|s| s.provider == provider)
+                .map(|s| s.payload)
+                .chain(freshen.envelope)
+                .map(|body| serde_json::from_str(body).unwrap())
+                .collect();
+            assert!(!freshen.fields.is_empty(), "{provider}");
+            for (pointer, _) in freshen.fields {
+                assert!(
+                    bodies.iter().any(|body| body.pointer(pointer).is_some()),
+                    "{provider}: no body has {pointer}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn fresh_sample_writes_the_time_and_the_unique_text_it_is_given() {
+        let body = fresh_sample(Provider::Hmac, "invoice.paid", NOW, "a1").unwrap();
+        let value: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({
+                "type": "invoice.paid", "id": "evt_a1", "timestamp": NOW, "data": {}
+            })
+        );
+        let body = fresh_sample(Provider::Standard, "invoice.paid", NOW, "a1").unwrap();
+        let value: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({ "type": "invoice.paid", "timestamp": NOW, "data": {} })
+        );
+    }
+
+    #[test]
+    fn types_match_case_insensitively_and_unknown_types_list_the_known() {
+        let delivery = fresh(Provider::Calendence, "BOOKING.CREATED", NOW, "a1");
+        assert_eq!(delivery.kind(), crate::Kind::Created);
+        assert_eq!(delivery.raw_event_type(), "booking.created");
+        let err = fresh_sample(Provider::Orufy, "booking.created", NOW, "a1").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "no built-in orufy payload of type `booking.created`; available: BOOK, CANCEL, RESCHEDULE, NO_SHOW"
+        );
+        match err {
+            SampleError::UnknownEventType { known, .. } => {
+                assert_eq!(known, ["BOOK", "CANCEL", "RESCHEDULE", "NO_SHOW"]);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_empty_type_is_refused_for_every_provider() {
+        for provider in Provider::ALL {
+            for event_type in ["", " "] {
+                assert_eq!(
+                    fresh_sample(provider, event_type, NOW, "a1"),
+                    Err(SampleError::EmptyEventType),
+                    "{provider}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn standard_and_hmac_take_any_type() {
+        for provider in [Provider::Standard, Provider::Hmac] {
+            let delivery = fresh(provider, "invoice.paid", NOW, "a1");
+            assert_eq!(delivery.event_type(), "invoice.paid", "{provider}");
+        }
+        let body = fresh_sample(Provider::Hmac, "a", NOW, "a1").unwrap();
+        assert!(Delivery::parse(Provider::Hmac, &NoHeaders, body.into()).is_ok());
     }
 
     #[test]
