@@ -1,11 +1,12 @@
-//! What a web layer in front of a handler of the user's own hands that handler.
+//! What the code that handles a claimed delivery is given: the event, or why there is none.
 //!
-//! Both adapters have a `WebhookLayer` (a tower layer in axum, a middleware
-//! in actix-web) that verifies and claims a delivery, then calls the user's
-//! handler, which reads the event with the adapter's `VerifiedEvent`
-//! extractor. The event that extractor gives is a [`ClaimedEvent`], the same
-//! in both; a route that is not behind a layer gets [`MissingWebhookLayer`].
-//! The layer's own steps are [`Endpoint::begin`](crate::Endpoint::begin) and
+//! A [`Dispatcher`](crate::Dispatcher)'s handler reads the event through its
+//! [`Context`](crate::Context); a handler of the user's own behind either
+//! adapter's `WebhookLayer` (a tower layer in axum, a middleware in
+//! actix-web) reads it with the adapter's `VerifiedEvent` extractor. Both
+//! dereference to the same [`ClaimedEvent`]; a route that is not behind a
+//! layer gets [`MissingWebhookLayer`]. The layer's own steps are
+//! [`Endpoint::begin`](crate::Endpoint::begin) and
 //! [`Accepted::settle`](crate::Accepted::settle).
 
 use std::fmt;
@@ -17,11 +18,14 @@ use crate::event::{Delivery, Event};
 use crate::idempotency::Freshness;
 use crate::kind::Kind;
 
-/// A delivery verified and claimed by a `WebhookLayer`: what the adapters'
-/// `VerifiedEvent` extractors give (they dereference to it).
+/// A verified delivery whose key is claimed for the code that handles it,
+/// and its freshness: what a dispatcher's [`Context`](crate::Context) and the
+/// adapters' `VerifiedEvent` extractors (behind a `WebhookLayer`) give a
+/// handler; both dereference to it.
 ///
-/// The claim is the layer's: it is completed when the handler answers 2xx
-/// and released otherwise, so that the sender's retry runs again.
+/// The claim is not the handler's to finish: a dispatcher completes it when
+/// the handler succeeds, a layer when the handler answers 2xx, and both
+/// release it otherwise, so that the sender's retry runs again.
 ///
 /// ```
 /// # futures_util::FutureExt::now_or_never(async {
@@ -47,9 +51,14 @@ pub struct ClaimedEvent {
 impl ClaimedEvent {
     /// The event of the claim `accepted`.
     pub fn new(accepted: &Accepted) -> Self {
+        Self::from_parts(Arc::clone(accepted.delivery()), accepted.freshness())
+    }
+
+    /// The event of a delivery claimed elsewhere (an inbox row's lease).
+    pub(crate) fn from_parts(delivery: Arc<Delivery>, freshness: Freshness) -> Self {
         Self {
-            delivery: Arc::clone(accepted.delivery()),
-            freshness: accepted.freshness(),
+            delivery,
+            freshness,
         }
     }
 
