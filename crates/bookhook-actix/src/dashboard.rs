@@ -46,13 +46,13 @@ async fn answer(request: HttpRequest, body: Bytes) -> HttpResponse {
     let Some(dashboard) = request.app_data::<web::Data<Dashboard>>() else {
         return HttpResponse::InternalServerError().finish();
     };
-    let mut incoming = bookhook_dashboard::Request::new(request.method().as_str(), request.path())
-        .query(request.query_string());
-    for (name, value) in request.headers() {
-        if let Ok(value) = value.to_str() {
-            incoming = incoming.header(name.as_str(), value);
-        }
-    }
+    let headers = request
+        .headers()
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_bytes()));
+    let incoming = bookhook_dashboard::Request::new(request.method().as_str(), request.path())
+        .query(request.query_string())
+        .headers(headers);
     let answer = dashboard.handle(incoming.body(body)).await;
     let mut response = HttpResponse::build(
         StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
@@ -65,109 +65,44 @@ async fn answer(request: HttpRequest, body: Bytes) -> HttpResponse {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
+    use actix_web::dev::{Service, ServiceResponse};
     use actix_web::{App, test};
-    use bookhook::inbox::{Inbox, MemoryInbox, NewEvent};
-    use bookhook::{Kind, Provider};
+    use bookhook_dashboard::testing::{self, APP_BODY, Answered, Sent};
 
     use super::*;
 
-    const TOKEN: &str = "actix-test-token-0123456789";
-
-    async fn dashboard() -> Dashboard {
-        let inbox = Arc::new(MemoryInbox::new());
-        let event = NewEvent::new(
-            "main",
-            "k",
-            None,
-            Provider::Calendence,
-            "booking.created",
-            Kind::Created,
-            1_774_362_600_000,
-            None,
-            r#"{"event":"booking.created"}"#.into(),
-            vec![],
-        );
-        inbox.enqueue(event).await.unwrap();
-        Dashboard::builder(inbox)
-            .token(TOKEN)
-            .prefix("/admin/inbox")
-            .build()
-            .unwrap()
+    async fn app()
+    -> impl Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error> {
+        let dashboard = testing::dashboard().await;
+        let app = App::new()
+            .service(scope(dashboard))
+            .route("/", web::get().to(|| async { APP_BODY }));
+        test::init_service(app).await
     }
 
-    #[actix_web::test]
-    async fn the_dashboard_answers_under_its_prefix() {
-        let app = test::init_service(
-            App::new()
-                .service(scope(dashboard().await))
-                .route("/", web::get().to(|| async { "the app" })),
-        )
-        .await;
-        let bearer = ("authorization", format!("Bearer {TOKEN}"));
-        let request = test::TestRequest::get()
-            .uri("/admin/inbox/events")
-            .insert_header(bearer.clone())
-            .to_request();
-        let response = test::call_service(&app, request).await;
-        assert_eq!(response.status(), 200);
-        assert_eq!(response.headers().get("x-frame-options").unwrap(), "DENY");
-        let html = String::from_utf8(test::read_body(response).await.to_vec()).unwrap();
-        assert!(html.contains("href=\"/admin/inbox/events/1\""), "{html}");
-
-        for (uri, status) in [
-            ("/admin/inbox/events/1", 200),
-            ("/admin/inbox", 200),
-            ("/admin/inbox/events/9", 404),
-        ] {
-            let request = test::TestRequest::get()
-                .uri(uri)
-                .insert_header(bearer.clone())
-                .to_request();
-            assert_eq!(
-                test::call_service(&app, request).await.status(),
-                status,
-                "{uri}"
-            );
+    async fn send(
+        app: &impl Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error>,
+        sent: Sent,
+    ) -> Answered {
+        let method = sent.method.parse().unwrap();
+        let mut request = test::TestRequest::default().method(method).uri(&sent.uri);
+        for header in sent.headers {
+            request = request.insert_header(header);
         }
-        let request = test::TestRequest::get()
-            .uri("/admin/inbox/events")
-            .to_request();
-        assert_eq!(test::call_service(&app, request).await.status(), 401);
-        let request = test::TestRequest::get().uri("/").to_request();
-        assert_eq!(test::call_and_read_body(&app, request).await, "the app");
-    }
-
-    #[actix_web::test]
-    async fn the_token_redirects_to_the_prefixed_clean_url() {
-        let app = test::init_service(App::new().service(scope(dashboard().await))).await;
-        let request = test::TestRequest::get()
-            .uri(&format!("/admin/inbox/dead?token={TOKEN}"))
-            .to_request();
-        let response = test::call_service(&app, request).await;
-        assert_eq!(response.status(), 303);
-        assert_eq!(
-            response.headers().get("location").unwrap(),
-            "/admin/inbox/dead"
-        );
-        let cookie = response
+        let request = request.set_payload(sent.body).to_request();
+        let (_, response) = test::call_service(app, request).await.into_parts();
+        let (head, body) = response.into_parts();
+        let body = actix_web::body::to_bytes(body).await.unwrap();
+        let headers = head
             .headers()
-            .get("set-cookie")
-            .unwrap()
-            .to_str()
-            .unwrap();
-        assert!(cookie.contains("Path=/admin/inbox; HttpOnly; SameSite=Strict"));
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_bytes()));
+        Answered::new(head.status().as_u16(), headers, body)
     }
 
     #[actix_web::test]
-    async fn oversized_forms_are_refused() {
-        let app = test::init_service(App::new().service(scope(dashboard().await))).await;
-        let request = test::TestRequest::post()
-            .uri("/admin/inbox/events/1/replay")
-            .insert_header(("authorization", format!("Bearer {TOKEN}")))
-            .set_payload(vec![b'a'; MAX_FORM_BYTES + 1])
-            .to_request();
-        assert_eq!(test::call_service(&app, request).await.status(), 413);
+    async fn the_mounted_dashboard_answers_as_every_adapter_must() {
+        let app = app().await;
+        testing::check_mount(async |sent| send(&app, sent).await).await;
     }
 }

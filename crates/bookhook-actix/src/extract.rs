@@ -1,6 +1,5 @@
 //! The [`VerifiedEvent`] extractor, for a handler behind a [`WebhookLayer`](crate::WebhookLayer).
 
-use std::fmt;
 use std::future::{Ready, ready};
 use std::ops::Deref;
 
@@ -71,27 +70,12 @@ impl FromRequest for VerifiedEvent {
 }
 
 /// Why [`VerifiedEvent`] could not be extracted.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum VerifiedEventRejection {
     /// The route is not behind a [`WebhookLayer`](crate::WebhookLayer).
-    MissingWebhookLayer(MissingWebhookLayer),
-}
-
-impl fmt::Display for VerifiedEventRejection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::MissingWebhookLayer(inner) => inner.fmt(f),
-        }
-    }
-}
-
-impl std::error::Error for VerifiedEventRejection {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Self::MissingWebhookLayer(inner) => Some(inner),
-        }
-    }
+    #[error("{0}")]
+    MissingWebhookLayer(#[source] MissingWebhookLayer),
 }
 
 impl ResponseError for VerifiedEventRejection {

@@ -7,11 +7,7 @@ use std::rc::Rc;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::{Error, HttpMessage};
-use bookhook::{
-    Endpoint,
-    endpoint::{ClaimedEvent, Request},
-    task,
-};
+use bookhook::{Endpoint, endpoint::Request, task};
 use futures_util::future::LocalBoxFuture;
 
 use crate::door::FrontDoor;
@@ -72,14 +68,14 @@ impl WebhookLayer {
     }
 }
 
-impl<S, B> Transform<S, ServiceRequest> for WebhookLayer
+/// Wraps any service [`WebhookMiddleware`] can serve: the bounds and the
+/// answer's type are the middleware's, stated once on its `Service` impl.
+impl<S> Transform<S, ServiceRequest> for WebhookLayer
 where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
-    S::Future: 'static,
-    B: MessageBody + 'static,
+    WebhookMiddleware<S>: Service<ServiceRequest>,
 {
-    type Response = ServiceResponse<EitherBody<B>>;
-    type Error = Error;
+    type Response = <WebhookMiddleware<S> as Service<ServiceRequest>>::Response;
+    type Error = <WebhookMiddleware<S> as Service<ServiceRequest>>::Error;
     type Transform = WebhookMiddleware<S>;
     type InitError = ();
     type Future = Ready<Result<Self::Transform, Self::InitError>>;
@@ -149,23 +145,18 @@ where
                     );
                     endpoint.begin(&incoming).await
                 };
-                let accepted = match begun {
-                    Ok(accepted) => accepted,
-                    Err(finished) => return Err(finished),
+                let call = move |event| {
+                    request.extensions_mut().insert(VerifiedEvent::new(event));
+                    request.set_payload(Payload::from(body));
+                    service.call(request)
                 };
-                request
-                    .extensions_mut()
-                    .insert(VerifiedEvent::new(ClaimedEvent::new(&accepted)));
-                request.set_payload(Payload::from(body));
-                // Called inside the task, so that a panic while the call is
-                // made is caught like one while it runs.
-                let called = async move { service.call(request).await };
-                let judge = |answered| {
-                    task::judge_answer(answered, |r: &ServiceResponse<B>| r.status().as_u16())
+                let status = |response: &ServiceResponse<B>| response.status().as_u16();
+                let passed = match begun {
+                    Ok(accepted) => accepted.pass_to(call, status, cutoff).await,
+                    Err(finished) => Err(finished),
                 };
-                let (finished, passed) = accepted.settle(called, judge, cutoff).await;
                 drop(pass);
-                passed.ok_or(finished)
+                passed
             };
             match task::spawn_local(delivery).await {
                 Ok(Ok(answered)) => answered.map(ServiceResponse::map_into_left_body),

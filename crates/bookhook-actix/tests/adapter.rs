@@ -4,7 +4,6 @@
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use actix_web::dev::Payload;
 use actix_web::error::PayloadError;
@@ -13,12 +12,7 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use bookhook_actix::bookhook::provider::calendence;
 use bookhook_actix::bookhook::testing::conformance::{Conformance, MAX_BODY};
 use bookhook_actix::bookhook::testing::signed_request;
-use bookhook_actix::bookhook::{
-    Event, Outcome,
-    endpoint::Rejection,
-    idempotency::{BoxFuture, Claim, ClaimToken, Freshness, IdempotencyStore, StoreError},
-    signature::VerifyError,
-};
+use bookhook_actix::bookhook::{Event, Outcome, endpoint::Rejection, signature::VerifyError};
 use bookhook_actix::{
     Context, Dispatcher, DispatcherBuilder, Endpoint, HandlerError, Provider, UnclaimedEvent,
 };
@@ -407,56 +401,15 @@ async fn declared_length_over_the_limit_is_refused_before_reading() {
     assert_eq!(test::read_body(response).await, expected.body);
 }
 
-/// A store with a bug: it panics when asked for a claim.
-#[derive(Debug)]
-struct PanickingStore;
-
-impl IdempotencyStore for PanickingStore {
-    fn claim<'a>(
-        &'a self,
-        _key: &'a str,
-        _lease: Duration,
-    ) -> BoxFuture<'a, Result<Claim, StoreError>> {
-        Box::pin(async { panic!("this store panics on purpose") })
-    }
-
-    fn complete<'a>(
-        &'a self,
-        _key: &'a str,
-        _token: ClaimToken,
-        _ttl: Duration,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async { Ok(()) })
-    }
-
-    fn release<'a>(
-        &'a self,
-        _key: &'a str,
-        _token: ClaimToken,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async { Ok(()) })
-    }
-
-    fn observe<'a>(
-        &'a self,
-        _appointment: &'a str,
-        _occurred_at_ms: i64,
-        _ttl: Duration,
-    ) -> BoxFuture<'a, Result<Freshness, StoreError>> {
-        Box::pin(async { Ok(Freshness::Latest) })
-    }
-}
-
 #[actix_web::test]
 async fn a_panic_outside_the_handler_answers_the_cores_500() {
-    let endpoint = Endpoint::builder(Provider::Calendence)
-        .secret(SECRET)
-        .store(PanickingStore)
-        .build()
-        .expect("valid endpoint");
+    let endpoint = calendence_endpoint();
+    // An observer with a bug: it panics on the delivery's task, after the
+    // handler, so the task is lost rather than the handler failed.
     let dispatcher = Dispatcher::builder(endpoint.clone())
         .build()
-        .expect("valid dispatcher");
+        .expect("valid dispatcher")
+        .on_finished(|_finished| panic!("this observer panics on purpose"));
     let app =
         test::init_service(App::new().service(bookhook_actix::resource(PATH, dispatcher))).await;
     let body = body("booking.created", "p-1");

@@ -47,13 +47,13 @@ async fn answer(State(dashboard): State<Dashboard>, request: Request) -> Respons
         .extensions
         .get::<OriginalUri>()
         .map_or(&parts.uri, |original| &original.0);
-    let mut incoming = bookhook_dashboard::Request::new(parts.method.as_str(), uri.path())
-        .query(uri.query().unwrap_or_default());
-    for (name, value) in &parts.headers {
-        if let Ok(value) = value.to_str() {
-            incoming = incoming.header(name.as_str(), value);
-        }
-    }
+    let headers = parts
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_bytes()));
+    let incoming = bookhook_dashboard::Request::new(parts.method.as_str(), uri.path())
+        .query(uri.query().unwrap_or_default())
+        .headers(headers);
     let body = match axum::body::to_bytes(body, MAX_FORM_BYTES).await {
         Ok(body) => body,
         Err(_) => {
@@ -78,99 +78,35 @@ async fn answer(State(dashboard): State<Dashboard>, request: Request) -> Respons
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use axum::body::to_bytes;
-    use bookhook::inbox::{Inbox, MemoryInbox, NewEvent};
-    use bookhook::{Kind, Provider};
+    use bookhook_dashboard::testing::{self, APP_BODY, Answered, Sent};
     use tower::ServiceExt;
 
     use super::*;
 
-    const TOKEN: &str = "axum-test-token-0123456789";
-
     async fn app() -> Router {
-        let inbox = Arc::new(MemoryInbox::new());
-        let event = NewEvent::new(
-            "main",
-            "k",
-            None,
-            Provider::Calendence,
-            "booking.created",
-            Kind::Created,
-            1_774_362_600_000,
-            None,
-            r#"{"event":"booking.created"}"#.into(),
-            vec![],
-        );
-        inbox.enqueue(event).await.unwrap();
-        let dashboard = Dashboard::builder(inbox)
-            .token(TOKEN)
-            .prefix("/admin/inbox")
-            .build()
-            .unwrap();
+        let dashboard = testing::dashboard().await;
         Router::new()
-            .route("/", axum::routing::get(|| async { "the app" }))
+            .route("/", axum::routing::get(|| async { APP_BODY }))
             .nest(dashboard.prefix(), router(dashboard.clone()))
     }
 
-    async fn get(app: &Router, uri: &str, token: bool) -> (StatusCode, String) {
-        let mut request = http::Request::get(uri);
-        if token {
-            request = request.header("authorization", format!("Bearer {TOKEN}"));
+    async fn send(app: &Router, sent: Sent) -> Answered {
+        let mut request = http::Request::builder().method(sent.method).uri(sent.uri);
+        for (name, value) in sent.headers {
+            request = request.header(name, value);
         }
-        let response = app
-            .clone()
-            .oneshot(request.body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        let status = response.status();
-        let body = to_bytes(response.into_body(), usize::MAX).await.unwrap();
-        (status, String::from_utf8(body.to_vec()).unwrap())
+        let request = request.body(Body::from(sent.body)).unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        let (head, body) = response.into_parts();
+        let body = to_bytes(body, usize::MAX).await.unwrap();
+        let headers = head.headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes()));
+        Answered::new(head.status.as_u16(), headers, body)
     }
 
     #[tokio::test]
-    async fn the_dashboard_answers_under_its_prefix() {
+    async fn the_mounted_dashboard_answers_as_every_adapter_must() {
         let app = app().await;
-        let (status, html) = get(&app, "/admin/inbox/events", true).await;
-        assert_eq!(status, 200);
-        assert!(html.contains("href=\"/admin/inbox/events/1\""), "{html}");
-        assert_eq!(get(&app, "/admin/inbox/events/1", true).await.0, 200);
-        assert_eq!(get(&app, "/admin/inbox", true).await.0, 200);
-        assert_eq!(get(&app, "/admin/inbox/events", false).await.0, 401);
-        assert_eq!(get(&app, "/", false).await.1, "the app");
-    }
-
-    #[tokio::test]
-    async fn the_token_redirects_to_the_prefixed_clean_url() {
-        let app = app().await;
-        let response = app
-            .oneshot(
-                http::Request::get(format!("/admin/inbox/events?token={TOKEN}"))
-                    .body(Body::empty())
-                    .unwrap(),
-            )
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 303);
-        assert_eq!(response.headers()["location"], "/admin/inbox/events");
-        let cookie = response.headers()["set-cookie"].to_str().unwrap();
-        assert!(cookie.contains("Path=/admin/inbox; HttpOnly; SameSite=Strict"));
-        assert_eq!(response.headers()["x-frame-options"], "DENY");
-    }
-
-    #[tokio::test]
-    async fn oversized_forms_are_refused() {
-        let app = app().await;
-        let response = app
-            .oneshot(
-                http::Request::post("/admin/inbox/events/1/replay")
-                    .header("authorization", format!("Bearer {TOKEN}"))
-                    .body(Body::from(vec![b'a'; MAX_FORM_BYTES + 1]))
-                    .unwrap(),
-            )
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 413);
+        testing::check_mount(async |sent| send(&app, sent).await).await;
     }
 }

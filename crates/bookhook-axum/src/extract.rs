@@ -1,6 +1,5 @@
 //! The [`VerifiedEvent`] extractor.
 
-use std::fmt;
 use std::ops::Deref;
 
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
@@ -80,11 +79,12 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for VerifiedEvent {
 }
 
 /// Why [`VerifiedEvent`] could not be extracted.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum VerifiedEventRejection {
     /// The route is not behind a [`WebhookLayer`](crate::WebhookLayer).
-    MissingWebhookLayer(MissingWebhookLayer),
+    #[error("{0}")]
+    MissingWebhookLayer(#[from] MissingWebhookLayer),
 }
 
 impl VerifiedEventRejection {
@@ -102,28 +102,6 @@ impl VerifiedEventRejection {
         match self {
             Self::MissingWebhookLayer(inner) => inner.body_text(),
         }
-    }
-}
-
-impl fmt::Display for VerifiedEventRejection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::MissingWebhookLayer(inner) => inner.fmt(f),
-        }
-    }
-}
-
-impl std::error::Error for VerifiedEventRejection {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Self::MissingWebhookLayer(inner) => Some(inner),
-        }
-    }
-}
-
-impl From<MissingWebhookLayer> for VerifiedEventRejection {
-    fn from(inner: MissingWebhookLayer) -> Self {
-        Self::MissingWebhookLayer(inner)
     }
 }
 

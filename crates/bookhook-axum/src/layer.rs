@@ -5,11 +5,7 @@ use std::task::{Context, Poll};
 
 use axum::body::{Body, HttpBody};
 use axum::response::Response as AxumResponse;
-use bookhook::{
-    Endpoint,
-    endpoint::{ClaimedEvent, Request},
-    task,
-};
+use bookhook::{Endpoint, endpoint::Request, task};
 use bytes::Bytes;
 use tower::{Layer, Service, ServiceExt};
 
@@ -133,21 +129,19 @@ where
                     Ok(accepted) => accepted,
                     Err(finished) => return Ok(into_axum(finished.response())),
                 };
-                parts
-                    .extensions
-                    .insert(VerifiedEvent::new(ClaimedEvent::new(&accepted)));
                 let cutoff = parts.extensions.get::<Cutoff>().cloned();
-                let request = http::Request::from_parts(parts, Body::from(bytes));
-                let judge = |answered| {
-                    task::judge_answer(answered, |r: &http::Response<B>| r.status().as_u16())
+                let call = move |event| {
+                    parts.extensions.insert(VerifiedEvent::new(event));
+                    inner.oneshot(http::Request::from_parts(parts, Body::from(bytes)))
                 };
-                let (finished, passed) = accepted
-                    .settle(inner.oneshot(request), judge, Cutoff::wait_for(cutoff))
-                    .await;
-                match passed {
-                    Some(answered) => answered.map(|response| response.map(Body::new)),
+                let status = |response: &http::Response<B>| response.status().as_u16();
+                match accepted
+                    .pass_to(call, status, Cutoff::wait_for(cutoff))
+                    .await
+                {
+                    Ok(answered) => answered.map(|response| response.map(Body::new)),
                     // A panic or a cut-off: the core's answer.
-                    None => Ok(into_axum(finished.response())),
+                    Err(finished) => Ok(into_axum(finished.response())),
                 }
             };
             task::spawn(delivery)

@@ -1,98 +1,63 @@
 //! One `bookhook.delivery` span per delivery, a child of the caller's span
 //! (a request span set by the user's middleware, carried onto the delivery's
 //! task), around verification, the store calls and the handler: through
-//! `WebhookService`, `WebhookLayer` and `InboxService`.
-
-use std::sync::Arc;
+//! `WebhookService`, `WebhookLayer` and `InboxService`, by the checks of
+//! `bookhook::testing::spans`, which actix-web's entry points pass too.
 
 use axum::Router;
 use axum::body::Body;
 use axum::routing::post;
-use bookhook::testing::signed_request;
-use bookhook::testing::spans::SpanRecorder;
-use bookhook_axum::inbox::{InboxService, Ingest, MemoryInbox};
-use bookhook_axum::{
-    Context, Dispatcher, Endpoint, HandlerError, Provider, VerifiedEvent, WebhookLayer,
-    WebhookService,
-};
+use bookhook::testing::spans::{self, PATH, SpanRequest, USERS_HANDLER};
+use bookhook_axum::inbox::InboxService;
+use bookhook_axum::{VerifiedEvent, WebhookLayer, WebhookService};
 use tower::ServiceExt;
 use tracing::Instrument;
-use tracing_subscriber::layer::SubscriberExt;
 
-const BODY: &[u8] =
-    br#"{"event":"booking.created","timestamp":"2026-03-24T14:30:00+00:00","data":{"id":"b-span"}}"#;
-const USERS_SPAN: &str = "users_request_span";
-const HANDLED: (&str, u16) = ("handled", 200);
-const EVENT: Option<&str> = Some("booking.created");
-
-fn endpoint() -> Endpoint {
-    Endpoint::builder(Provider::Calendence)
-        .secret("span-secret")
+/// Sends the request to `app` inside the user's request span, and returns the status.
+fn send(app: Router, request: SpanRequest) -> u16 {
+    let mut sent = http::Request::post(PATH);
+    for (name, value) in request.headers {
+        sent = sent.header(name, value);
+    }
+    let sent = app
+        .oneshot(sent.body(Body::from(request.body)).unwrap())
+        .instrument(request.span);
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
         .build()
         .unwrap()
-}
-
-/// Sends a signed request to `app` inside the user's request span, with
-/// `recorder` installed, and returns the status.
-fn send(recorder: &SpanRecorder, app: Router) -> u16 {
-    let subscriber = tracing_subscriber::registry().with(recorder.clone());
-    let (headers, _) = signed_request(&endpoint(), BODY);
-    let mut request = http::Request::post("/hook");
-    for (name, value) in headers {
-        request = request.header(name, value);
-    }
-    let request = request.body(Body::from(BODY)).unwrap();
-    tracing::subscriber::with_default(subscriber, || {
-        let sent = app
-            .oneshot(request)
-            .instrument(tracing::info_span!(USERS_SPAN));
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(sent)
-            .unwrap()
-            .status()
-            .as_u16()
-    })
-}
-
-async fn users_handler(_ctx: Context) -> Result<(), HandlerError> {
-    tracing::info!(target: "users_handler", "handled");
-    Ok(())
+        .block_on(sent)
+        .unwrap()
+        .status()
+        .as_u16()
 }
 
 #[test]
 fn service_runs_the_delivery_in_one_span_under_the_callers_span() {
-    let recorder = SpanRecorder::default();
-    let dispatcher = Dispatcher::builder(endpoint())
-        .fallback(users_handler)
-        .build()
-        .unwrap();
-    let app = Router::new().route_service("/hook", WebhookService::new(dispatcher));
-    assert_eq!(send(&recorder, app), 200);
-    recorder.check_delivery(USERS_SPAN, HANDLED, EVENT, &["users_handler", "bookhook"]);
+    spans::check_dispatcher(|dispatcher, request| {
+        let app = Router::new().route_service(PATH, WebhookService::new(dispatcher));
+        send(app, request)
+    });
 }
 
 #[test]
 fn layer_runs_the_users_handler_in_the_delivery_span() {
-    let recorder = SpanRecorder::default();
-    let handler = |_event: VerifiedEvent| async {
-        tracing::info!(target: "users_handler", "handled");
-        "ok"
-    };
-    let app = Router::new()
-        .route("/hook", post(handler))
-        .layer(WebhookLayer::new(endpoint()));
-    assert_eq!(send(&recorder, app), 200);
-    recorder.check_delivery(USERS_SPAN, HANDLED, EVENT, &["users_handler"]);
+    spans::check_layer(|endpoint, request| {
+        let handler = |_event: VerifiedEvent| async {
+            tracing::info!(target: USERS_HANDLER, "handled");
+            "ok"
+        };
+        let app = Router::new()
+            .route(PATH, post(handler))
+            .layer(WebhookLayer::new(endpoint));
+        send(app, request)
+    });
 }
 
 #[test]
 fn inbox_service_stores_in_one_delivery_span() {
-    let recorder = SpanRecorder::default();
-    let ingest = Ingest::new(endpoint(), Arc::new(MemoryInbox::new()));
-    let app = Router::new().route_service("/hook", InboxService::new(ingest));
-    assert_eq!(send(&recorder, app), 200);
-    recorder.check_delivery(USERS_SPAN, ("queued", 200), EVENT, &["bookhook"]);
+    spans::check_inbox(|ingest, request| {
+        let app = Router::new().route_service(PATH, InboxService::new(ingest));
+        send(app, request)
+    });
 }

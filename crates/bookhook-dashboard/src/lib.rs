@@ -22,6 +22,8 @@
 //! It is framework-free: [`Dashboard::handle`] takes a [`Request`] and gives
 //! a [`Response`]. `bookhook-axum` and `bookhook-actix` mount it (feature
 //! `dashboard`), and `bookhook inbox ui` serves it from the command line.
+//! The `testing` feature holds the checks both adapters run against the
+//! dashboard they mount.
 //!
 //! ## Safety
 //! - An **access token** opens every page: `?token=` once (an `HttpOnly`,
@@ -68,6 +70,9 @@ mod format;
 mod page;
 mod query;
 mod request;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 
 pub use dashboard::{BuildError, Dashboard, DashboardBuilder, MIN_TOKEN_LEN};
 pub use request::{MAX_FORM_BYTES, Request, Response};

@@ -55,6 +55,28 @@ impl Request {
         self
     }
 
+    /// Adds every header of a framework's header map whose value is text;
+    /// the others, which the dashboard never reads, are left out. This is
+    /// how the adapters copy a request's headers.
+    ///
+    /// ```
+    /// use bookhook_dashboard::Request;
+    ///
+    /// let headers = [("cookie", b"a=b".as_slice()), ("x-binary", b"\xff".as_slice())];
+    /// let request = Request::new("GET", "/").headers(headers);
+    /// assert_eq!(request.header_value("cookie"), Some("a=b"));
+    /// assert_eq!(request.header_value("x-binary"), None);
+    /// ```
+    #[must_use]
+    pub fn headers<'a>(mut self, headers: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Self {
+        for (name, value) in headers {
+            if let Ok(value) = std::str::from_utf8(value) {
+                self = self.header(name, value);
+            }
+        }
+        self
+    }
+
     /// The body: an `application/x-www-form-urlencoded` form for actions.
     #[must_use]
     pub fn body(mut self, body: impl Into<Bytes>) -> Self {

@@ -4,20 +4,26 @@ use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::fmt;
 use std::future::Future;
+use std::ops::Deref;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use futures_util::FutureExt;
 
-use crate::appointment::Appointment;
+use crate::claimed::ClaimedEvent;
 use crate::endpoint::{Endpoint, Finished, Request};
 use crate::error::{ConfigError, HandlerError};
-use crate::event::{Delivery, Event};
+use crate::event::Delivery;
 use crate::idempotency::{BoxFuture, Freshness};
 use crate::kind::Kind;
 use crate::outcome::Outcome;
 
-/// What a handler receives: the delivery, its freshness and the shared state.
+/// What a handler receives: the claimed event and the shared state.
+///
+/// It dereferences to [`ClaimedEvent`] (`delivery()`, `event()`,
+/// `appointment()`, `kind()`, `freshness()`), the event the adapters'
+/// `VerifiedEvent` extractors give a handler behind a `WebhookLayer`, so a
+/// handler reads the same methods either way.
 ///
 /// ```
 /// use bookhook::{Context, HandlerError};
@@ -30,8 +36,7 @@ use crate::outcome::Outcome;
 /// }
 /// ```
 pub struct Context<S = ()> {
-    delivery: Arc<Delivery>,
-    freshness: Freshness,
+    event: ClaimedEvent,
     state: S,
 }
 
@@ -40,35 +45,9 @@ impl<S> Context<S> {
     /// (the inbox worker).
     pub(crate) fn new(delivery: Arc<Delivery>, freshness: Freshness, state: S) -> Self {
         Self {
-            delivery,
-            freshness,
+            event: ClaimedEvent::from_parts(delivery, freshness),
             state,
         }
-    }
-
-    /// The verified delivery.
-    pub fn delivery(&self) -> &Arc<Delivery> {
-        &self.delivery
-    }
-
-    /// The typed event.
-    pub fn event(&self) -> &Event {
-        self.delivery.event()
-    }
-
-    /// The normalized appointment view, for appointment events.
-    pub fn appointment(&self) -> Option<&Appointment> {
-        self.delivery.appointment()
-    }
-
-    /// The normalized kind.
-    pub fn kind(&self) -> Kind {
-        self.delivery.kind()
-    }
-
-    /// Whether a newer event for the same appointment was handled already.
-    pub fn freshness(&self) -> Freshness {
-        self.freshness
     }
 
     /// The state given to [`DispatcherBuilder::new`].
@@ -82,11 +61,19 @@ impl<S> Context<S> {
     }
 }
 
+impl<S> Deref for Context<S> {
+    type Target = ClaimedEvent;
+
+    fn deref(&self) -> &ClaimedEvent {
+        &self.event
+    }
+}
+
 impl<S> fmt::Debug for Context<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Context")
-            .field("delivery", &self.delivery)
-            .field("freshness", &self.freshness)
+            .field("delivery", self.event.delivery())
+            .field("freshness", &self.event.freshness())
             .finish_non_exhaustive()
     }
 }
@@ -318,7 +305,7 @@ impl<S: Clone + Send + Sync + 'static> Dispatcher<S> {
             Ok(accepted) => accepted,
             Err(finished) => return finished,
         };
-        let delivery = Arc::clone(accepted.delivery());
+        let delivery = accepted.delivery();
         let Some(handler) = self
             .inner
             .routes
@@ -327,8 +314,7 @@ impl<S: Clone + Send + Sync + 'static> Dispatcher<S> {
             return accepted.complete_as(Outcome::Unrouted).await;
         };
         let ctx = Context {
-            delivery,
-            freshness: accepted.freshness(),
+            event: ClaimedEvent::new(&accepted),
             state: self.inner.state.clone(),
         };
         let provider = self.inner.endpoint.provider();

@@ -36,7 +36,7 @@ type Observer = Arc<dyn Fn(&AttemptReport) + Send + Sync>;
 ///
 /// The routes are the dispatcher's own (`on`, `on_prefix`, `on_kind`,
 /// `fallback`) and handlers get the same [`Context`], with
-/// [`freshness`](Context::freshness) telling whether a newer event of the
+/// [`freshness`](crate::endpoint::ClaimedEvent::freshness) telling whether a newer event of the
 /// same appointment was already handled. The worker:
 ///
 /// - claims due rows of the dispatcher's endpoint namespace, up to

@@ -9,7 +9,8 @@
 //! - [`layer`]: what the conformance table must give through an adapter's
 //!   `WebhookLayer` in front of a handler of the user's own.
 //! - [`spans`]: a `tracing` layer that records spans and their fields, to
-//!   check the delivery span.
+//!   check the delivery span, and the span checks every web adapter runs
+//!   through its entry points.
 //! - [`inbox`]: a contract that every [`Inbox`](crate::inbox::Inbox) backend
 //!   must meet, as async checks to run from your own tests.
 //! - [`store`]: a contract that every [`IdempotencyStore`](crate::IdempotencyStore)

@@ -2,7 +2,9 @@
 //!
 //! For tests that check the delivery span ([`DELIVERY_SPAN`]): install a
 //! [`SpanRecorder`] in a subscriber, send a request, then read
-//! [`SpanRecorder::delivery`].
+//! [`SpanRecorder::delivery`]. A web adapter runs [`check_dispatcher`],
+//! [`check_layer`] and [`check_inbox`] instead, which do that through each
+//! of its entry points.
 //!
 //! ```
 //! use bookhook::testing::spans::SpanRecorder;
@@ -33,6 +35,11 @@ use tracing::{Event, Subscriber};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
+mod adapter;
+
+pub use self::adapter::{
+    PATH, SpanRequest, USERS_HANDLER, USERS_SPAN, check_dispatcher, check_inbox, check_layer,
+};
 pub use crate::span::DELIVERY_SPAN;
 
 /// One span as recorded: its name, its parent's name and its fields.
