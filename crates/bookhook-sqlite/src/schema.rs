@@ -68,6 +68,20 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX events_received ON events (received_at);
     CREATE INDEX events_state_id ON events (state, id);
     ",
+    // 3: the request path's insert maintains no index keyed by appointment.
+    // Appointment ids are random, so every entry of such an index lands on
+    // its own page: that page is one more written to the WAL per event, which
+    // cost a third of the writer's time per acknowledged event. A claim sees
+    // the rows never claimed in its own scan (oldest first), so the ordering
+    // index only has to hold the rows a worker has claimed; the freshness
+    // lookup only needs the done rows. Both enter on the worker's path.
+    "
+    DROP INDEX events_order;
+    CREATE INDEX events_order_claimed ON events (namespace, ordering_key, id)
+        WHERE ordering_key IS NOT NULL AND (state = 1 OR (state = 0 AND attempts > 0));
+    CREATE INDEX events_order_done ON events (namespace, ordering_key, occurred_at)
+        WHERE ordering_key IS NOT NULL AND state = 2;
+    ",
 ];
 
 /// The schema version this build writes and understands.

@@ -161,10 +161,17 @@ struct Candidate {
     state: i64,
     attempts: u32,
     manual: bool,
+    next_attempt_at: Option<i64>,
 }
 
 /// Leases up to `max` runnable rows of `namespace`, oldest first, keeping
 /// each ordering key to one row at a time.
+///
+/// The scan reads the pending and processing rows in id order from the
+/// oldest, and every row never claimed whether it is due or not: an older
+/// row of an appointment is then always read before a newer one, and its
+/// key blocks the newer. Rows a worker has claimed before (leased, or
+/// waiting for a retry) may not be due; `events_order_claimed` finds them.
 pub(crate) fn claim(
     conn: &Connection,
     namespace: &str,
@@ -178,14 +185,16 @@ pub(crate) fn claim(
     }
     let until_ms = now_ms.saturating_add(lease_ms);
     let page = i64::try_from(max.saturating_mul(2).clamp(16, 1024)).unwrap_or(1024);
-    let mut keys_taken: HashSet<String> = HashSet::new();
+    // The ordering keys of the rows read so far: a later row of one of them waits.
+    let mut keys_seen: HashSet<String> = HashSet::new();
     let mut after = 0_i64;
     loop {
         let candidates: Vec<Candidate> = conn
             .prepare_cached(
-                "SELECT id, ordering_key, state, attempts, trigger_next FROM events \
+                "SELECT id, ordering_key, state, attempts, trigger_next, next_attempt_at FROM events \
                  WHERE namespace = ?1 AND state IN (0, 1) AND id > ?2 \
-                 AND ((state = 0 AND next_attempt_at <= ?3) OR (state = 1 AND lease_until < ?3)) \
+                 AND ((state = 0 AND (attempts = 0 OR next_attempt_at <= ?3)) \
+                      OR (state = 1 AND lease_until < ?3)) \
                  ORDER BY id LIMIT ?4",
             )?
             .query_map(params![namespace, after, now_ms, page], |row| {
@@ -195,6 +204,7 @@ pub(crate) fn claim(
                     state: row.get(2)?,
                     attempts: row.get(3)?,
                     manual: row.get::<_, i64>(4)? == 1,
+                    next_attempt_at: row.get(5)?,
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;
@@ -203,16 +213,20 @@ pub(crate) fn claim(
         };
         after = last.id;
         for candidate in candidates {
+            let due = candidate.state == PROCESSING
+                || candidate.next_attempt_at.is_some_and(|at| at <= now_ms);
             if let Some(key) = &candidate.ordering_key {
-                if keys_taken.contains(key) || blocked(conn, namespace, key, candidate.id, now_ms)?
-                {
+                let waits = keys_seen.contains(key)
+                    || (due && blocked(conn, namespace, key, candidate.id, now_ms)?);
+                keys_seen.insert(key.clone());
+                if waits {
                     continue;
                 }
             }
-            claimed.push(take(conn, namespace, &candidate, now_ms, until_ms)?);
-            if let Some(key) = candidate.ordering_key {
-                keys_taken.insert(key);
+            if !due {
+                continue;
             }
+            claimed.push(take(conn, namespace, &candidate, now_ms, until_ms)?);
             if claimed.len() == max {
                 return Ok(claimed);
             }
@@ -220,7 +234,10 @@ pub(crate) fn claim(
     }
 }
 
-/// Whether an older row of the same ordering key is pending or holds a live lease.
+/// Whether an older row of the same ordering key that a worker has claimed
+/// before is waiting for a retry or holds a live lease (the rows never
+/// claimed are the scan's to see). The `state` term repeats the partial
+/// index's condition word for word, which is how SQLite picks that index.
 fn blocked(
     conn: &Connection,
     namespace: &str,
@@ -228,15 +245,20 @@ fn blocked(
     id: i64,
     now_ms: i64,
 ) -> rusqlite::Result<bool> {
-    conn.prepare_cached(
-        "SELECT EXISTS (SELECT 1 FROM events \
-         WHERE namespace = ?1 AND ordering_key = ?2 AND id < ?3 \
-         AND (state = 0 OR (state = 1 AND lease_until >= ?4)))",
-    )?
-    .query_row(params![namespace, ordering_key, id, now_ms], |row| {
-        row.get(0)
-    })
+    conn.prepare_cached(BLOCKED)?
+        .query_row(params![namespace, ordering_key, id, now_ms], |row| {
+            row.get(0)
+        })
 }
+
+const BLOCKED: &str = "SELECT EXISTS (SELECT 1 FROM events \
+     WHERE namespace = ?1 AND ordering_key = ?2 AND id < ?3 \
+     AND (state = 1 OR (state = 0 AND attempts > 0)) \
+     AND (state = 0 OR lease_until >= ?4))";
+
+/// The time of the newest done event of an appointment, through `events_order_done`.
+const NEWEST_DONE: &str = "SELECT MAX(occurred_at) FROM events \
+     WHERE namespace = ?1 AND ordering_key = ?2 AND state = 2";
 
 /// Leases one candidate: closes an expired attempt, opens the next one.
 fn take(
@@ -278,10 +300,7 @@ fn take(
     let newer_done_at_ms = match (&record.ordering_key, record.occurred_at_ms) {
         (Some(key), Some(own)) => {
             let newest: Option<i64> = conn
-                .prepare_cached(
-                    "SELECT MAX(occurred_at) FROM events \
-                     WHERE namespace = ?1 AND ordering_key = ?2 AND +state = 2",
-                )?
+                .prepare_cached(NEWEST_DONE)?
                 .query_row(params![namespace, key], |row| row.get(0))?;
             newest.filter(|newest| *newest > own)
         }
@@ -703,6 +722,79 @@ pub(crate) fn expire(conn: &Connection, cutoff_ms: i64) -> rusqlite::Result<u64>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn migrated() -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::schema::migrate(&mut conn).unwrap();
+        conn
+    }
+
+    fn plan(conn: &Connection, sql: &str) -> String {
+        let mut statement = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let details: Vec<String> = statement
+            .query_map(params!["a", "apt", 1, 1], |row| row.get(3))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        details.join("; ")
+    }
+
+    #[test]
+    fn ordering_lookups_read_their_partial_indexes() {
+        let conn = migrated();
+        let blocked = plan(&conn, BLOCKED);
+        assert!(blocked.contains("events_order_claimed"), "{blocked}");
+        let newest = NEWEST_DONE.replace("?1", "'a'").replace("?2", "'apt'");
+        let mut statement = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {newest}"))
+            .unwrap();
+        let details: Vec<String> = statement
+            .query_map([], |row| row.get(3))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert!(
+            details.join("; ").contains("events_order_done"),
+            "{details:?}"
+        );
+    }
+
+    #[test]
+    fn a_new_row_enters_the_ordering_indexes_only_once_claimed_or_done() {
+        let conn = migrated();
+        let event = NewEvent::new(
+            "a",
+            "k1",
+            Some("apt".to_owned()),
+            Provider::Calendence,
+            "booking.created",
+            Kind::Created,
+            1_000,
+            Some(1_000),
+            Bytes::from_static(b"{}"),
+            Vec::new(),
+        );
+        enqueue(&conn, &event).unwrap();
+        let in_index = |index: &str, condition: &str| -> i64 {
+            conn.query_row(
+                &format!(
+                    "SELECT count(*) FROM events INDEXED BY {index} \
+                     WHERE namespace = 'a' AND ordering_key = 'apt' AND {condition}"
+                ),
+                [],
+                |row| row.get(0),
+            )
+            .unwrap()
+        };
+        let claimed = "(state = 1 OR (state = 0 AND attempts > 0))";
+        assert_eq!(in_index("events_order_claimed", claimed), 0);
+        let leased = claim(&conn, "a", 1_000, 30_000, 1).unwrap();
+        assert_eq!(in_index("events_order_claimed", claimed), 1);
+        assert_eq!(in_index("events_order_done", "state = 2"), 0);
+        complete(&conn, &leased[0].lease, 1_001).unwrap().unwrap();
+        assert_eq!(in_index("events_order_claimed", claimed), 0);
+        assert_eq!(in_index("events_order_done", "state = 2"), 1);
+    }
 
     #[test]
     fn renumber_shifts_every_placeholder() {

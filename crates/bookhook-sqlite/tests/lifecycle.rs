@@ -205,6 +205,23 @@ async fn an_older_pending_row_blocks_its_ordering_key_even_when_not_due() {
 }
 
 #[tokio::test]
+async fn an_older_row_never_claimed_and_not_yet_due_blocks_a_newer_due_one() {
+    let (_dir, inbox) = inbox();
+    inbox
+        .enqueue(event("a", "x1", Some("apt"), T0 + 1_000, None))
+        .await
+        .unwrap();
+    inbox
+        .enqueue(event("a", "x2", Some("apt"), T0, None))
+        .await
+        .unwrap();
+    assert!(inbox.claim("a", T0, LEASE, 10).await.unwrap().is_empty());
+    let first = inbox.claim("a", T0 + 1_000, LEASE, 10).await.unwrap();
+    let keys: Vec<_> = first.iter().map(|c| c.record.key.as_str()).collect();
+    assert_eq!(keys, ["x1"], "x2 waits for the older x1");
+}
+
+#[tokio::test]
 async fn dead_and_done_rows_do_not_block_their_ordering_key() {
     let (_dir, inbox) = inbox();
     inbox
