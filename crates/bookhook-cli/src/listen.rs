@@ -59,7 +59,10 @@ pub(crate) async fn run(args: ListenArgs) -> Result<ExitCode, CliError> {
         .builder()?
         .max_body(max_body)
         .body_timeout(args.body_timeout)
-        .unverified_budget(budget);
+        .unverified_budget(budget)
+        // Nothing listen prints or gives `--exec` says whether an event is
+        // its appointment's newest: no record of it is kept.
+        .track_freshness(false);
     if let Some(url) = &args.redis {
         let known = ["redis://", "rediss://", "redis+unix://", "unix://"];
         if !known.iter().any(|scheme| {

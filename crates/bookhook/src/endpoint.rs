@@ -81,6 +81,7 @@ struct Inner {
     ttl: Duration,
     retry_after: Duration,
     fail_open: bool,
+    track_freshness: bool,
 }
 
 impl fmt::Debug for Endpoint {
@@ -229,7 +230,10 @@ impl Endpoint {
         };
         crate::span::record_delivery(&span, &delivery);
         let key = self.namespaced("k", delivery.idempotency_key());
-        let appointment_key = delivery.appointment_id().map(|id| self.namespaced("a", id));
+        let appointment_key = delivery
+            .appointment_id()
+            .filter(|_| self.inner.track_freshness)
+            .map(|id| self.namespaced("a", id));
         let observation = match (&appointment_key, delivery.occurred_at()) {
             (Some(appointment), Some(at)) => Some(Observation {
                 appointment,
@@ -610,6 +614,7 @@ pub struct EndpointBuilder {
     ttl: Duration,
     retry_after: Option<Duration>,
     fail_open: bool,
+    track_freshness: bool,
 }
 
 impl fmt::Debug for EndpointBuilder {
@@ -642,6 +647,7 @@ impl EndpointBuilder {
             ttl: DEFAULT_TTL,
             retry_after: None,
             fail_open: false,
+            track_freshness: true,
         }
     }
 
@@ -789,6 +795,26 @@ impl EndpointBuilder {
         self
     }
 
+    /// Whether each delivery records its appointment's newest event time in
+    /// the store, which is what [`freshness`](crate::ClaimedEvent::freshness)
+    /// reports (on by default). Turn it off when no handler reads
+    /// `freshness()`: each new delivery then makes one store write fewer,
+    /// and `freshness()` is always [`Freshness::Latest`].
+    ///
+    /// ```
+    /// use bookhook::{Endpoint, Provider};
+    ///
+    /// let endpoint = Endpoint::builder(Provider::Calendence)
+    ///     .secret("calendence-webhook-secret")
+    ///     .track_freshness(false)
+    ///     .build()?;
+    /// # Ok::<(), bookhook::ConfigError>(())
+    /// ```
+    pub fn track_freshness(mut self, track: bool) -> Self {
+        self.track_freshness = track;
+        self
+    }
+
     /// Validates the configuration.
     pub fn build(self) -> Result<Endpoint, ConfigError> {
         let verifier = if self.unverified {
@@ -860,6 +886,7 @@ impl EndpointBuilder {
                 ttl: self.ttl,
                 retry_after,
                 fail_open: self.fail_open,
+                track_freshness: self.track_freshness,
             }),
         })
     }

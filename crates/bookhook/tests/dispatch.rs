@@ -318,6 +318,39 @@ async fn late_update_after_cancellation_is_marked_stale() {
 }
 
 #[tokio::test]
+async fn without_freshness_tracking_no_appointment_is_recorded_and_every_event_is_latest() {
+    type Seen = Arc<std::sync::Mutex<Vec<Freshness>>>;
+    let clock = clock();
+    let store = Arc::new(store(&clock));
+    let endpoint = Endpoint::builder(Provider::Calendence)
+        .secret(SECRET)
+        .clock(clock.clone())
+        .shared_store(store.clone())
+        .track_freshness(false)
+        .build()
+        .unwrap();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let dispatcher = DispatcherBuilder::new(endpoint, seen.clone())
+        .fallback(|ctx: Context<Seen>| async move {
+            ctx.state().lock().unwrap().push(ctx.freshness());
+            Ok::<_, HandlerError>(())
+        })
+        .build()
+        .unwrap();
+    let late = booking("booking.updated", "b-ooo", "2026-03-24T14:00:00+00:00");
+    let newest = booking("booking.cancelled", "b-ooo", "2026-03-24T14:10:00+00:00");
+    assert_eq!(send(&dispatcher, &newest).await.1, "handled");
+    assert_eq!(send(&dispatcher, &late).await.1, "handled");
+    assert_eq!(send(&dispatcher, &late).await.1, "duplicate");
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [Freshness::Latest, Freshness::Latest]
+    );
+    // The two delivery keys, and no appointment record.
+    assert_eq!(store.len(), 2);
+}
+
+#[tokio::test]
 async fn most_specific_route_wins() {
     let clock = clock();
     let hits = Arc::new(std::sync::Mutex::new(Vec::new()));
