@@ -9,7 +9,9 @@
 //!
 //! In the same group: the floor (raw HMAC verify + typed serde parse of the
 //! same bytes), `Endpoint::verify_and_parse` (no claim, no handler), and the
-//! pipeline again with a `MemoryStore` of 10,000 keys instead of a million.
+//! pipeline again with a `MemoryStore` of 10,000 keys instead of a million,
+//! and the pipeline with `track_freshness(false)` (no appointment record: one
+//! store insertion per delivery instead of two).
 //! Every store is filled to capacity before anything is timed (about 5 s).
 //!
 //! The floor does none of the deduplication the pipeline does, so one more
@@ -200,6 +202,20 @@ fn pipeline(c: &mut Criterion) {
         })
         .build()
         .expect("valid routes");
+    // The default store without the appointment records.
+    let untracked_dispatcher = Dispatcher::builder(
+        Endpoint::builder(Provider::Calendence)
+            .secret(SECRET)
+            .track_freshness(false)
+            .build()
+            .expect("valid endpoint"),
+    )
+    .on("booking.created", |ctx: Context| async move {
+        black_box(ctx.delivery());
+        Ok::<_, HandlerError>(())
+    })
+    .build()
+    .expect("valid routes");
     let key = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).expect("any key length");
     let next = AtomicU64::new(0);
     // A new, signed delivery each time (not timed).
@@ -260,6 +276,15 @@ fn pipeline(c: &mut Criterion) {
         let outcome = floor_with_dedup(&key, &floor_store, &input());
         assert_eq!(outcome, FloorOutcome::Handled { latest: true });
     }
+    // One key per delivery here: as many deliveries as the store holds keys.
+    for _ in 0..DEFAULT_STORE_KEYS {
+        let (headers, body) = input();
+        let finished = untracked_dispatcher
+            .dispatch(Request::post(&headers, body))
+            .now_or_never()
+            .expect("the pipeline with the memory store completes at once");
+        assert_eq!(finished.outcome().as_str(), "handled");
+    }
     for _ in 0..SMALL_STORE_KEYS / 2 {
         let (headers, body) = input();
         let finished = small_dispatcher
@@ -304,6 +329,19 @@ fn pipeline(c: &mut Criterion) {
             input,
             |(headers, body)| {
                 let finished = dispatcher
+                    .dispatch(Request::post(black_box(&*headers), black_box(body.clone())))
+                    .now_or_never()
+                    .expect("the pipeline with the memory store completes at once");
+                black_box(finished).status()
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("dispatch_without_freshness", |b| {
+        b.iter_batched_ref(
+            input,
+            |(headers, body)| {
+                let finished = untracked_dispatcher
                     .dispatch(Request::post(black_box(&*headers), black_box(body.clone())))
                     .now_or_never()
                     .expect("the pipeline with the memory store completes at once");
