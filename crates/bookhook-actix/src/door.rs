@@ -1,10 +1,9 @@
-//! The deliveries in progress on an actix-web server: their cap, and their
-//! cut-off at the end of the shutdown grace period.
+//! `FrontDoor`: the core's cap and shutdown cut-off of deliveries
+//! ([`bookhook::front_door::Deliveries`]), put on an actix-web server.
 
 use std::fmt;
 use std::future::Future;
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, OnceLock};
 
 use actix_http::body::MessageBody;
 use actix_http::{Request, Response};
@@ -12,11 +11,10 @@ use actix_service::{IntoServiceFactory, Service, ServiceFactory};
 use actix_web::HttpServer;
 use actix_web::dev::AppConfig;
 use bookhook::endpoint::Rejection;
-use tokio::sync::watch;
-use tokio::time::Instant as TimerInstant;
+pub use bookhook::front_door::shutdown_signal;
+use bookhook::front_door::{Deliveries, Pass};
 
 use crate::server::ServerLimits;
-use crate::service::BUSY_RETRY_AFTER;
 
 /// Default number of deliveries in progress at once, all workers together: 256.
 pub const DEFAULT_MAX_DELIVERIES: usize = 256;
@@ -24,9 +22,6 @@ pub const DEFAULT_MAX_DELIVERIES: usize = 256;
 /// How long connections still open once the deliveries have drained may take
 /// to finish (actix-web's `shutdown_timeout`, in whole seconds).
 const CLOSE_AFTER_DRAIN_SECS: u64 = 1;
-
-/// How long cut-off deliveries get to release their claims.
-const RELEASE_WAIT: Duration = Duration::from_secs(5);
 
 /// The deliveries in progress on one actix-web server, shared by all its
 /// workers: at most [`ServerLimits::max_deliveries`] at once, and at shutdown
@@ -105,19 +100,8 @@ pub struct FrontDoor {
 
 struct Inner {
     limits: ServerLimits,
-    /// Deliveries in progress.
-    in_progress: watch::Sender<usize>,
-    phase: watch::Sender<Phase>,
-    /// When the grace period ends, set by the first shutdown.
-    deadline: OnceLock<TimerInstant>,
-    warning: Throttle,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    Serving,
-    Draining,
-    CutOff,
+    /// The cap and the cut-off, kept by the core.
+    deliveries: Deliveries,
 }
 
 impl fmt::Debug for FrontDoor {
@@ -143,10 +127,7 @@ impl FrontDoor {
         Self {
             inner: Arc::new(Inner {
                 limits,
-                in_progress: watch::Sender::new(0),
-                phase: watch::Sender::new(Phase::Serving),
-                deadline: OnceLock::new(),
-                warning: Throttle::default(),
+                deliveries: Deliveries::new(limits.max_deliveries),
             }),
         }
     }
@@ -172,12 +153,12 @@ impl FrontDoor {
 
     /// Deliveries in progress now.
     pub fn in_progress(&self) -> usize {
-        *self.inner.in_progress.borrow()
+        self.inner.deliveries.in_progress()
     }
 
     /// Whether [`shutdown`](Self::shutdown) has begun: new deliveries are refused.
     pub fn is_shutting_down(&self) -> bool {
-        *self.inner.phase.borrow() != Phase::Serving
+        self.inner.deliveries.is_shutting_down()
     }
 
     /// Sets the door's [`ServerLimits`] on `server` and makes the first
@@ -224,221 +205,12 @@ impl FrontDoor {
     /// cut-off one hang while releasing, a few seconds after the grace
     /// period). Calling it again waits for the same deadline.
     pub async fn shutdown(&self) {
-        let inner = &self.inner;
-        let grace = inner.limits.grace;
-        let deadline = *inner.deadline.get_or_init(|| TimerInstant::now() + grace);
-        let began = inner.phase.send_if_modified(|phase| {
-            let serving = *phase == Phase::Serving;
-            if serving {
-                *phase = Phase::Draining;
-            }
-            serving
-        });
-        let mut in_progress = inner.in_progress.subscribe();
-        if began {
-            tracing::info!(
-                deliveries = *in_progress.borrow(),
-                grace_ms = u64::try_from(grace.as_millis()).unwrap_or(u64::MAX),
-                "shutting down: new deliveries get 503; those in progress have the grace period"
-            );
-        }
-        let drained = tokio::time::timeout_at(deadline, in_progress.wait_for(|n| *n == 0))
-            .await
-            .is_ok();
-        if !drained {
-            let left = *in_progress.borrow();
-            if inner.phase.send_replace(Phase::CutOff) != Phase::CutOff {
-                tracing::warn!(
-                    deliveries = left,
-                    "grace period over: cutting off the deliveries still running and releasing their claims"
-                );
-            }
-            let _ =
-                actix_web::rt::time::timeout(RELEASE_WAIT, in_progress.wait_for(|n| *n == 0)).await;
-        }
+        let grace = self.inner.limits.grace;
+        self.inner.deliveries.shutdown_within(grace).await;
     }
 
     /// Lets one delivery in, or refuses it with the core's answer.
     pub(crate) fn enter(&self) -> Result<Pass, Rejection> {
-        let inner = &self.inner;
-        let max = inner.limits.max_deliveries.max(1);
-        // Count first, then look at the phase: a shutdown that begins
-        // in between sees this delivery and waits for it.
-        let counted = inner.in_progress.send_if_modified(|n| {
-            let room = *n < max;
-            if room {
-                *n += 1;
-            }
-            room
-        });
-        if !counted {
-            inner.warning.warn(|| {
-                tracing::warn!(
-                    max_deliveries = max,
-                    "delivery limit reached ({max} in progress); answering 503"
-                );
-            });
-            return Err(busy());
-        }
-        let pass = Pass {
-            door: self.clone(),
-            phase: inner.phase.subscribe(),
-        };
-        if *pass.phase.borrow() != Phase::Serving {
-            tracing::debug!("shutting down: delivery refused with 503");
-            return Err(busy());
-        }
-        Ok(pass)
-    }
-}
-
-fn busy() -> Rejection {
-    Rejection::Busy {
-        limit: "deliveries",
-        retry_after: BUSY_RETRY_AFTER,
-    }
-}
-
-/// One delivery let in: counted until dropped.
-pub(crate) struct Pass {
-    door: FrontDoor,
-    phase: watch::Receiver<Phase>,
-}
-
-impl Pass {
-    /// Completes when the door cuts off the deliveries still running.
-    pub(crate) fn cutoff(&self) -> impl Future<Output = ()> + Send + 'static {
-        let mut phase = self.phase.clone();
-        async move {
-            // The sender lives in the door, which this future's pass keeps.
-            if phase
-                .wait_for(|phase| *phase == Phase::CutOff)
-                .await
-                .is_err()
-            {
-                std::future::pending::<()>().await;
-            }
-        }
-    }
-}
-
-impl Drop for Pass {
-    fn drop(&mut self) {
-        self.door
-            .inner
-            .in_progress
-            .send_modify(|n| *n = n.saturating_sub(1));
-    }
-}
-
-/// Completes at the first SIGTERM or SIGINT (Ctrl-C elsewhere than Unix),
-/// for actix-web's `HttpServer::shutdown_signal` (through
-/// [`FrontDoor::shutdown_after`]). From then on, a second SIGTERM or SIGINT
-/// ends the process at once with exit status 130.
-pub async fn shutdown_signal() {
-    wait_for_signal().await;
-    tracing::warn!("shutting down; a second signal exits at once");
-    actix_web::rt::spawn(async {
-        wait_for_signal().await;
-        eprintln!("second signal: exiting now");
-        std::process::exit(130);
-    });
-}
-
-#[cfg(unix)]
-async fn wait_for_signal() {
-    use actix_web::rt::signal::unix::{SignalKind, signal};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut terminate), Ok(mut interrupt)) => {
-            futures_util::future::select(
-                std::pin::pin!(terminate.recv()),
-                std::pin::pin!(interrupt.recv()),
-            )
-            .await;
-        }
-        _ => {
-            tracing::error!("cannot listen for SIGTERM or SIGINT");
-            std::future::pending::<()>().await;
-        }
-    }
-}
-
-#[cfg(not(unix))]
-async fn wait_for_signal() {
-    if actix_web::rt::signal::ctrl_c().await.is_err() {
-        std::future::pending::<()>().await;
-    }
-}
-
-/// Lets a warning through at most once every ten seconds.
-#[derive(Default)]
-struct Throttle {
-    last: Mutex<Option<Instant>>,
-}
-
-impl Throttle {
-    fn warn(&self, log: impl FnOnce()) {
-        let mut last = match self.last.lock() {
-            Ok(last) => last,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        if last.is_none_or(|at| at.elapsed() >= Duration::from_secs(10)) {
-            *last = Some(Instant::now());
-            drop(last);
-            log();
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn door(max: usize) -> FrontDoor {
-        FrontDoor::new(ServerLimits {
-            max_deliveries: max,
-            grace: Duration::from_millis(50),
-            ..ServerLimits::default()
-        })
-    }
-
-    #[test]
-    fn lets_in_up_to_the_cap_and_counts_passes_until_dropped() {
-        let door = door(2);
-        let first = door.enter().expect("room");
-        let second = door.enter().expect("room");
-        assert_eq!(door.in_progress(), 2);
-        assert!(matches!(
-            door.enter(),
-            Err(Rejection::Busy {
-                limit: "deliveries",
-                ..
-            })
-        ));
-        assert_eq!(door.in_progress(), 2);
-        drop(first);
-        assert_eq!(door.in_progress(), 1);
-        let third = door.enter().expect("room again");
-        drop((second, third));
-        assert_eq!(door.in_progress(), 0);
-    }
-
-    #[actix_web::test]
-    async fn shutdown_refuses_new_deliveries_and_cuts_off_running_ones() {
-        let door = door(4);
-        let running = door.enter().expect("room");
-        let cutoff = running.cutoff();
-        let released = actix_web::rt::spawn(async move {
-            cutoff.await;
-            drop(running);
-        });
-        door.shutdown().await;
-        assert!(door.is_shutting_down());
-        assert!(door.enter().is_err());
-        released.await.expect("the cut-off fired");
-        assert_eq!(door.in_progress(), 0);
+        self.inner.deliveries.enter()
     }
 }

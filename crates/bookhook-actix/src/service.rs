@@ -170,10 +170,6 @@ where
     to_http_response(&response)
 }
 
-/// The `Retry-After` sent when the unverified body budget is spent or the
-/// deliveries are at their cap.
-pub(crate) const BUSY_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
-
 /// Reads the body within the endpoint's limits. A refusal has been logged by
 /// the core, which also decided its status.
 ///
@@ -230,7 +226,7 @@ where
             if hold.grow(target - body.capacity()).is_err() {
                 return Err(endpoint.reject(Rejection::Busy {
                     limit: "unverified_bytes",
-                    retry_after: BUSY_RETRY_AFTER,
+                    retry_after: bookhook::front_door::BUSY_RETRY_AFTER,
                 }));
             }
             body.reserve_exact(target - body.len());

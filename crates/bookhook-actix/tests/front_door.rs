@@ -9,12 +9,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix_web::{App, HttpServer};
-use bookhook::testing::signed_request;
+use bookhook::testing::wire::{PARTIAL_HEADERS, read_to_close, signed_post};
 use bookhook_actix::bookhook::endpoint::UnverifiedBudget;
 use bookhook_actix::{
     Context, Dispatcher, Endpoint, FrontDoor, HandlerError, Provider, ServerLimits,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 const SECRET: &str = "front-door-secret";
@@ -23,7 +23,6 @@ const BODY: &str =
 /// A well-formed Calendence signature that matches no body: it passes the
 /// check made on the headers, so the body is read.
 const WELL_FORMED: &str = "sha256=0000000000000000000000000000000000000000000000000000000000000000";
-const PARTIAL_HEADERS: &[u8] = b"POST /webhook HTTP/1.1\r\nHost: test\r\nContent-Le";
 
 fn endpoint(body_timeout: Duration, budget: &UnverifiedBudget) -> Endpoint {
     Endpoint::builder(Provider::Calendence)
@@ -62,22 +61,6 @@ fn limits(header_timeout: Duration) -> ServerLimits {
     limits
 }
 
-async fn read_to_close(stream: &mut TcpStream) -> (String, Duration) {
-    let started = Instant::now();
-    let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
-    while started.elapsed() < Duration::from_secs(10) {
-        match tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf)).await {
-            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
-            Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
-        }
-    }
-    (
-        String::from_utf8_lossy(&out).into_owned(),
-        started.elapsed(),
-    )
-}
-
 fn stalled_body_head(length: usize) -> Vec<u8> {
     format!(
         "POST /webhook HTTP/1.1\r\nHost: test\r\nContent-Length: {length}\r\nX-Calendence-Signature: {WELL_FORMED}\r\n\r\n"
@@ -89,20 +72,6 @@ fn event(id: &str) -> String {
     format!(
         r#"{{"event":"booking.created","timestamp":"2026-03-24T14:30:00+00:00","data":{{"id":"{id}"}}}}"#
     )
-}
-
-fn signed_post(endpoint: &Endpoint, body: &str) -> Vec<u8> {
-    let (headers, _query) = signed_request(endpoint, body.as_bytes());
-    let mut request = format!(
-        "POST /webhook HTTP/1.1\r\nHost: test\r\nContent-Length: {}\r\nConnection: close\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str("\r\n");
-    request.push_str(body);
-    request.into_bytes()
 }
 
 /// Resident memory of this process, in KiB (Linux).

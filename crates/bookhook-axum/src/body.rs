@@ -1,7 +1,4 @@
 //! Reading a request body within the endpoint's limits, and writing the core's responses.
-
-use std::time::Duration;
-
 use axum::body::{Body, HttpBody};
 use axum::response::Response as AxumResponse;
 use bookhook::{
@@ -15,9 +12,6 @@ use http::{HeaderMap, StatusCode};
 use http_body_util::BodyExt;
 
 use crate::headers::HttpHeaders;
-
-/// The `Retry-After` sent when the unverified body budget is spent.
-pub(crate) const BUSY_RETRY_AFTER: Duration = Duration::from_secs(5);
 
 /// Reads the whole body within the endpoint's limits.
 ///
@@ -79,7 +73,7 @@ pub(crate) async fn read_limited(
             if hold.grow(target - buffer.capacity()).is_err() {
                 return Err(endpoint.reject(Rejection::Busy {
                     limit: "unverified_bytes",
-                    retry_after: BUSY_RETRY_AFTER,
+                    retry_after: bookhook::front_door::BUSY_RETRY_AFTER,
                 }));
             }
             buffer.reserve_exact(target - buffer.len());
@@ -118,6 +112,7 @@ pub(crate) fn into_axum(response: Response) -> AxumResponse {
 mod tests {
     use super::*;
     use bookhook::{Outcome, Provider, endpoint::UnverifiedBudget};
+    use std::time::Duration;
 
     fn endpoint(max_body: usize) -> Endpoint {
         Endpoint::builder(Provider::Calendence)

@@ -13,17 +13,20 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
-use bookhook::{Outcome, endpoint::Rejection};
+use bookhook::Outcome;
+use bookhook::front_door::{Deliveries, Pass, Throttle};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
-use crate::body::{BUSY_RETRY_AFTER, into_axum};
+use crate::body::into_axum;
+
+pub use bookhook::front_door::shutdown_signal;
 
 /// Default time a client has to send a request's headers: 10 s.
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -99,6 +102,7 @@ pub fn serve(listener: TcpListener, app: Router) -> Serve {
 
 /// The server built by [`serve`]: set its limits, then `.await` it.
 #[must_use = "a server does nothing until it is awaited"]
+#[derive(Debug)]
 pub struct Serve {
     listener: TcpListener,
     app: Router,
@@ -107,19 +111,15 @@ pub struct Serve {
     max_connections: usize,
     max_deliveries: usize,
     grace: Duration,
-    shutdown: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+    shutdown: Option<Signal>,
 }
 
-impl fmt::Debug for Serve {
+/// What begins the shutdown, given to [`Serve::with_graceful_shutdown`].
+struct Signal(Pin<Box<dyn Future<Output = ()> + Send>>);
+
+impl fmt::Debug for Signal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Serve")
-            .field("listener", &self.listener)
-            .field("header_timeout", &self.header_timeout)
-            .field("idle_timeout", &self.idle_timeout)
-            .field("max_connections", &self.max_connections)
-            .field("max_deliveries", &self.max_deliveries)
-            .field("grace", &self.grace)
-            .finish_non_exhaustive()
+        f.write_str("Signal")
     }
 }
 
@@ -167,7 +167,7 @@ impl Serve {
         mut self,
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> Self {
-        self.shutdown = Some(Box::pin(signal));
+        self.shutdown = Some(Signal(Box::pin(signal)));
         self
     }
 
@@ -187,19 +187,15 @@ impl Serve {
             grace,
             shutdown,
         } = self;
-        let mut shutdown = shutdown.unwrap_or_else(|| Box::pin(std::future::pending()));
-        let connections = Arc::new(Semaphore::new(max_connections));
-        let deliveries = Arc::new(Semaphore::new(max_deliveries));
-        let (cut_tx, cut_rx) = watch::channel(false);
-        let (tracker_tx, mut tracker_rx) = mpsc::channel::<Infallible>(1);
-        let cutoff = Cutoff {
-            cut: cut_rx,
-            _tracker: tracker_tx,
+        let mut shutdown = match shutdown {
+            Some(Signal(signal)) => signal,
+            None => Box::pin(std::future::pending()),
         };
+        let connections = Arc::new(Semaphore::new(max_connections));
+        let deliveries = Deliveries::new(max_deliveries);
         let graceful = GracefulShutdown::new();
         let mut tasks = tokio::task::JoinSet::new();
         let conn_warning = Throttle::default();
-        let delivery_warning = Arc::new(Throttle::default());
 
         loop {
             if connections.available_permits() == 0 {
@@ -240,38 +236,29 @@ impl Serve {
             });
             let service = hyper::service::service_fn({
                 let app = app.clone();
-                let deliveries = Arc::clone(&deliveries);
-                let cutoff = cutoff.clone();
+                let deliveries = deliveries.clone();
                 let activity = Arc::clone(&activity);
-                let warning = Arc::clone(&delivery_warning);
                 move |request: http::Request<Incoming>| {
                     let app = app.clone();
-                    let permit = Arc::clone(&deliveries).try_acquire_owned();
-                    let cutoff = cutoff.clone();
+                    let entered = deliveries.enter();
                     let activity = Arc::clone(&activity);
-                    let warning = Arc::clone(&warning);
                     async move {
-                        let Ok(permit) = permit else {
-                            bookhook::metrics::front_door_refused("deliveries");
-                            warning.warn(|| {
-                                tracing::warn!(
-                                    max_deliveries,
-                                    "delivery limit reached ({max_deliveries} requests in progress); answering 503"
-                                );
-                            });
-                            return Ok::<_, Infallible>(into_axum(
-                                Outcome::Rejected(Rejection::Busy {
-                                    limit: "deliveries",
-                                    retry_after: BUSY_RETRY_AFTER,
-                                })
-                                .response(),
-                            ));
+                        let pass = match entered {
+                            Ok(pass) => Cutoff(Arc::new(pass)),
+                            Err(busy) => {
+                                bookhook::metrics::front_door_refused("deliveries");
+                                return Ok::<_, Infallible>(into_axum(
+                                    Outcome::Rejected(busy).response(),
+                                ));
+                            }
                         };
                         let _busy = activity.begin_request();
                         let mut request = request.map(Body::new);
-                        request.extensions_mut().insert(cutoff);
+                        // The delivery keeps a clone until it ends, even if
+                        // its sender hangs up; this one lasts until the answer.
+                        request.extensions_mut().insert(pass.clone());
                         let response = app.oneshot(request).await;
-                        drop(permit);
+                        drop(pass);
                         response
                     }
                 }
@@ -308,24 +295,18 @@ impl Serve {
         let drained = tokio::time::timeout_at(deadline, graceful.shutdown())
             .await
             .is_ok();
-        // Deliveries whose sender hung up run on after their connection:
-        // they get what is left of the grace period too.
-        drop(cutoff);
-        let finished = drained
-            && tokio::time::timeout_at(deadline, tracker_rx.recv())
-                .await
-                .is_ok();
-        if !finished {
+        if !drained {
             tracing::warn!(
                 connections = tasks.len(),
                 "grace period over: closing the remaining connections and cutting off their deliveries"
             );
+            tasks.abort_all();
         }
-        // Cut off deliveries still running (their claims are released) and
-        // wait for them to finish that, briefly.
-        let _ = cut_tx.send(true);
+        // Deliveries whose sender hung up run on after their connection:
+        // they get what is left of the grace period too; then those still
+        // running are cut off (their claims are released), briefly waited for.
+        deliveries.shutdown_at(deadline).await;
         tasks.shutdown().await;
-        let _ = tokio::time::timeout(Duration::from_secs(5), tracker_rx.recv()).await;
         Ok(())
     }
 }
@@ -339,68 +320,19 @@ impl IntoFuture for Serve {
     }
 }
 
-/// Completes at the first SIGTERM or SIGINT (Ctrl-C elsewhere than Unix),
-/// for [`Serve::with_graceful_shutdown`]. From then on, a second SIGTERM or
-/// SIGINT ends the process at once with exit status 130.
-pub async fn shutdown_signal() {
-    wait_for_signal().await;
-    tracing::warn!("shutting down; a second signal exits at once");
-    tokio::spawn(async {
-        wait_for_signal().await;
-        eprintln!("second signal: exiting now");
-        std::process::exit(130);
-    });
-}
-
-#[cfg(unix)]
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut terminate), Ok(mut interrupt)) => {
-            tokio::select! {
-                _ = terminate.recv() => {}
-                _ = interrupt.recv() => {}
-            }
-        }
-        _ => {
-            tracing::error!("cannot listen for SIGTERM or SIGINT");
-            std::future::pending::<()>().await;
-        }
-    }
-}
-
-#[cfg(not(unix))]
-async fn wait_for_signal() {
-    if tokio::signal::ctrl_c().await.is_err() {
-        std::future::pending::<()>().await;
-    }
-}
-
-/// Put in each request's extensions by [`serve`]: completes when the
-/// grace period is over, and while a clone lives, shutdown waits for it.
+/// Put in each request's extensions by [`serve`]: the request's [`Pass`]
+/// through the delivery cap. While a clone lives the delivery is counted
+/// and shutdown waits for it; it tells when the grace period is over.
 #[derive(Clone)]
-pub(crate) struct Cutoff {
-    cut: watch::Receiver<bool>,
-    _tracker: mpsc::Sender<Infallible>,
-}
+pub(crate) struct Cutoff(Arc<Pass>);
 
 impl Cutoff {
-    /// Completes once deliveries are to be cut off.
-    pub(crate) async fn wait(mut self) {
-        if self.cut.wait_for(|cut| *cut).await.is_err() {
-            // The server is gone without a shutdown: never cut off.
-            std::future::pending::<()>().await;
-        }
-    }
-
-    /// Completes once deliveries are to be cut off; never for a request
-    /// that came without a cut-off (not served by [`serve`]).
+    /// Completes once deliveries are to be cut off, keeping the delivery
+    /// counted until then; never for a request that came without a cut-off
+    /// (not served by [`serve`]).
     pub(crate) async fn wait_for(cutoff: Option<Cutoff>) {
         match cutoff {
-            Some(cutoff) => cutoff.wait().await,
+            Some(Cutoff(pass)) => pass.cutoff().await,
             None => std::future::pending().await,
         }
     }
@@ -509,25 +441,5 @@ impl AsyncWrite for Tracked {
 
     fn is_write_vectored(&self) -> bool {
         self.stream.is_write_vectored()
-    }
-}
-
-/// Lets a warning through at most once every ten seconds.
-#[derive(Default)]
-struct Throttle {
-    last: std::sync::Mutex<Option<Instant>>,
-}
-
-impl Throttle {
-    fn warn(&self, log: impl FnOnce()) {
-        let mut last = match self.last.lock() {
-            Ok(last) => last,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        if last.is_none_or(|at| at.elapsed() >= Duration::from_secs(10)) {
-            *last = Some(Instant::now());
-            drop(last);
-            log();
-        }
     }
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use bookhook::testing::signed_request;
+use bookhook::testing::wire::{PARTIAL_HEADERS, read_to_close, signed_post};
 use bookhook_axum::bookhook::{endpoint::Request, idempotency::MemoryStore};
 use bookhook_axum::{Context, Dispatcher, Endpoint, HandlerError, Provider, WebhookService};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -65,39 +66,6 @@ async fn start(
         });
     (addr, stop, tokio::spawn(server.into_future()))
 }
-
-/// Reads until the peer closes (or 10 s pass); returns what was read and when it ended.
-async fn read_to_close(stream: &mut TcpStream) -> (String, Duration) {
-    let started = Instant::now();
-    let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
-    while started.elapsed() < Duration::from_secs(10) {
-        match tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf)).await {
-            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
-            Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
-        }
-    }
-    (
-        String::from_utf8_lossy(&out).into_owned(),
-        started.elapsed(),
-    )
-}
-
-fn signed_post(endpoint: &Endpoint, body: &str) -> Vec<u8> {
-    let (headers, _query) = signed_request(endpoint, body.as_bytes());
-    let mut request = format!(
-        "POST /webhook HTTP/1.1\r\nHost: test\r\nContent-Length: {}\r\nConnection: close\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str("\r\n");
-    request.push_str(body);
-    request.into_bytes()
-}
-
-const PARTIAL_HEADERS: &[u8] = b"POST /webhook HTTP/1.1\r\nHost: test\r\nContent-Le";
 
 fn stalled_body_head() -> Vec<u8> {
     format!(

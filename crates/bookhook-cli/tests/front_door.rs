@@ -10,7 +10,7 @@ use std::sync::mpsc::channel;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use bookhook::testing::signed_request;
+use bookhook::testing::wire::{PARTIAL_HEADERS, signed_post};
 use bookhook::{Endpoint, Provider};
 
 use support::{Listener, TempDir, wait_bounded};
@@ -19,7 +19,6 @@ const SECRET: &str = "front-door-secret-value";
 /// A well-formed Calendence signature that matches no body: it passes the
 /// check made on the headers, so the body is read.
 const WELL_FORMED: &str = "sha256=0000000000000000000000000000000000000000000000000000000000000000";
-const PARTIAL_HEADERS: &[u8] = b"POST /webhook HTTP/1.1\r\nHost: test\r\nContent-Le";
 
 fn addr_of(listener: &Listener) -> String {
     listener
@@ -43,20 +42,6 @@ fn body_with_id(id: &str) -> String {
         "data": {"id": id},
     })
     .to_string()
-}
-
-fn signed_post(body: &str) -> Vec<u8> {
-    let (headers, _query) = signed_request(&calendence(), body.as_bytes());
-    let mut request = format!(
-        "POST /webhook HTTP/1.1\r\nHost: test\r\nContent-Length: {}\r\nConnection: close\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str("\r\n");
-    request.push_str(body);
-    request.into_bytes()
 }
 
 fn stalled_body_head(length: usize, signature: bool) -> Vec<u8> {
@@ -162,7 +147,10 @@ fn listen_delivers_while_200_stalled_connections_are_open() {
     let started = Instant::now();
     let mut client = connect(&addr);
     client
-        .write_all(&signed_post(&body_with_id("b-among-stalled")))
+        .write_all(&signed_post(
+            &calendence(),
+            &body_with_id("b-among-stalled"),
+        ))
         .expect("writes");
     let (reply, _) = read_to_close(&mut client);
     assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
@@ -283,7 +271,7 @@ fn second_signal_exits_at_once() {
     let addr = addr_of(&listener);
     let sender = thread::spawn(move || {
         let mut client = connect(&addr);
-        let _ = client.write_all(&signed_post(&body_with_id("b-slow")));
+        let _ = client.write_all(&signed_post(&calendence(), &body_with_id("b-slow")));
         read_to_close(&mut client)
     });
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -356,7 +344,9 @@ fn exec_takes_nul_and_200_kb_ids_and_never_sees_the_secret() {
     let sent = [body_with_id("b-\u{0}-nul"), body_with_id(&long_id)];
     for body in &sent {
         let mut client = connect(&addr);
-        client.write_all(&signed_post(body)).expect("writes");
+        client
+            .write_all(&signed_post(&calendence(), body))
+            .expect("writes");
         let (reply, _) = read_to_close(&mut client);
         assert!(
             reply.starts_with("HTTP/1.1 200"),

@@ -26,8 +26,8 @@
 //! - [`idempotency`]: the [`idempotency::IdempotencyStore`]
 //!   trait and the embedded [`idempotency::MemoryStore`].
 //! - [`dispatch`]: routing to handlers.
-//! - [`inbox`]: inbox mode; [`task`], [`span`] and [`metrics`] for adapters
-//!   and operators; `testing` (feature `testing`) for tests.
+//! - [`inbox`]: inbox mode; [`task`], [`front_door`], [`span`] and
+//!   [`metrics`] for adapters and operators; `testing` (feature `testing`) for tests.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod appointment;
@@ -38,6 +38,7 @@ pub mod dispatch;
 pub mod endpoint;
 mod error;
 pub mod event;
+pub mod front_door;
 mod headers;
 pub mod idempotency;
 pub mod inbox;

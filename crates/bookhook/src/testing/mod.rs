@@ -15,6 +15,8 @@
 //!   must meet, as async checks to run from your own tests.
 //! - [`store`]: a contract that every [`IdempotencyStore`](crate::IdempotencyStore)
 //!   must meet, as async checks to run from your own tests.
+//! - [`wire`]: raw HTTP/1.1 requests and replies, for front-door tests that
+//!   talk to a server over a socket.
 
 pub mod conformance;
 pub mod inbox;
@@ -23,5 +25,6 @@ pub mod samples;
 mod sign;
 pub mod spans;
 pub mod store;
+pub mod wire;
 
 pub use sign::{signed_request, signed_request_with};
