@@ -18,12 +18,11 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use serde_json::value::RawValue;
 
 use super::event_types::event_types;
 #[cfg(feature = "testing")]
 use super::Fill;
-use super::{Description, table_description, Parsed, Provider, lenient, optional_id, payload, required_string, value};
+use super::{Description, table_description, Parsed, Provider, raw_fields, lenient, optional_id, payload, required_string, value};
 use crate::appointment::{Appointment, Attendee, join_name};
 use crate::error::ParseError;
 use crate::headers::Headers;
@@ -374,18 +373,14 @@ impl AppointmentData {
     }
 }
 
-#[derive(Deserialize)]
-struct Envelope<'a> {
-    #[serde(borrow, default)]
-    id: Option<&'a RawValue>,
-    #[serde(borrow, default, rename = "type")]
-    event_type: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    data: Option<&'a RawValue>,
-    #[serde(borrow, default, rename = "createdDate")]
-    created_date: Option<&'a RawValue>,
-    #[serde(borrow, default, rename = "alertId")]
-    alert_id: Option<&'a RawValue>,
+raw_fields! {
+    struct Envelope {
+        id,
+        event_type = "type",
+        data,
+        created_date = "createdDate",
+        alert_id = "alertId",
+    }
 }
 
 fn other(event_type: String, (data, error): (Value, String)) -> Event {

@@ -51,8 +51,8 @@ use crate::time::Timestamp;
 pub(crate) use self::body::{is_object, read_envelope, read_value};
 pub(crate) use self::event_envelope::{EventTypes, Subject};
 pub(crate) use self::fields::{
-    id_of, optional_id, optional_string, optional_time, payload, required_string, typed_or_other,
-    value,
+    id_of, optional_id, optional_string, optional_time, payload, raw_fields, required_string,
+    typed_or_other, value,
 };
 pub(crate) use self::key::{composite_key, sha256_hex};
 

@@ -14,12 +14,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use serde_json::value::RawValue;
 
 use super::event_types::typed_events;
 #[cfg(feature = "testing")]
 use super::Fill;
-use super::{Description, table_description, Parsed, Provider, lenient, optional_time, typed_or_other};
+use super::{Description, table_description, Parsed, Provider, raw_fields, lenient, optional_time, typed_or_other};
 use crate::appointment::{Appointment, Attendee};
 use crate::error::ParseError;
 use crate::headers::{HeaderLookup, Headers};
@@ -215,16 +214,13 @@ fn dotted(raw: &str) -> String {
     }
 }
 
-#[derive(Deserialize)]
-struct Envelope<'a> {
-    #[serde(borrow, default)]
-    id: Option<&'a RawValue>,
-    #[serde(borrow, default, rename = "type")]
-    event_type: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    created: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    data: Option<&'a RawValue>,
+raw_fields! {
+    struct Envelope {
+        id,
+        event_type = "type",
+        created,
+        data,
+    }
 }
 
 pub(crate) fn parse(headers: &dyn Headers, body: &[u8]) -> Result<Parsed<Event>, ParseError> {

@@ -27,7 +27,7 @@ use super::event_types::typed_events;
 #[cfg(feature = "testing")]
 use super::Fill;
 use super::{
-    Description, table_description, Parsed, Provider, composite_key, lenient, required_string, typed_or_other,
+    Description, table_description, Parsed, Provider, raw_fields, composite_key, lenient, required_string, typed_or_other,
 };
 use crate::appointment::{Appointment, Attendee, join_name};
 use crate::error::ParseError;
@@ -315,33 +315,28 @@ fn squash(raw: &str) -> String {
         .collect()
 }
 
-#[derive(Deserialize)]
-struct Envelope<'a> {
-    #[serde(borrow, default, rename = "eventType")]
-    event_type: Option<&'a RawValue>,
-    #[serde(borrow, default, rename = "meetData")]
-    meet_data: Option<&'a RawValue>,
+raw_fields! {
+    struct Envelope {
+        event_type = "eventType",
+        meet_data = "meetData",
+    }
 }
 
-/// What the key and the time are made of, read without the rest of `meetData`.
-#[derive(Deserialize)]
-struct MeetKey<'a> {
-    #[serde(borrow, default, rename = "_id")]
-    id: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    cancellation: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    reschedule: Option<&'a RawValue>,
-    #[serde(borrow, default, rename = "updatedAt")]
-    updated_at: Option<&'a RawValue>,
-    #[serde(borrow, default, rename = "createdAt")]
-    created_at: Option<&'a RawValue>,
+raw_fields! {
+    /// What the key and the time are made of, read without the rest of `meetData`.
+    struct MeetKey {
+        id = "_id",
+        cancellation,
+        reschedule,
+        updated_at = "updatedAt",
+        created_at = "createdAt",
+    }
 }
 
-#[derive(Deserialize)]
-struct Stamp<'a> {
-    #[serde(borrow, default)]
-    timestamp: Option<&'a RawValue>,
+raw_fields! {
+    struct Stamp {
+        timestamp,
+    }
 }
 
 /// A time value as text (for the key) and as a timestamp (when readable).

@@ -16,24 +16,22 @@ use serde_json::value::RawValue;
 use super::Parsed;
 use super::body::{check_object_body, read_envelope};
 use super::event_types::TypedEvent;
-use super::fields::{id_of, optional_time, required_string, typed_or_other};
+use super::fields::{id_of, optional_time, raw_fields, required_string, typed_or_other};
 use super::key::triple_key;
 use crate::error::ParseError;
 use crate::time::Timestamp;
 
 use self::one_pass::{Data, read_one_pass};
 
-/// The `{event, timestamp, data}` envelope that eAgenda and Calendence share,
-/// read lazily: each field stays raw JSON until the provider reads it. The
-/// two-pass read ([`read_event_two_pass`]) that [`read_event`] falls back to.
-#[derive(serde::Deserialize)]
-pub(crate) struct EventEnvelope<'a> {
-    #[serde(borrow, default)]
-    pub(crate) event: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    pub(crate) timestamp: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    pub(crate) data: Option<&'a RawValue>,
+raw_fields! {
+    /// The `{event, timestamp, data}` envelope that eAgenda and Calendence share,
+    /// read lazily: each field stays raw JSON until the provider reads it. The
+    /// two-pass read ([`read_event_two_pass`]) that [`read_event`] falls back to.
+    pub(crate) struct EventEnvelope {
+        pub(crate) event,
+        pub(crate) timestamp,
+        pub(crate) data,
+    }
 }
 
 /// A known event type: its canonical name, and the variant its typed data
@@ -185,21 +183,9 @@ where
     Ok(parsed(read_event(body, types)?, body))
 }
 
-/// [`parse`] by the two-pass read it falls back to, for comparison.
-#[cfg(test)]
-pub(crate) fn parse_two_pass<E>(
-    body: &[u8],
-    types: &EventTypes<Box<E::Payload>, E>,
-) -> Result<Parsed<E>, ParseError>
-where
-    E: TypedEvent,
-    E::Payload: Subject + DeserializeOwned,
-{
-    Ok(parsed(read_event_two_pass(body, types)?, body))
-}
-
-/// The delivery's fields from its envelope and typed event.
-fn parsed<E>(read: EnvelopeEvent<E>, body: &[u8]) -> Parsed<E>
+/// The delivery's fields from its envelope and typed event (also from the
+/// two-pass read, in the tests that compare both).
+pub(super) fn parsed<E>(read: EnvelopeEvent<E>, body: &[u8]) -> Parsed<E>
 where
     E: TypedEvent,
     E::Payload: Subject,
