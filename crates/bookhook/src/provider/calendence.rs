@@ -1,4 +1,4 @@
-//! Calendence (calendence.com, API v1): its table, typed events, envelope and preset.
+//! Calendence (calendence.com, API v1): its table, typed events, key rule and preset.
 //!
 //! Envelope: `{"event", "timestamp", "data": {...}}`. Calendence advises to
 //! deduplicate "on the event ID", but the payload has none: the dedup key is

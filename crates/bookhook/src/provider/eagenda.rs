@@ -1,4 +1,4 @@
-//! eAgenda (eagenda.com.br, API v3): its table, typed events, envelope and presets.
+//! eAgenda (eagenda.com.br, API v3): its table, typed events, key rule and presets.
 //!
 //! Envelope: `{"event", "timestamp", "data": {...}}`. The dedup key is
 //! `(event, data.appointment_key, timestamp)`: eAgenda's advice to key on
