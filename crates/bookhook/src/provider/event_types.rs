@@ -1,6 +1,7 @@
 //! The macros that turn a provider's one table of event types into its typed
 //! events, their names and kinds, the lookup of a name as sent, the
-//! [`EventType`](super::EventType) listing and the samples.
+//! [`EventType`](super::EventType) listing and the samples, with
+//! [`TypedEvent`], what generic readers see of such an event.
 //!
 //! Each provider writes the name of an event type once, in its table.
 
