@@ -1,4 +1,4 @@
-//! Calendence (calendence.com, API v1): its table, typed events, envelope and preset.
+//! Calendence (calendence.com, API v1): its table, typed events, key rule and preset.
 //!
 //! Envelope: `{"event", "timestamp", "data": {...}}`. Calendence advises to
 //! deduplicate "on the event ID", but the payload has none: the dedup key is
@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::event_types::typed_events;
 #[cfg(feature = "testing")]
-use super::{Fill, Freshen};
-use super::{Description, EnvelopeEvent, EventTypes, Parsed, Provider, lenient, triple_key};
+use super::Fill;
+use super::{Description, table_description, Parsed, Provider, Subject, lenient};
 use crate::appointment::{Appointment, Attendee, join_name};
 use crate::error::ParseError;
 use crate::headers::Headers;
@@ -46,22 +46,14 @@ typed_events! {
 }
 
 /// What bookhook knows about Calendence.
-pub const DESCRIPTION: Description = Description {
+pub const DESCRIPTION: Description = table_description! {
     summary: "Calendence: HMAC-SHA256 in `X-Calendence-Signature`",
     scheme_name: "hmac-sha256",
     headers: &[SIGNATURE_HEADER],
     query: &[],
     dedup_key: "event + data.id + timestamp (else the body's sha-256)",
-    event_types: EVENT_TYPES,
-    preset: Some(|| scheme().into()),
-    #[cfg(feature = "testing")]
-    samples: SAMPLES,
     // A copy is a new event with a new time (same type and booking).
-    #[cfg(feature = "testing")]
-    freshen: Freshen {
-        envelope: None,
-        fields: &[("/timestamp", Fill::Now)],
-    },
+    freshen: &[("/timestamp", Fill::Now)],
 };
 
 /// The `data` object of a Calendence booking event.
@@ -131,57 +123,21 @@ impl Booking {
     }
 }
 
-/// Calendence's known types and their variants, for [`super::read_event`].
-pub(super) const TYPES: EventTypes<Box<Booking>, Event> = EventTypes {
-    known: known_type,
-    other: |event_type, data, error| Event::Other {
-        event_type,
-        data,
-        error,
-    },
-};
+impl Subject for Booking {
+    const ID_FIELD: &'static str = "id";
+
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// An unknown event's `data.id` may name a payment, not a booking.
+    fn names_appointment(event_type: &str) -> bool {
+        event_type.starts_with("booking.")
+    }
+}
 
 pub(crate) fn parse(_headers: &dyn Headers, body: &[u8]) -> Result<Parsed<Event>, ParseError> {
-    Ok(parsed(super::read_event(body, &TYPES)?, body))
-}
-
-/// [`parse`] by the two-pass read it falls back to, for comparison.
-#[cfg(test)]
-pub(crate) fn parse_two_pass(body: &[u8]) -> Result<Parsed<Event>, ParseError> {
-    Ok(parsed(super::read_event_two_pass(body, &TYPES)?, body))
-}
-
-/// The delivery's fields from its envelope and typed event.
-fn parsed(read: EnvelopeEvent<Event>, body: &[u8]) -> Parsed<Event> {
-    let EnvelopeEvent {
-        raw_type,
-        time,
-        event,
-    } = read;
-    let kind = event.kind();
-    let data_id = match &event {
-        Event::Other { data, .. } => data.get("id").and_then(super::id_of),
-        known => known.booking().map(|b| b.id.clone()),
-    };
-    let key = triple_key(
-        &raw_type,
-        data_id.as_deref(),
-        time.as_ref().map(|(text, _)| text.as_str()),
-        body,
-    );
-    // An unknown event's `data.id` may name a payment, not a booking.
-    let appointment_id = match &event {
-        Event::Other { event_type, .. } if !event_type.starts_with("booking.") => None,
-        _ => data_id,
-    };
-    Parsed {
-        event,
-        raw_type,
-        kind,
-        key,
-        occurred_at: time.map(|(_, t)| t),
-        appointment_id,
-    }
+    super::event_envelope::parse(body, &TYPES)
 }
 
 /// Calendence's signature header: `sha256=<hex>`.
@@ -203,23 +159,17 @@ pub fn scheme() -> crate::HmacScheme {
 
 #[cfg(test)]
 mod tests {
-    use crate::{Delivery, Event as AnyEvent, Kind, NoHeaders, ParseError, Provider};
+    use crate::provider::test_support::{own_event, parse_as};
+    use crate::{Delivery, Kind, ParseError};
 
     use super::Event;
 
     fn parse(body: &str) -> Result<Delivery, ParseError> {
-        Delivery::parse(
-            Provider::Calendence,
-            &NoHeaders,
-            body.as_bytes().to_vec().into(),
-        )
+        parse_as::<Event>(body)
     }
 
     fn calendence(delivery: &Delivery) -> &Event {
-        match delivery.event() {
-            AnyEvent::Calendence(event) => event,
-            other => panic!("not a calendence event: {other:?}"),
-        }
+        own_event(delivery)
     }
 
     const CREATED: &str = r#"{"event":"booking.created","timestamp":"2026-03-24T14:30:00+00:00",

@@ -18,12 +18,11 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use serde_json::value::RawValue;
 
 use super::event_types::event_types;
 #[cfg(feature = "testing")]
-use super::{Fill, Freshen};
-use super::{Description, Parsed, Provider, lenient, optional_id, payload, required_string, value};
+use super::Fill;
+use super::{Description, table_description, Parsed, Provider, raw_fields, lenient, optional_id, payload, required_string, value};
 use crate::appointment::{Appointment, Attendee, join_name};
 use crate::error::ParseError;
 use crate::headers::Headers;
@@ -126,25 +125,17 @@ impl EventType {
 }
 
 /// What bookhook knows about Decoda Health.
-pub const DESCRIPTION: Description = Description {
+pub const DESCRIPTION: Description = table_description! {
     summary: "Decoda Health: HMAC-SHA256 in `Decoda-Signature`",
     scheme_name: "hmac-sha256",
     headers: &[SIGNATURE_HEADER],
     query: &[],
     dedup_key: "alertId (else id)",
-    event_types: EVENT_TYPES,
-    preset: Some(|| scheme().into()),
-    #[cfg(feature = "testing")]
-    samples: SAMPLES,
-    #[cfg(feature = "testing")]
-    freshen: Freshen {
-        envelope: None,
-        fields: &[
-            ("/id", Fill::Unique("wh_evt_")),
-            ("/alertId", Fill::Unique("alert_")),
-            ("/createdDate", Fill::Now),
-        ],
-    },
+    freshen: &[
+        ("/id", Fill::Unique("wh_evt_")),
+        ("/alertId", Fill::Unique("alert_")),
+        ("/createdDate", Fill::Now),
+    ],
 };
 
 impl fmt::Display for EventType {
@@ -382,18 +373,14 @@ impl AppointmentData {
     }
 }
 
-#[derive(Deserialize)]
-struct Envelope<'a> {
-    #[serde(borrow, default)]
-    id: Option<&'a RawValue>,
-    #[serde(borrow, default, rename = "type")]
-    event_type: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    data: Option<&'a RawValue>,
-    #[serde(borrow, default, rename = "createdDate")]
-    created_date: Option<&'a RawValue>,
-    #[serde(borrow, default, rename = "alertId")]
-    alert_id: Option<&'a RawValue>,
+raw_fields! {
+    struct Envelope {
+        id,
+        event_type = "type",
+        data,
+        created_date = "createdDate",
+        alert_id = "alertId",
+    }
 }
 
 fn other(event_type: String, (data, error): (Value, String)) -> Event {
@@ -480,23 +467,17 @@ pub fn scheme() -> crate::HmacScheme {
 
 #[cfg(test)]
 mod tests {
-    use crate::{Delivery, Event as AnyEvent, Kind, NoHeaders, ParseError, Provider};
+    use crate::provider::test_support::{own_event, parse_as};
+    use crate::{Delivery, Kind, ParseError};
 
     use super::{Event, EventType};
 
     fn parse(body: &str) -> Result<Delivery, ParseError> {
-        Delivery::parse(
-            Provider::Decoda,
-            &NoHeaders,
-            body.as_bytes().to_vec().into(),
-        )
+        parse_as::<Event>(body)
     }
 
     fn decoda(delivery: &Delivery) -> &Event {
-        match delivery.event() {
-            AnyEvent::Decoda(event) => event,
-            other => panic!("not a decoda event: {other:?}"),
-        }
+        own_event(delivery)
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! eAgenda (eagenda.com.br, API v3): its table, typed events, envelope and presets.
+//! eAgenda (eagenda.com.br, API v3): its table, typed events, key rule and presets.
 //!
 //! Envelope: `{"event", "timestamp", "data": {...}}`. The dedup key is
 //! `(event, data.appointment_key, timestamp)`: eAgenda's advice to key on
@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::event_types::typed_events;
 #[cfg(feature = "testing")]
-use super::{Fill, Freshen};
-use super::{Description, EnvelopeEvent, EventTypes, Parsed, Provider, triple_key};
+use super::Fill;
+use super::{Description, table_description, Parsed, Provider, Subject};
 use crate::appointment::{Appointment, Attendee};
 use crate::error::ParseError;
 use crate::headers::Headers;
@@ -47,22 +47,14 @@ typed_events! {
 }
 
 /// What bookhook knows about eAgenda.
-pub const DESCRIPTION: Description = Description {
+pub const DESCRIPTION: Description = table_description! {
     summary: "eAgenda: `Authorization: Bearer <token>`",
     scheme_name: "token",
     headers: &["Authorization"],
     query: &[],
     dedup_key: "event + data.appointment_key + timestamp (else the body's sha-256)",
-    event_types: EVENT_TYPES,
-    preset: Some(|| scheme().into()),
-    #[cfg(feature = "testing")]
-    samples: SAMPLES,
     // A copy is a new event with a new time (same type and appointment).
-    #[cfg(feature = "testing")]
-    freshen: Freshen {
-        envelope: None,
-        fields: &[("/timestamp", Fill::Now)],
-    },
+    freshen: &[("/timestamp", Fill::Now)],
 };
 
 /// The `data` object of an eAgenda appointment event.
@@ -137,52 +129,16 @@ impl AppointmentData {
     }
 }
 
-/// eAgenda's known types and their variants, for [`super::read_event`].
-pub(super) const TYPES: EventTypes<Box<AppointmentData>, Event> = EventTypes {
-    known: known_type,
-    other: |event_type, data, error| Event::Other {
-        event_type,
-        data,
-        error,
-    },
-};
+impl Subject for AppointmentData {
+    const ID_FIELD: &'static str = "appointment_key";
+
+    fn id(&self) -> &str {
+        &self.appointment_key
+    }
+}
 
 pub(crate) fn parse(_headers: &dyn Headers, body: &[u8]) -> Result<Parsed<Event>, ParseError> {
-    Ok(parsed(super::read_event(body, &TYPES)?, body))
-}
-
-/// [`parse`] by the two-pass read it falls back to, for comparison.
-#[cfg(test)]
-pub(crate) fn parse_two_pass(body: &[u8]) -> Result<Parsed<Event>, ParseError> {
-    Ok(parsed(super::read_event_two_pass(body, &TYPES)?, body))
-}
-
-/// The delivery's fields from its envelope and typed event.
-fn parsed(read: EnvelopeEvent<Event>, body: &[u8]) -> Parsed<Event> {
-    let EnvelopeEvent {
-        raw_type,
-        time,
-        event,
-    } = read;
-    let kind = event.kind();
-    let appointment_id = match &event {
-        Event::Other { data, .. } => data.get("appointment_key").and_then(super::id_of),
-        known => known.data().map(|d| d.appointment_key.clone()),
-    };
-    let key = triple_key(
-        &raw_type,
-        appointment_id.as_deref(),
-        time.as_ref().map(|(text, _)| text.as_str()),
-        body,
-    );
-    Parsed {
-        event,
-        raw_type,
-        kind,
-        key,
-        occurred_at: time.map(|(_, t)| t),
-        appointment_id,
-    }
+    super::event_envelope::parse(body, &TYPES)
 }
 
 /// The header eAgenda's optional access-list signing puts the signature in.
@@ -224,23 +180,17 @@ pub fn hmac_scheme() -> crate::HmacScheme {
 
 #[cfg(test)]
 mod tests {
-    use crate::{Delivery, Event as AnyEvent, Kind, NoHeaders, ParseError, Provider};
+    use crate::provider::test_support::{own_event, parse_as};
+    use crate::{Delivery, Kind, ParseError};
 
     use super::Event;
 
     fn parse(body: &str) -> Result<Delivery, ParseError> {
-        Delivery::parse(
-            Provider::Eagenda,
-            &NoHeaders,
-            body.as_bytes().to_vec().into(),
-        )
+        parse_as::<Event>(body)
     }
 
     fn eagenda(delivery: &Delivery) -> &Event {
-        match delivery.event() {
-            AnyEvent::Eagenda(event) => event,
-            other => panic!("not an eagenda event: {other:?}"),
-        }
+        own_event(delivery)
     }
 
     const CREATED: &str = r#"{"event":"appointment.created","timestamp":"2026-06-04T14:30:00-03:00",

@@ -1,6 +1,7 @@
 //! The macros that turn a provider's one table of event types into its typed
 //! events, their names and kinds, the lookup of a name as sent, the
-//! [`EventType`](super::EventType) listing and the samples.
+//! [`EventType`](super::EventType) listing and the samples, with
+//! [`TypedEvent`], what generic readers see of such an event.
 //!
 //! Each provider writes the name of an event type once, in its table.
 
@@ -64,9 +65,10 @@ pub(crate) use event_type_listing;
 /// A provider's typed events when every known type carries the same payload
 /// struct: the `Event` enum (one boxed variant per type, and `Other`), its
 /// `event_type`, `kind`, payload accessor and `to_appointment` (through the
-/// payload's `to_appointment(event_type, kind)`), `EVENT_TYPES`, `SAMPLES`, and
+/// payload's `to_appointment(event_type, kind)`), `EVENT_TYPES`, `SAMPLES`,
 /// `known_type`, which names the canonical type and variant of a raw name
-/// after the provider's `normalize` (trimming, case, separators).
+/// after the provider's `normalize` (trimming, case, separators), `TYPES`
+/// (the same for the envelope readers) and its [`TypedEvent`] impl.
 ///
 /// The enum's header names the payload struct and its accessor, the folder of
 /// the provider's fixtures and the normalization; each type is written
@@ -155,9 +157,55 @@ macro_rules! typed_events {
                 _ => None,
             }
         }
+
+        /// The known types and their variants, and the `Other` variant, for
+        /// the readers that build this module's events.
+        pub(super) const TYPES: $crate::provider::EventTypes<Box<$payload>, Event> =
+            $crate::provider::EventTypes {
+                known: known_type,
+                other: |event_type, data, error| Event::Other {
+                    event_type,
+                    data,
+                    error,
+                },
+            };
+
+        impl $crate::provider::event_types::TypedEvent for Event {
+            type Payload = $payload;
+
+            fn payload_or_data(&self) -> Result<&$payload, &serde_json::Value> {
+                match self {
+                    $( Event::$variant(payload) => Ok(payload), )*
+                    Event::Other { data, .. } => Err(data),
+                }
+            }
+
+            fn event_type(&self) -> &str {
+                Event::event_type(self)
+            }
+
+            fn kind(&self) -> $crate::kind::Kind {
+                Event::kind(self)
+            }
+        }
     };
 }
 pub(crate) use typed_events;
+
+/// What generic readers need of an `Event` that [`typed_events!`] makes.
+pub(crate) trait TypedEvent {
+    /// The payload struct every known type carries.
+    type Payload;
+
+    /// The payload of a known type, else the data of `Other` as sent.
+    fn payload_or_data(&self) -> Result<&Self::Payload, &serde_json::Value>;
+
+    /// The event type: the canonical name of a known type, else as sent.
+    fn event_type(&self) -> &str;
+
+    /// The normalized kind of this event.
+    fn kind(&self) -> crate::kind::Kind;
+}
 
 /// A provider's `EventType` enum when its types carry different payloads
 /// (Decoda): `ALL`, `as_str`, `from_name` (aliases accepted) and `kind`, with

@@ -1,4 +1,5 @@
-//! Readers of one envelope field kept as raw JSON: strings, identifiers and
+//! Envelope fields kept as raw JSON: the structs that hold them
+//! ([`raw_fields!`]), and the readers of one field: strings, identifiers and
 //! times that must or may be there, and a payload read into its struct or
 //! kept as sent.
 
@@ -9,6 +10,29 @@ use serde_json::value::RawValue;
 use super::body::is_object;
 use crate::error::ParseError;
 use crate::time::Timestamp;
+
+/// Declares a struct of envelope fields that stay raw JSON until read: each
+/// field, written `name` (or `name = "jsonName"` when the JSON name differs),
+/// is an `Option<&RawValue>` borrowed from the body, `None` when absent.
+/// Other fields of the body are skipped unread.
+macro_rules! raw_fields {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident {
+            $( $field_vis:vis $field:ident $(= $rename:literal)? ),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(serde::Deserialize)]
+        $vis struct $name<'a> {
+            $(
+                #[serde(borrow, default $(, rename = $rename)?)]
+                $field_vis $field: Option<&'a serde_json::value::RawValue>,
+            )*
+        }
+    };
+}
+pub(crate) use raw_fields;
 
 /// A string envelope field that must be present.
 pub(crate) fn required_string(

@@ -8,7 +8,8 @@
 //! - `event_envelope/`: the `{event, timestamp, data}` envelope eAgenda and
 //!   Calendence share, read in two passes, or in one when it can;
 //! - `fields.rs`, `lenient.rs`: readers of envelope fields and of loosely
-//!   documented payload fields; `key.rs`: the idempotency keys built from them.
+//!   documented payload fields; `key.rs`: the idempotency keys built from them;
+//! - `test_support.rs`: what the providers' unit tests share.
 //!
 //! Each module has an `Event` type. The platforms with a published list of
 //! event types ([`eagenda`], [`moncreneau`], [`orufy`], [`calendence`],
@@ -23,10 +24,10 @@
 pub(crate) mod event_types;
 mod registry;
 
-pub(crate) use registry::registry;
 pub use registry::{Description, EventType, Provider, UnknownProvider};
 #[cfg(feature = "testing")]
 pub(crate) use registry::{Fill, Freshen};
+pub(crate) use registry::{registry, table_description};
 
 /// Declares the module of every provider in the registry.
 macro_rules! provider_modules {
@@ -41,19 +42,19 @@ mod event_envelope;
 mod fields;
 mod key;
 pub(crate) mod lenient;
+#[cfg(test)]
+mod test_support;
 
 use crate::kind::Kind;
 use crate::time::Timestamp;
 
 pub(crate) use self::body::{is_object, read_envelope, read_value};
-#[cfg(test)]
-pub(crate) use self::event_envelope::read_event_two_pass;
-pub(crate) use self::event_envelope::{EnvelopeEvent, EventTypes, read_event};
+pub(crate) use self::event_envelope::{EventTypes, Subject};
 pub(crate) use self::fields::{
-    id_of, optional_id, optional_string, optional_time, payload, required_string, typed_or_other,
-    value,
+    id_of, optional_id, optional_string, optional_time, payload, raw_fields, required_string,
+    typed_or_other, value,
 };
-pub(crate) use self::key::{composite_key, sha256_hex, triple_key};
+pub(crate) use self::key::{composite_key, sha256_hex};
 
 pub(crate) use crate::time::{add_minutes, from_unix};
 

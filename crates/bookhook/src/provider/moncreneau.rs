@@ -14,12 +14,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use serde_json::value::RawValue;
 
 use super::event_types::typed_events;
 #[cfg(feature = "testing")]
-use super::{Fill, Freshen};
-use super::{Description, Parsed, Provider, lenient, optional_time, typed_or_other};
+use super::Fill;
+use super::{Description, table_description, Parsed, Provider, raw_fields, lenient, optional_time, typed_or_other};
 use crate::appointment::{Appointment, Attendee};
 use crate::error::ParseError;
 use crate::headers::{HeaderLookup, Headers};
@@ -67,21 +66,13 @@ typed_events! {
 }
 
 /// What bookhook knows about MonCréneau.
-pub const DESCRIPTION: Description = Description {
+pub const DESCRIPTION: Description = table_description! {
     summary: "MonCréneau: HMAC-SHA256 in `X-Moncreneau-Signature`",
     scheme_name: "hmac-sha256",
     headers: &[SIGNATURE_HEADER, SDK_SIGNATURE_HEADER],
     query: &[],
     dedup_key: "id",
-    event_types: EVENT_TYPES,
-    preset: Some(|| scheme().into()),
-    #[cfg(feature = "testing")]
-    samples: SAMPLES,
-    #[cfg(feature = "testing")]
-    freshen: Freshen {
-        envelope: None,
-        fields: &[("/id", Fill::Unique("evt_")), ("/created", Fill::Now)],
-    },
+    freshen: &[("/id", Fill::Unique("evt_")), ("/created", Fill::Now)],
 };
 
 /// `data.object` of a MonCréneau event. Every event sends a subset of these.
@@ -223,16 +214,13 @@ fn dotted(raw: &str) -> String {
     }
 }
 
-#[derive(Deserialize)]
-struct Envelope<'a> {
-    #[serde(borrow, default)]
-    id: Option<&'a RawValue>,
-    #[serde(borrow, default, rename = "type")]
-    event_type: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    created: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    data: Option<&'a RawValue>,
+raw_fields! {
+    struct Envelope {
+        id,
+        event_type = "type",
+        created,
+        data,
+    }
 }
 
 pub(crate) fn parse(headers: &dyn Headers, body: &[u8]) -> Result<Parsed<Event>, ParseError> {
@@ -262,11 +250,7 @@ pub(crate) fn parse(headers: &dyn Headers, body: &[u8]) -> Result<Parsed<Event>,
             })
         }),
         &raw_type,
-        |event_type, data, error| Event::Other {
-            event_type,
-            data,
-            error,
-        },
+        TYPES.other,
     )?;
     let kind = event.kind();
     let appointment_id = match &event {
@@ -306,27 +290,21 @@ pub fn scheme() -> crate::HmacScheme {
 
 #[cfg(test)]
 mod tests {
-    use crate::{Delivery, Event as AnyEvent, Kind, NoHeaders, ParseError, Provider, Timestamp};
+    use crate::provider::test_support::{own_event, parse_as, parse_with_headers};
+    use crate::{Delivery, Kind, ParseError, Timestamp};
 
     use super::Event;
 
     fn parse_with(headers: &dyn crate::Headers, body: &str) -> Result<Delivery, ParseError> {
-        Delivery::parse(
-            Provider::Moncreneau,
-            headers,
-            body.as_bytes().to_vec().into(),
-        )
+        parse_with_headers::<Event>(headers, body)
     }
 
     fn parse(body: &str) -> Result<Delivery, ParseError> {
-        parse_with(&NoHeaders, body)
+        parse_as::<Event>(body)
     }
 
     fn moncreneau(delivery: &Delivery) -> &Event {
-        match delivery.event() {
-            AnyEvent::Moncreneau(event) => event,
-            other => panic!("not a moncreneau event: {other:?}"),
-        }
+        own_event(delivery)
     }
 
     const UPDATED: &str = r#"{"id":"evt_def456","type":"appointment.updated","created":"2026-01-22T10:15:00Z",

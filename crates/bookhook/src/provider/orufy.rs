@@ -25,9 +25,9 @@ use serde_json::{Map, Value};
 
 use super::event_types::typed_events;
 #[cfg(feature = "testing")]
-use super::{Fill, Freshen};
+use super::Fill;
 use super::{
-    Description, Parsed, Provider, composite_key, lenient, required_string, typed_or_other,
+    Description, table_description, Parsed, Provider, raw_fields, composite_key, lenient, required_string, typed_or_other,
 };
 use crate::appointment::{Appointment, Attendee, join_name};
 use crate::error::ParseError;
@@ -73,27 +73,19 @@ typed_events! {
 }
 
 /// What bookhook knows about Orufy Bookings.
-pub const DESCRIPTION: Description = Description {
+pub const DESCRIPTION: Description = table_description! {
     summary: "Orufy Bookings: `Authorization: Bearer <token>` (or `?token=`)",
     scheme_name: "token",
     headers: &["Authorization"],
     query: &[TOKEN_PARAM],
     dedup_key: "eventType + meetData._id + cancellation/reschedule timestamp or updatedAt (else the body's sha-256)",
-    event_types: EVENT_TYPES,
-    preset: Some(|| scheme().into()),
-    #[cfg(feature = "testing")]
-    samples: SAMPLES,
     // The change's time is set only in a body that has one (cancelled or
     // rescheduled).
-    #[cfg(feature = "testing")]
-    freshen: Freshen {
-        envelope: None,
-        fields: &[
-            ("/meetData/updatedAt", Fill::Now),
-            ("/meetData/cancellation/timestamp", Fill::Now),
-            ("/meetData/reschedule/timestamp", Fill::Now),
-        ],
-    },
+    freshen: &[
+        ("/meetData/updatedAt", Fill::Now),
+        ("/meetData/cancellation/timestamp", Fill::Now),
+        ("/meetData/reschedule/timestamp", Fill::Now),
+    ],
 };
 
 /// `meetData`: one meeting, as Orufy's field list describes it.
@@ -323,33 +315,28 @@ fn squash(raw: &str) -> String {
         .collect()
 }
 
-#[derive(Deserialize)]
-struct Envelope<'a> {
-    #[serde(borrow, default, rename = "eventType")]
-    event_type: Option<&'a RawValue>,
-    #[serde(borrow, default, rename = "meetData")]
-    meet_data: Option<&'a RawValue>,
+raw_fields! {
+    struct Envelope {
+        event_type = "eventType",
+        meet_data = "meetData",
+    }
 }
 
-/// What the key and the time are made of, read without the rest of `meetData`.
-#[derive(Deserialize)]
-struct MeetKey<'a> {
-    #[serde(borrow, default, rename = "_id")]
-    id: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    cancellation: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    reschedule: Option<&'a RawValue>,
-    #[serde(borrow, default, rename = "updatedAt")]
-    updated_at: Option<&'a RawValue>,
-    #[serde(borrow, default, rename = "createdAt")]
-    created_at: Option<&'a RawValue>,
+raw_fields! {
+    /// What the key and the time are made of, read without the rest of `meetData`.
+    struct MeetKey {
+        id = "_id",
+        cancellation,
+        reschedule,
+        updated_at = "updatedAt",
+        created_at = "createdAt",
+    }
 }
 
-#[derive(Deserialize)]
-struct Stamp<'a> {
-    #[serde(borrow, default)]
-    timestamp: Option<&'a RawValue>,
+raw_fields! {
+    struct Stamp {
+        timestamp,
+    }
 }
 
 /// A time value as text (for the key) and as a timestamp (when readable).
@@ -396,11 +383,7 @@ pub(crate) fn parse(_headers: &dyn Headers, body: &[u8]) -> Result<Parsed<Event>
         "meetData",
         known_type(&raw_type).map(|(name, make)| (name.to_owned(), make)),
         &raw_type,
-        |event_type, data, error| Event::Other {
-            event_type,
-            data,
-            error,
-        },
+        TYPES.other,
     )?;
 
     // The kind follows the known type, even when its payload did not fit.
@@ -453,19 +436,17 @@ pub fn scheme() -> crate::TokenScheme {
 
 #[cfg(test)]
 mod tests {
-    use crate::{Delivery, Event as AnyEvent, Kind, NoHeaders, ParseError, Provider};
+    use crate::provider::test_support::{own_event, parse_as};
+    use crate::{Delivery, Kind, ParseError};
 
     use super::Event;
 
     fn parse(body: &str) -> Result<Delivery, ParseError> {
-        Delivery::parse(Provider::Orufy, &NoHeaders, body.as_bytes().to_vec().into())
+        parse_as::<Event>(body)
     }
 
     fn orufy(delivery: &Delivery) -> &Event {
-        match delivery.event() {
-            AnyEvent::Orufy(event) => event,
-            other => panic!("not an orufy event: {other:?}"),
-        }
+        own_event(delivery)
     }
 
     #[test]

@@ -173,6 +173,39 @@ pub struct Description {
     pub(crate) freshen: Freshen,
 }
 
+/// The [`Description`] of a provider with a table of event types: the
+/// fields given, with the module's `EVENT_TYPES` and `SAMPLES` (made from its
+/// table), its `scheme()` as the preset, and `freshen`, the fields a copy of
+/// a sample gets new values in.
+macro_rules! table_description {
+    (
+        summary: $summary:expr,
+        scheme_name: $scheme_name:expr,
+        headers: $headers:expr,
+        query: $query:expr,
+        dedup_key: $dedup_key:expr,
+        freshen: $fields:expr $(,)?
+    ) => {
+        $crate::provider::Description {
+            summary: $summary,
+            scheme_name: $scheme_name,
+            headers: $headers,
+            query: $query,
+            dedup_key: $dedup_key,
+            event_types: EVENT_TYPES,
+            preset: Some(|| scheme().into()),
+            #[cfg(feature = "testing")]
+            samples: SAMPLES,
+            #[cfg(feature = "testing")]
+            freshen: $crate::provider::Freshen {
+                envelope: None,
+                fields: $fields,
+            },
+        }
+    };
+}
+pub(crate) use table_description;
+
 impl Description {
     /// The listed event type `name` names, by its canonical name or an alias
     /// (exactly as spelled in the table).

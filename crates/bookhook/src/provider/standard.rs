@@ -6,13 +6,11 @@
 //! retry of one message. The time is the payload's `timestamp`, else the
 //! `webhook-timestamp` header (Unix seconds).
 
-use serde::Deserialize;
 use serde_json::Value;
-use serde_json::value::RawValue;
 
 #[cfg(feature = "testing")]
 use super::{Fill, Freshen};
-use super::{Description, Parsed, optional_time, required_string, value};
+use super::{Description, Parsed, optional_time, raw_fields, required_string, value};
 use crate::appointment::Appointment;
 use crate::error::ParseError;
 use crate::headers::{HeaderLookup, Headers};
@@ -98,14 +96,12 @@ pub const DESCRIPTION: Description = Description {
     },
 };
 
-#[derive(Deserialize)]
-struct Envelope<'a> {
-    #[serde(borrow, default, rename = "type")]
-    event_type: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    timestamp: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    data: Option<&'a RawValue>,
+raw_fields! {
+    struct Envelope {
+        event_type = "type",
+        timestamp,
+        data,
+    }
 }
 
 /// The value of the first of `names` that is present, as text.

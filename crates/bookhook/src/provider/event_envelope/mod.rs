@@ -1,6 +1,6 @@
 //! The `{event, timestamp, data}` envelope that eAgenda and Calendence share:
-//! the plain two-pass read, and [`read_event`], which tries the one pass
-//! first.
+//! the plain two-pass read, [`read_event`], which tries the one pass first,
+//! and [`parse`], the delivery's fields from what it read.
 //!
 //! The two-pass read here is the reference: the body into [`EventEnvelope`]
 //! with `data` kept raw, then `data` into its payload struct. The one pass
@@ -13,24 +13,25 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use super::Parsed;
 use super::body::{check_object_body, read_envelope};
-use super::fields::{optional_time, required_string, typed_or_other};
+use super::event_types::TypedEvent;
+use super::fields::{id_of, optional_time, raw_fields, required_string, typed_or_other};
+use super::key::triple_key;
 use crate::error::ParseError;
 use crate::time::Timestamp;
 
 use self::one_pass::{Data, read_one_pass};
 
-/// The `{event, timestamp, data}` envelope that eAgenda and Calendence share,
-/// read lazily: each field stays raw JSON until the provider reads it. The
-/// two-pass read ([`read_event_two_pass`]) that [`read_event`] falls back to.
-#[derive(serde::Deserialize)]
-pub(crate) struct EventEnvelope<'a> {
-    #[serde(borrow, default)]
-    pub(crate) event: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    pub(crate) timestamp: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    pub(crate) data: Option<&'a RawValue>,
+raw_fields! {
+    /// The `{event, timestamp, data}` envelope that eAgenda and Calendence share,
+    /// read lazily: each field stays raw JSON until the provider reads it. The
+    /// two-pass read ([`read_event_two_pass`]) that [`read_event`] falls back to.
+    pub(crate) struct EventEnvelope {
+        pub(crate) event,
+        pub(crate) timestamp,
+        pub(crate) data,
+    }
 }
 
 /// A known event type: its canonical name, and the variant its typed data
@@ -150,4 +151,68 @@ fn envelope_event<T: DeserializeOwned, E>(
         time,
         event,
     })
+}
+
+/// The payload of a platform with the `{event, timestamp, data}` envelope:
+/// the identifier its idempotency key `(event, id, timestamp)` is made of.
+pub(crate) trait Subject {
+    /// The field of `data` that holds the identifier, read from the raw data
+    /// of an `Other` event.
+    const ID_FIELD: &'static str;
+
+    /// The identifier of this payload.
+    fn id(&self) -> &str;
+
+    /// Whether the identifier of an event of this type names an appointment.
+    fn names_appointment(_event_type: &str) -> bool {
+        true
+    }
+}
+
+/// Parses a `{event, timestamp, data}` body into a delivery's fields: the
+/// typed event, its kind, the key `(event, id, timestamp)` (else the body's
+/// hash), the time and the appointment the identifier names.
+pub(crate) fn parse<E>(
+    body: &[u8],
+    types: &EventTypes<Box<E::Payload>, E>,
+) -> Result<Parsed<E>, ParseError>
+where
+    E: TypedEvent,
+    E::Payload: Subject + DeserializeOwned,
+{
+    Ok(parsed(read_event(body, types)?, body))
+}
+
+/// The delivery's fields from its envelope and typed event (also from the
+/// two-pass read, in the tests that compare both).
+pub(super) fn parsed<E>(read: EnvelopeEvent<E>, body: &[u8]) -> Parsed<E>
+where
+    E: TypedEvent,
+    E::Payload: Subject,
+{
+    let EnvelopeEvent {
+        raw_type,
+        time,
+        event,
+    } = read;
+    let kind = event.kind();
+    let id = match event.payload_or_data() {
+        Ok(payload) => Some(payload.id().to_owned()),
+        Err(data) => data.get(E::Payload::ID_FIELD).and_then(id_of),
+    };
+    let key = triple_key(
+        &raw_type,
+        id.as_deref(),
+        time.as_ref().map(|(text, _)| text.as_str()),
+        body,
+    );
+    let appointment_id = id.filter(|_| E::Payload::names_appointment(event.event_type()));
+    Parsed {
+        event,
+        raw_type,
+        kind,
+        key,
+        occurred_at: time.map(|(_, t)| t),
+        appointment_id,
+    }
 }

@@ -199,7 +199,7 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectSeed<T> {
 mod tests {
     use std::path::Path;
 
-    use crate::provider::event_envelope::{Pass, read_event_traced};
+    use crate::provider::event_envelope::{Pass, parsed, read_event_traced, read_event_two_pass};
     use crate::provider::{Parsed, calendence, eagenda};
     use crate::{Delivery, Event, NoHeaders, ParseError, Provider};
 
@@ -207,10 +207,10 @@ mod tests {
 
     fn two_pass(provider: Provider, body: &[u8]) -> Result<Parsed<Event>, ParseError> {
         match provider {
-            Provider::Eagenda => eagenda::parse_two_pass(body).map(|p| p.map(Event::Eagenda)),
-            Provider::Calendence => {
-                calendence::parse_two_pass(body).map(|p| p.map(Event::Calendence))
-            }
+            Provider::Eagenda => read_event_two_pass(body, &eagenda::TYPES)
+                .map(|read| parsed(read, body).map(Event::Eagenda)),
+            Provider::Calendence => read_event_two_pass(body, &calendence::TYPES)
+                .map(|read| parsed(read, body).map(Event::Calendence)),
             other => panic!("{other:?} has no event envelope"),
         }
     }
