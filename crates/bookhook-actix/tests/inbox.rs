@@ -1,14 +1,15 @@
 //! Inbox mode through actix-web: the shared table, and a fast ack while the
 //! handler is slow, and a refusal once the front door is shutting down.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::{App, test};
 use bookhook::testing::inbox::InboxConformance;
+use bookhook::testing::slow_handler::SlowHandler;
 use bookhook_actix::bookhook::signature::SignRequest;
-use bookhook_actix::inbox::{Inbox, InboxId, MemoryInbox, State, Worker};
-use bookhook_actix::{Context, Dispatcher, Endpoint, FrontDoor, HandlerError, Provider};
+use bookhook_actix::inbox::{Inbox, InboxId, MemoryInbox, Worker};
+use bookhook_actix::{Dispatcher, Endpoint, FrontDoor, Provider};
 
 mod support;
 
@@ -32,61 +33,26 @@ async fn inbox_mode_answers_the_conformance_table() {
 
 #[actix_web::test]
 async fn ack_does_not_wait_for_the_handler() {
-    let endpoint = Endpoint::builder(Provider::Calendence)
-        .secret("s3cr3t")
-        .build()
-        .unwrap();
-    let finished: Arc<Mutex<Vec<String>>> = Arc::default();
-    let dispatcher = Dispatcher::builder(endpoint.clone())
-        .fallback({
-            let finished = finished.clone();
-            move |ctx: Context| {
-                let finished = finished.clone();
-                async move {
-                    tokio::time::sleep(Duration::from_secs(2)).await;
-                    let id = ctx.appointment().map(|a| a.id.clone()).unwrap_or_default();
-                    finished.lock().unwrap().push(id);
-                    Ok::<_, HandlerError>(())
-                }
-            }
-        })
-        .build()
-        .unwrap();
-    let inbox = Arc::new(MemoryInbox::new());
-    let worker = Worker::builder(dispatcher, inbox.clone()).build().unwrap();
-    let handle = worker.spawn();
-    let app = test::init_service(
-        App::new().service(bookhook_actix::inbox_resource("/webhook", worker.ingest())),
-    )
+    let slow = SlowHandler::new();
+    let handle = slow.worker().spawn();
+    let app = test::init_service(App::new().service(bookhook_actix::inbox_resource(
+        "/webhook",
+        slow.worker().ingest(),
+    )))
     .await;
 
-    let body = r#"{"event":"booking.created","timestamp":"2026-03-24T14:30:00+00:00","data":{"id":"slow-1"}}"#;
+    let (headers, body) = slow.request();
     let mut request = test::TestRequest::post().uri("/webhook").set_payload(body);
-    for header in endpoint.sign(body.as_bytes(), &SignRequest::now()).headers {
+    for header in headers {
         request = request.insert_header(header);
     }
     let sent = Instant::now();
     let response = test::call_service(&app, request.to_request()).await;
-    let ack = sent.elapsed();
-    assert_eq!(response.status(), 200);
-    assert_eq!(
-        test::read_body(response).await,
-        r#"{"status":"queued","id":1}"#
-    );
-    assert!(
-        ack < Duration::from_secs(1),
-        "the ack took {ack:?} while the handler sleeps 2 s"
-    );
-    assert!(finished.lock().unwrap().is_empty(), "acknowledged first");
-
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while finished.lock().unwrap().is_empty() {
-        assert!(Instant::now() < deadline, "the handler never finished");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let status = response.status().as_u16();
+    let answer = test::read_body(response).await;
+    slow.check_ack(status, &answer, sent.elapsed());
+    slow.check_handled().await;
     assert_eq!(handle.shutdown().await.cut_off, 0);
-    let row = inbox.get(InboxId::new(1)).await.unwrap().unwrap();
-    assert_eq!(row.record.state, State::Done);
 }
 
 #[actix_web::test]

@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::Body;
 use bookhook::testing::inbox::{Breakable, InboxConformance};
+use bookhook::testing::slow_handler::SlowHandler;
 use bookhook_axum::bookhook::signature::SignRequest;
-use bookhook_axum::inbox::{Filter, Inbox, InboxId, InboxService, MemoryInbox, State, Worker};
+use bookhook_axum::inbox::{Filter, Inbox, InboxService, MemoryInbox, Worker};
 use bookhook_axum::{Context, Dispatcher, Endpoint, HandlerError, Provider};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
@@ -73,29 +74,8 @@ fn post_blocking(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ack_does_not_wait_for_the_handler() {
-    let endpoint = Endpoint::builder(Provider::Calendence)
-        .secret("s3cr3t")
-        .build()
-        .unwrap();
-    let finished: Arc<Mutex<Vec<String>>> = Arc::default();
-    let dispatcher = Dispatcher::builder(endpoint.clone())
-        .fallback({
-            let finished = finished.clone();
-            move |ctx: Context| {
-                let finished = finished.clone();
-                async move {
-                    tokio::time::sleep(Duration::from_secs(2)).await;
-                    let id = ctx.appointment().map(|a| a.id.clone()).unwrap_or_default();
-                    finished.lock().unwrap().push(id);
-                    Ok::<_, HandlerError>(())
-                }
-            }
-        })
-        .build()
-        .unwrap();
-    let inbox = Arc::new(MemoryInbox::new());
-    let worker = Worker::builder(dispatcher, inbox.clone()).build().unwrap();
-    let app = Router::new().route_service("/webhook", InboxService::new(worker.ingest()));
+    let slow = SlowHandler::new();
+    let app = Router::new().route_service("/webhook", InboxService::new(slow.worker().ingest()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -103,38 +83,22 @@ async fn ack_does_not_wait_for_the_handler() {
         let _ = stopped.await;
     });
     let running = tokio::spawn({
-        let worker = worker.clone();
+        let worker = slow.worker().clone();
         async move { worker.alongside(server).await }
     });
 
-    let body = booking("slow-1");
-    let headers = endpoint.sign(body.as_bytes(), &SignRequest::now()).headers;
+    let (headers, body) = slow.request();
     let sent = Instant::now();
     let (status, answer) =
         tokio::task::spawn_blocking(move || post_blocking(addr, "/webhook", &headers, &body))
             .await
             .unwrap();
-    let ack = sent.elapsed();
-    assert_eq!(status, 200, "{answer}");
-    assert_eq!(answer, r#"{"status":"queued","id":1}"#);
-    assert!(
-        ack < Duration::from_secs(1),
-        "the ack took {ack:?} while the handler sleeps 2 s"
-    );
-    assert!(finished.lock().unwrap().is_empty(), "acknowledged first");
-
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while finished.lock().unwrap().is_empty() {
-        assert!(Instant::now() < deadline, "the handler never finished");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(*finished.lock().unwrap(), ["slow-1"]);
+    slow.check_ack(status, answer.as_bytes(), sent.elapsed());
+    slow.check_handled().await;
     let _ = stop.send(());
     let (served, report) = running.await.unwrap();
     served.unwrap();
     assert_eq!(report.cut_off, 0);
-    let row = inbox.get(InboxId::new(1)).await.unwrap().unwrap();
-    assert_eq!(row.record.state, State::Done);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

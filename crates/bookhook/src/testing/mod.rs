@@ -15,6 +15,8 @@
 //!   must meet, as async checks to run from your own tests.
 //! - [`store`]: a contract that every [`IdempotencyStore`](crate::IdempotencyStore)
 //!   must meet, as async checks to run from your own tests.
+//! - [`slow_handler`]: an inbox-mode receiver whose handler takes 2 s, to
+//!   check that an adapter acknowledges before the handler ran.
 //! - [`wire`]: raw HTTP/1.1 requests and replies, for front-door tests that
 //!   talk to a server over a socket.
 
@@ -23,6 +25,7 @@ pub mod inbox;
 pub mod layer;
 pub mod samples;
 mod sign;
+pub mod slow_handler;
 pub mod spans;
 pub mod store;
 pub mod wire;
