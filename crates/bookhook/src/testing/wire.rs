@@ -1,9 +1,10 @@
 //! Raw HTTP/1.1 on a socket, for the front-door tests every server kind runs:
-//! a signed request as bytes, a head that stalls, and a reply read to the end.
+//! a signed request as bytes, a head that stalls, a reply read to the end,
+//! and the check that a delivery still gets its 200 while others stall.
 
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::endpoint::Endpoint;
 
@@ -56,4 +57,30 @@ pub async fn read_to_close<S: AsyncRead + Unpin>(stream: &mut S) -> (String, Dur
         String::from_utf8_lossy(&out).into_owned(),
         started.elapsed(),
     )
+}
+
+/// Sends a delivery signed for `endpoint` on `stream` (a fresh connection)
+/// and checks that it is answered `200` within 5 s: what a server must still
+/// do while other clients hold connections open with stalled heads or bodies.
+///
+/// # Panics
+///
+/// If the write fails, or the answer is not a 200 within 5 s.
+pub async fn check_delivery_answered<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    endpoint: &Endpoint,
+    body: &str,
+) {
+    let started = Instant::now();
+    stream
+        .write_all(&signed_post(endpoint, body))
+        .await
+        .expect("the request is written");
+    let (reply, _) = read_to_close(stream).await;
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "answered after {:?}",
+        started.elapsed()
+    );
 }
