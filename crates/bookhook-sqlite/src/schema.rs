@@ -82,6 +82,14 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX events_order_done ON events (namespace, ordering_key, occurred_at)
         WHERE ordering_key IS NOT NULL AND state = 2;
     ",
+    // 4: one index fewer on every insert and on every change of state:
+    // `events_state_id` answers the counts per state and the oldest pending
+    // row (the pending row of the lowest id) as `events_state` did, and
+    // keeping both cost a tenth of the writer's time per stored event and a
+    // sixth of the drain's.
+    "
+    DROP INDEX events_state;
+    ",
 ];
 
 /// The schema version this build writes and understands.
