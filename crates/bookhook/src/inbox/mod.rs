@@ -653,6 +653,9 @@ pub struct Stats {
     /// Dead rows.
     pub dead: u64,
     /// When the oldest pending row was received, in ms since the Unix epoch.
+    /// A backend may read it from the pending row of the lowest id (ids
+    /// grow in the order rows were stored, as SQLite does): the same time
+    /// unless the clock stepped back between two receipts.
     pub oldest_pending_received_ms: Option<i64>,
 }
 
