@@ -18,7 +18,13 @@
 #      + serde parse + bookhook-redis's own ingest script through `redis`
 #   g  target e with BOOKHOOK_INBOX_WORKER=off: the acknowledgement path
 #      alone, the same work as f (events stay pending for a worker elsewhere)
-#   h  target a with BOOKHOOK_INBOX_WORKER=off: the same on SQLite, b's work
+#   h  target a with BOOKHOOK_INBOX_WORKER=off: the acknowledgement path alone
+#      on SQLite (events stay pending for a worker elsewhere)
+#   i  inbox_floor with BOOKHOOK_FLOOR_ROW=inbox: b, storing by hand the row
+#      that h stores (bookhook-sqlite's tables, indexes, columns and kept
+#      header): the floor that does h's work
+#   j  target h with BOOKHOOK_INBOX_MAX_BATCH=1: the acknowledgement path
+#      committing one row per transaction
 #   l  `bookhook listen --provider calendence` (memory store, no --exec: every
 #      new event handled), its JSON line per request written to a file
 #   x  bookhook's calendence_axum example (WebhookService, memory store)
@@ -51,6 +57,7 @@
 #   ROUNDS=3 bash bench/inbox.sh       # all targets three times, interleaved, with medians
 #   TARGETS="a b" bash bench/inbox.sh
 #   TARGETS="e f g d" bash bench/inbox.sh   # the Redis inbox (needs redis-server)
+#   TARGETS="h i j a b" bash bench/inbox.sh # the SQLite ack path against the floor of its own row
 #
 # Prints a Markdown table; raw wrk outputs stay in $BOOKHOOK_LOAD_DIR (a
 # temporary directory by default).
@@ -235,6 +242,12 @@ for round in $(seq 1 "$ROUNDS"); do
       h) BOOKHOOK_INBOX_WORKER=off \
            run_target h "bookhook inbox_axum on SQLite, no worker" 18098 "$QUEUED" '200 {"status":"duplicate"}' '401 *' \
            target/release/examples/inbox_axum ;;
+      i) BOOKHOOK_FLOOR_ROW=inbox \
+           run_target i "inbox floor storing the inbox's row (hand-written, group commit)" 18103 "$QUEUED" '200 {"status":"duplicate"}' '401 *' \
+           "$PEERS/inbox_floor" ;;
+      j) BOOKHOOK_INBOX_WORKER=off BOOKHOOK_INBOX_MAX_BATCH=1 \
+           run_target j "bookhook inbox_axum on SQLite, no worker, one row per transaction" 18104 "$QUEUED" '200 {"status":"duplicate"}' '401 *' \
+           target/release/examples/inbox_axum ;;
       l) run_target l "bookhook listen (memory store)" 18099 '200 {"status":"ok"}' '200 {"status":"duplicate"}' '401 *' \
            "${LISTEN_A:-target/release/bookhook}" listen --provider calendence --secret "$SECRET" \
            --addr 127.0.0.1:18099 --path /webhook/calendence ;;
@@ -265,6 +278,9 @@ RATIOS=("a b inbox / floor (target >= 0.8)" "a d inbox / bare route"
   "a c group commit / one row per transaction, FULL (target >= 8)" "b d floor / bare route"
   "e f Redis inbox / Redis floor (target >= 0.8)" "e d Redis inbox / bare route" "f d Redis floor / bare route"
   "g f Redis ack path / Redis floor" "h b SQLite ack path / SQLite floor"
+  "h i SQLite ack path / floor storing the same row (target >= 0.8)" "a i inbox / floor storing the same row"
+  "i b floor storing the same row / minimal floor"
+  "h j SQLite ack path, group commit / one row per transaction, FULL (target >= 8)"
   "m l listen B / listen A" "l d listen / bare route (target >= 0.85)"
   "l y listen / direct-mode floor" "x y calendence_axum / direct-mode floor" "y d direct-mode floor / bare route" "x d calendence_axum / bare route (target >= 0.85)")
 
