@@ -9,9 +9,17 @@
 //! Prints events per second for the fill and the drain. Not a criterion
 //! benchmark: one drain empties the file, so it runs once per size.
 //!
+//! With `BOOKHOOK_DRAIN_WITH=worker` the drain is bookhook's own
+//! `inbox::Worker` instead, spawned as a receiver spawns it, with
+//! `BOOKHOOK_DRAIN_CONCURRENCY` handlers at a time (default 256) and a
+//! dispatcher whose one route counts the events: the claims, the parse of
+//! each stored body, the route, the `Context` and the completions are all
+//! timed. Each stored body is then a real 1 KiB Calendence event.
+//!
 //! ```text
 //! cargo bench -p bookhook-sqlite --bench drain
 //! BOOKHOOK_DRAIN_ROWS=100000 BOOKHOOK_DRAIN_SYNC=normal cargo bench -p bookhook-sqlite --bench drain
+//! BOOKHOOK_DRAIN_WITH=worker BOOKHOOK_DRAIN_CONCURRENCY=4 cargo bench -p bookhook-sqlite --bench drain
 //! ```
 
 #![allow(missing_docs, reason = "a benchmark binary")]
@@ -88,7 +96,15 @@ fn main() {
         .synchronous(synchronous)
         .open()
         .expect("open");
-    let body = bytes::Bytes::from(vec![b'x'; 1024]);
+    let with_worker = match std::env::var("BOOKHOOK_DRAIN_WITH").as_deref() {
+        Ok("worker") => true,
+        Ok("claims") | Err(_) => false,
+        Ok(other) => panic!("BOOKHOOK_DRAIN_WITH is claims or worker, not `{other}`"),
+    };
+    let concurrency: usize = std::env::var("BOOKHOOK_DRAIN_CONCURRENCY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256);
 
     runtime.block_on(async {
         let before = cpu_and_wait();
@@ -96,23 +112,24 @@ fn main() {
         let next = Arc::new(AtomicU64::new(0));
         let mut tasks = Vec::new();
         for _ in 0..FILLERS {
-            let (inbox, next, body) = (inbox.clone(), Arc::clone(&next), body.clone());
+            let (inbox, next) = (inbox.clone(), Arc::clone(&next));
             tasks.push(tokio::spawn(async move {
                 loop {
                     let n = next.fetch_add(1, Ordering::Relaxed);
                     if n >= rows {
                         return;
                     }
+                    let appointment = format!("apt_{}", n % 100_000);
                     let event = NewEvent::new(
                         "calendence",
                         format!("evt_{n:016}"),
-                        Some(format!("apt_{}", n % 100_000)),
+                        Some(appointment.clone()),
                         Provider::Calendence,
                         "booking.created",
                         Kind::Created,
                         NOW,
                         Some(NOW),
-                        body.clone(),
+                        body(&appointment, n),
                         vec![("content-type".to_owned(), "application/json".to_owned())],
                     );
                     inbox.enqueue(event).await.expect("enqueue");
@@ -142,6 +159,10 @@ fn main() {
         .synchronous(synchronous)
         .open()
         .expect("reopen");
+    if with_worker {
+        runtime.block_on(drain_with_worker(inbox, rows, concurrency));
+        return;
+    }
     runtime.block_on(async {
         let before = cpu_and_wait();
         let started = Instant::now();
@@ -180,4 +201,65 @@ fn main() {
         );
         report_cpu("drain", before, handled);
     });
+}
+
+/// A Calendence `booking.created` event of exactly 1 KiB for booking
+/// `appointment`, padded with a `notes` field.
+fn body(appointment: &str, n: u64) -> bytes::Bytes {
+    let head = format!(
+        r#"{{"event":"booking.created","timestamp":"2025-12-01T00:00:00+00:00","data":{{"id":"{appointment}","status":"confirmed","client":{{"first_name":"Jane","last_name":"Doe","email":"jane@example.com"}},"starts_at":"2025-12-02T14:00:00+00:00","ends_at":"2025-12-02T14:30:00+00:00","notes":"{n} "#
+    );
+    let tail = "\"}}";
+    let mut text = head;
+    text.extend(std::iter::repeat_n('x', 1024 - text.len() - tail.len()));
+    text.push_str(tail);
+    bytes::Bytes::from(text)
+}
+
+/// Drains the file with bookhook's `Worker`, `concurrency` handlers at a
+/// time, until its route has counted every row.
+async fn drain_with_worker(inbox: SqliteInbox, rows: u64, concurrency: usize) {
+    use bookhook::inbox::Worker;
+    use bookhook::{Context, Dispatcher, Endpoint, HandlerError};
+
+    let endpoint = Endpoint::builder(Provider::Calendence)
+        .secret("drain-benchmark-secret")
+        .build()
+        .expect("endpoint");
+    let handled = Arc::new(AtomicU64::new(0));
+    let all_done = Arc::new(tokio::sync::Notify::new());
+    let (count, done) = (Arc::clone(&handled), Arc::clone(&all_done));
+    let dispatcher = Dispatcher::builder(endpoint)
+        .on("booking.created", move |ctx: Context| {
+            let (count, done) = (Arc::clone(&count), Arc::clone(&done));
+            async move {
+                std::hint::black_box(ctx.delivery());
+                if count.fetch_add(1, Ordering::Relaxed) + 1 == rows {
+                    done.notify_one();
+                }
+                Ok::<_, HandlerError>(())
+            }
+        })
+        .build()
+        .expect("routes");
+    let inbox: Arc<dyn Inbox> = Arc::new(inbox);
+    let worker = Worker::builder(dispatcher, Arc::clone(&inbox))
+        .concurrency(concurrency)
+        .build()
+        .expect("worker");
+    let before = cpu_and_wait();
+    let started = Instant::now();
+    let running = worker.spawn();
+    all_done.notified().await;
+    let report = running.shutdown().await;
+    let drain = started.elapsed();
+    let handled = handled.load(Ordering::Relaxed);
+    assert_eq!(report.cut_off, 0);
+    let stats = inbox.stats().await.expect("stats");
+    assert_eq!((stats.pending, stats.processing, stats.done), (0, 0, rows));
+    println!(
+        "drain: {handled} events in {drain:.2?} = {:.0} events/s (bookhook's Worker, concurrency {concurrency}, a route that counts)",
+        handled as f64 / drain.as_secs_f64()
+    );
+    report_cpu("drain", before, handled);
 }

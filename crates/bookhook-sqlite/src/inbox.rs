@@ -17,16 +17,23 @@ use crate::error::from_sqlite;
 use crate::reader::Readers;
 use crate::schema;
 use crate::sql;
-use crate::writer::Writer;
+use crate::writer::{Commit, Writer};
 
 /// How far each commit goes before the write is acknowledged: SQLite's
 /// `PRAGMA synchronous` in WAL mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Synchronous {
-    /// `FULL`: every commit is synced to disk before it is acknowledged, so
-    /// an acknowledged event survives a process crash **and** a power loss
-    /// or kernel crash. The default.
+    /// `FULL`: every stored event is synced to disk before it is
+    /// acknowledged, so an acknowledged event survives a process crash
+    /// **and** a power loss or kernel crash. The default.
+    ///
+    /// A worker's claims and results (done, retry, dead) and retention's
+    /// removals are committed as `NORMAL` when no acknowledgement shares
+    /// their commit: they survive the process being killed, and a power
+    /// loss can undo the last of them, whose events are then pending again
+    /// and run again (at-least-once handling). Replays, "mark dead" and
+    /// purges, an operator's changes, are synced like acknowledgements.
     #[default]
     Full,
     /// `NORMAL`: commits reach the operating system before they are
@@ -192,8 +199,12 @@ impl SqliteInboxBuilder {
         let spawn_failed = |err: std::io::Error| InboxError::Unavailable {
             reason: format!("cannot start the sqlite inbox threads: {err}"),
         };
-        let (writer, writer_thread) =
-            Writer::spawn(writer, self.max_batch).map_err(spawn_failed)?;
+        let (writer, writer_thread) = Writer::spawn(
+            writer,
+            self.max_batch,
+            self.synchronous == Synchronous::Full,
+        )
+        .map_err(spawn_failed)?;
         let (readers, reader_threads) = Readers::spawn(readers).map_err(spawn_failed)?;
         Ok(SqliteInbox {
             inner: Arc::new(Inner {
@@ -213,6 +224,7 @@ impl SqliteInboxBuilder {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(&self.path, flags).map_err(from_sqlite)?;
         conn.busy_timeout(self.busy_timeout).map_err(from_sqlite)?;
+        sql::tune(&conn).map_err(from_sqlite)?;
         Ok(conn)
     }
 }
@@ -331,13 +343,13 @@ impl SqliteInbox {
         self.inner.synchronous
     }
 
-    async fn write<T, F>(&self, work: F) -> Result<T, InboxError>
+    async fn write<T, F>(&self, commit: Commit, work: F) -> Result<T, InboxError>
     where
         T: Send + 'static,
         F: Fn(&Connection) -> rusqlite::Result<Result<T, InboxError>> + Send + 'static,
     {
         match &self.inner.writer {
-            Some(writer) => writer.write(work).await,
+            Some(writer) => writer.write(commit, work).await,
             None => Err(crate::error::stopped()),
         }
     }
@@ -360,7 +372,9 @@ fn millis(duration: Duration) -> i64 {
 
 impl Inbox for SqliteInbox {
     fn enqueue(&self, event: NewEvent) -> BoxFuture<'_, Result<Enqueued, InboxError>> {
-        Box::pin(self.write(move |conn| sql::enqueue(conn, &event).map(Ok)))
+        Box::pin(self.write(Commit::Durable, move |conn| {
+            sql::enqueue(conn, &event).map(Ok)
+        }))
     }
 
     fn claim(
@@ -372,14 +386,16 @@ impl Inbox for SqliteInbox {
     ) -> BoxFuture<'_, Result<Vec<Claimed>, InboxError>> {
         let namespace = namespace.to_owned();
         let lease_ms = millis(lease);
-        Box::pin(
-            self.write(move |conn| sql::claim(conn, &namespace, now_ms, lease_ms, max).map(Ok)),
-        )
+        Box::pin(self.write(Commit::Written, move |conn| {
+            sql::claim(conn, &namespace, now_ms, lease_ms, max).map(Ok)
+        }))
     }
 
     fn complete(&self, lease: &Lease, now_ms: i64) -> BoxFuture<'_, Result<(), InboxError>> {
         let lease = *lease;
-        Box::pin(self.write(move |conn| sql::complete(conn, &lease, now_ms)))
+        Box::pin(self.write(Commit::Written, move |conn| {
+            sql::complete(conn, &lease, now_ms)
+        }))
     }
 
     fn fail(
@@ -389,12 +405,16 @@ impl Inbox for SqliteInbox {
         failure: Failure,
     ) -> BoxFuture<'_, Result<(), InboxError>> {
         let lease = *lease;
-        Box::pin(self.write(move |conn| sql::fail(conn, &lease, now_ms, &failure)))
+        Box::pin(self.write(Commit::Written, move |conn| {
+            sql::fail(conn, &lease, now_ms, &failure)
+        }))
     }
 
     fn abandon(&self, lease: &Lease, now_ms: i64) -> BoxFuture<'_, Result<(), InboxError>> {
         let lease = *lease;
-        Box::pin(self.write(move |conn| sql::abandon(conn, &lease, now_ms)))
+        Box::pin(self.write(Commit::Written, move |conn| {
+            sql::abandon(conn, &lease, now_ms)
+        }))
     }
 
     fn get(&self, id: InboxId) -> BoxFuture<'_, Result<Option<EventDetail>, InboxError>> {
@@ -441,7 +461,9 @@ impl Inbox for SqliteInbox {
         now_ms: i64,
     ) -> BoxFuture<'a, Result<u64, InboxError>> {
         let selection = selection.clone();
-        Box::pin(self.write(move |conn| sql::replay(conn, &selection, now_ms).map(Ok)))
+        Box::pin(self.write(Commit::Durable, move |conn| {
+            sql::replay(conn, &selection, now_ms).map(Ok)
+        }))
     }
 
     fn mark_dead<'a>(
@@ -451,16 +473,22 @@ impl Inbox for SqliteInbox {
         reason: &'a str,
     ) -> BoxFuture<'a, Result<bool, InboxError>> {
         let reason = reason.to_owned();
-        Box::pin(self.write(move |conn| sql::mark_dead(conn, id, now_ms, &reason)))
+        Box::pin(self.write(Commit::Durable, move |conn| {
+            sql::mark_dead(conn, id, now_ms, &reason)
+        }))
     }
 
     fn purge<'a>(&'a self, filter: &'a Filter) -> BoxFuture<'a, Result<u64, InboxError>> {
         let filter = filter.clone();
-        Box::pin(self.write(move |conn| sql::purge(conn, &filter).map(Ok)))
+        Box::pin(self.write(Commit::Durable, move |conn| {
+            sql::purge(conn, &filter).map(Ok)
+        }))
     }
 
     fn expire(&self, now_ms: i64, retention: Duration) -> BoxFuture<'_, Result<u64, InboxError>> {
         let cutoff = now_ms.saturating_sub(millis(retention));
-        Box::pin(self.write(move |conn| sql::expire(conn, cutoff).map(Ok)))
+        Box::pin(self.write(Commit::Written, move |conn| {
+            sql::expire(conn, cutoff).map(Ok)
+        }))
     }
 }
