@@ -6,6 +6,8 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
+pub(crate) mod pipeline;
+
 /// The secret of the HMAC and token benchmarks.
 pub(crate) const SECRET: &str = "calendence-webhook-secret";
 /// The Standard Webhooks secret of the benchmarks.
