@@ -73,7 +73,9 @@ fn app(
         .on_kind(Kind::Cancelled, on_cancelled)
         .build()?;
     let worker = Worker::builder(dispatcher, inbox)
-        .concurrency(4)
+        // Handlers at once, and so events claimed and completed per commit:
+        // these handlers only print, so many can run together.
+        .concurrency(32)
         .timeout(Duration::from_secs(30))
         .schedule(RetrySchedule::default())
         .build()?;
