@@ -11,7 +11,10 @@
 //! the floor (raw HMAC verify + typed serde parse), `ref_lru_dedup` (the
 //! floor plus a claim, the appointment's newest time and a completion in
 //! `lru` maps, by hand), and `Dispatcher::dispatch` with the default
-//! `MemoryStore`, with and without the appointment's freshness record.
+//! `MemoryStore`, with and without the appointment's freshness record, and
+//! `Endpoint::verify_and_parse` alone (the pipeline's verify and typed parse,
+//! whose difference to `dispatch` is what the pipeline adds, as the
+//! reference's difference to the floor is what it adds).
 //! Signing the deliveries is not timed.
 //!
 //! ```text
@@ -26,18 +29,26 @@ mod support;
 use std::hint::black_box;
 use std::time::Instant;
 
+use bookhook::endpoint::Request;
 use support::pipeline::{Contenders, Input, dispatch, floor, floor_with_dedup};
 
 /// The contenders, in the order of the first round.
-const NAMES: [&str; 4] = [
+const NAMES: [&str; 5] = [
     "floor_hmac_serde",
     "ref_lru_dedup",
     "dispatch",
     "dispatch_without_freshness",
+    "verify_and_parse",
 ];
 
 /// The ratios printed: (numerator, denominator) as indexes into [`NAMES`].
-const RATIOS: [(usize, usize); 5] = [(2, 1), (2, 0), (1, 0), (3, 0), (3, 1)];
+const RATIOS: [(usize, usize); 6] = [(2, 1), (2, 0), (1, 0), (3, 0), (3, 1), (4, 0)];
+
+/// The differences printed, as ratios of two differences:
+/// ((a − b) ÷ (c − d)), indexes into [`NAMES`]. What the pipeline adds to
+/// its own verify and parse, against what the reference adds to the floor:
+/// the deduplication, freshness and handler call of each.
+const ADDED: [(usize, usize, usize, usize); 1] = [(2, 4, 1, 0)];
 
 fn run(contenders: &Contenders, which: usize, input: &Input) {
     match which {
@@ -54,8 +65,17 @@ fn run(contenders: &Contenders, which: usize, input: &Input) {
         2 => {
             black_box(dispatch(&contenders.dispatcher, input));
         }
-        _ => {
+        3 => {
             black_box(dispatch(&contenders.untracked_dispatcher, input));
+        }
+        _ => {
+            let (headers, body) = input;
+            black_box(
+                contenders
+                    .endpoint
+                    .verify_and_parse(&Request::post(black_box(headers), black_box(body.clone())))
+                    .is_ok(),
+            );
         }
     }
 }
@@ -119,6 +139,18 @@ fn main() {
         println!(
             "| `{}` ÷ `{}` | {median:.2} | {low:.2}–{high:.2} |",
             NAMES[top], NAMES[bottom]
+        );
+    }
+    for (a, b, c, d) in ADDED {
+        let mut ratios: Vec<f64> = times
+            .iter()
+            .map(|row| (row[a] - row[b]) / (row[c] - row[d]))
+            .collect();
+        let median = quantile(&mut ratios, 0.5);
+        let (low, high) = (quantile(&mut ratios, 0.25), quantile(&mut ratios, 0.75));
+        println!(
+            "| (`{}` − `{}`) ÷ (`{}` − `{}`) | {median:.2} | {low:.2}–{high:.2} |",
+            NAMES[a], NAMES[b], NAMES[c], NAMES[d]
         );
     }
 }
