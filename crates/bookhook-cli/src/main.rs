@@ -24,11 +24,6 @@ mod verify;
 
 use std::process::ExitCode;
 
-/// The allocator of the example servers: `listen` allocates per request,
-/// and in its profile glibc's allocator was a tenth of the samples.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use clap::Parser;
 
 use crate::cli::{Cli, Command};
