@@ -180,7 +180,12 @@ fn main() {
                         return;
                     }
                     // The no-op handler, then one completion per row.
-                    let done = join_all(claimed.iter().map(|row| inbox.complete(&row.lease, NOW + 2))).await;
+                    let done = join_all(
+                        claimed
+                            .iter()
+                            .map(|row| inbox.complete(&row.lease, NOW + 2)),
+                    )
+                    .await;
                     for result in done {
                         result.expect("complete");
                     }
@@ -191,15 +196,8 @@ fn main() {
         for task in tasks {
             task.await.expect("worker");
         }
-        let drain = started.elapsed();
-        let handled = handled.load(Ordering::Relaxed);
-        let stats = inbox.stats().await.expect("stats");
-        assert_eq!((stats.pending, stats.processing, stats.done), (0, 0, rows));
-        println!(
-            "drain: {handled} events in {drain:.2?} = {:.0} events/s ({WORKERS} workers claiming {CLAIM}, no-op handler)",
-            handled as f64 / drain.as_secs_f64()
-        );
-        report_cpu("drain", before, handled);
+        let how = format!("{WORKERS} workers claiming {CLAIM}, no-op handler");
+        report_drain(&inbox, rows, &handled, started, before, &how).await;
     });
 }
 
@@ -252,13 +250,26 @@ async fn drain_with_worker(inbox: SqliteInbox, rows: u64, concurrency: usize) {
     let running = worker.spawn();
     all_done.notified().await;
     let report = running.shutdown().await;
+    assert_eq!(report.cut_off, 0);
+    let how = format!("bookhook's Worker, concurrency {concurrency}, a route that counts");
+    report_drain(&*inbox, rows, &handled, started, before, &how).await;
+}
+
+/// Checks that every row is done, and prints the drain's rate and CPU time.
+async fn report_drain(
+    inbox: &dyn Inbox,
+    rows: u64,
+    handled: &AtomicU64,
+    started: Instant,
+    before: (Duration, Duration),
+    how: &str,
+) {
     let drain = started.elapsed();
     let handled = handled.load(Ordering::Relaxed);
-    assert_eq!(report.cut_off, 0);
     let stats = inbox.stats().await.expect("stats");
     assert_eq!((stats.pending, stats.processing, stats.done), (0, 0, rows));
     println!(
-        "drain: {handled} events in {drain:.2?} = {:.0} events/s (bookhook's Worker, concurrency {concurrency}, a route that counts)",
+        "drain: {handled} events in {drain:.2?} = {:.0} events/s ({how})",
         handled as f64 / drain.as_secs_f64()
     );
     report_cpu("drain", before, handled);
