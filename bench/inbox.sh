@@ -25,6 +25,15 @@
 #      header): the floor that does h's work
 #   j  target h with BOOKHOOK_INBOX_MAX_BATCH=1: the acknowledgement path
 #      committing one row per transaction
+#   k  inbox_floor with BOOKHOOK_FLOOR_ROW=inbox and BOOKHOOK_FLOOR_WORKER=on:
+#      i plus a hand-written worker in the same process that claims, parses
+#      and completes the stored rows through the same writer: the floor that
+#      does a's work
+#   n  target k with BOOKHOOK_MAX_BATCH=1: that floor committing one job
+#      per transaction, the floor of c
+#   o  target b with BOOKHOOK_MAX_BATCH=1: the 5-column floor committing
+#      one row per transaction
+#   p  target i with BOOKHOOK_MAX_BATCH=1: the floor of j
 #   l  `bookhook listen --provider calendence` (memory store, no --exec: every
 #      new event handled), its JSON line per request written to a file
 #   x  bookhook's calendence_axum example (WebhookService, memory store)
@@ -58,6 +67,7 @@
 #   TARGETS="a b" bash bench/inbox.sh
 #   TARGETS="e f g d" bash bench/inbox.sh   # the Redis inbox (needs redis-server)
 #   TARGETS="h i j a b" bash bench/inbox.sh # the SQLite ack path against the floor of its own row
+#   TARGETS="a k c n b o" bash bench/inbox.sh # the receiver with its worker against the floor with one
 #
 # Prints a Markdown table; raw wrk outputs stay in $BOOKHOOK_LOAD_DIR (a
 # temporary directory by default).
@@ -248,6 +258,18 @@ for round in $(seq 1 "$ROUNDS"); do
       j) BOOKHOOK_INBOX_WORKER=off BOOKHOOK_INBOX_MAX_BATCH=1 \
            run_target j "bookhook inbox_axum on SQLite, no worker, one row per transaction" 18104 "$QUEUED" '200 {"status":"duplicate"}' '401 *' \
            target/release/examples/inbox_axum ;;
+      k) BOOKHOOK_FLOOR_ROW=inbox BOOKHOOK_FLOOR_WORKER=on \
+           run_target k "inbox floor storing the inbox's row, with a hand-written worker" 18105 "$QUEUED" '200 {"status":"duplicate"}' '401 *' \
+           "$PEERS/inbox_floor" ;;
+      n) BOOKHOOK_FLOOR_ROW=inbox BOOKHOOK_FLOOR_WORKER=on BOOKHOOK_MAX_BATCH=1 \
+           run_target n "inbox floor with a worker, one job per transaction" 18106 "$QUEUED" '200 {"status":"duplicate"}' '401 *' \
+           "$PEERS/inbox_floor" ;;
+      o) BOOKHOOK_MAX_BATCH=1 \
+           run_target o "inbox floor (5 columns), one row per transaction" 18107 "$QUEUED" '200 {"status":"duplicate"}' '401 *' \
+           "$PEERS/inbox_floor" ;;
+      p) BOOKHOOK_FLOOR_ROW=inbox BOOKHOOK_MAX_BATCH=1 \
+           run_target p "inbox floor storing the inbox's row, one row per transaction" 18108 "$QUEUED" '200 {"status":"duplicate"}' '401 *' \
+           "$PEERS/inbox_floor" ;;
       l) run_target l "bookhook listen (memory store)" 18099 '200 {"status":"ok"}' '200 {"status":"duplicate"}' '401 *' \
            "${LISTEN_A:-target/release/bookhook}" listen --provider calendence --secret "$SECRET" \
            --addr 127.0.0.1:18099 --path /webhook/calendence ;;
@@ -280,6 +302,13 @@ RATIOS=("a b inbox / floor (target >= 0.8)" "a d inbox / bare route"
   "g f Redis ack path / Redis floor" "h b SQLite ack path / SQLite floor"
   "h i SQLite ack path / floor storing the same row (target >= 0.8)" "a i inbox / floor storing the same row"
   "i b floor storing the same row / minimal floor"
+  "a k inbox with its worker / floor doing the same work with a worker (target >= 0.8)"
+  "k i floor with a worker / the same floor without"
+  "c n one row per transaction: bookhook / floor with a worker"
+  "k n floor with a worker, group commit / one job per transaction"
+  "b o minimal floor, group commit / one row per transaction"
+  "i p floor storing the same row, group commit / one row per transaction"
+  "j p one row per transaction: SQLite ack path / floor storing the same row"
   "h j SQLite ack path, group commit / one row per transaction, FULL (target >= 8)"
   "m l listen B / listen A" "l d listen / bare route (target >= 0.85)"
   "l y listen / direct-mode floor" "x y calendence_axum / direct-mode floor" "y d direct-mode floor / bare route" "x d calendence_axum / bare route (target >= 0.85)")
