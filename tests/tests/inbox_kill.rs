@@ -19,10 +19,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bookhook::inbox::{AttemptOutcome, Filter, Inbox, Page, State};
-use bookhook::testing::signed_request;
+use bookhook::testing::{signed_request, wire};
 use bookhook::{Endpoint, Provider, idempotency::ClaimToken};
 use bookhook_sqlite::SqliteInbox;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 const SECRET: &str = "inbox-kill-secret";
@@ -97,20 +96,7 @@ fn body(run: &str, n: usize) -> (String, Vec<u8>) {
 /// POSTs over HTTP/1.1; the status, or `None` if the connection broke.
 async fn post(addr: SocketAddr, headers: &[(String, String)], body: &[u8]) -> Option<u16> {
     let mut stream = TcpStream::connect(addr).await.ok()?;
-    let mut request = format!(
-        "POST /webhook HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str("\r\n");
-    stream.write_all(request.as_bytes()).await.ok()?;
-    stream.write_all(body).await.ok()?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.ok()?;
-    let text = String::from_utf8_lossy(&response);
-    text.split(' ').nth(1)?.parse().ok()
+    wire::status_of(&mut stream, &wire::post_bytes("/webhook", headers, body)).await
 }
 
 /// Sends unique signed events from `CONNECTIONS` tasks until the receiver

@@ -7,11 +7,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use bookhook::testing::signed_request;
+use bookhook::testing::{signed_request, wire};
 use bookhook::{Context, DispatcherBuilder, Endpoint, HandlerError, Provider};
 use bookhook_axum::WebhookService;
 use bookhook_redis::RedisStore;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 const SECRET: &str = "replica-secret";
@@ -114,24 +113,9 @@ async fn replica(url: &str, runs: Arc<AtomicUsize>) -> SocketAddr {
 /// POSTs over HTTP/1.1 and returns the status code.
 async fn post(addr: SocketAddr, headers: &[(String, String)], body: &[u8]) -> u16 {
     let mut stream = TcpStream::connect(addr).await.unwrap();
-    let mut request = format!(
-        "POST {PATH} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str("\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    stream.write_all(body).await.unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.unwrap();
-    let status_line = String::from_utf8_lossy(&response);
-    status_line
-        .split(' ')
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or_else(|| panic!("no status line in {status_line:?}"))
+    wire::status_of(&mut stream, &wire::post_bytes(PATH, headers, body))
+        .await
+        .unwrap_or_else(|| panic!("no status line from {addr}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -1,6 +1,8 @@
-//! Raw HTTP/1.1 on a socket, for the front-door tests every server kind runs:
-//! a signed request as bytes, a head that stalls, a reply read to the end,
-//! and the check that a delivery still gets its 200 while others stall.
+//! Raw HTTP/1.1 on a socket, for the front-door tests every server kind runs
+//! and the tests that kill a server under load: a request as bytes (signed
+//! here or elsewhere), a head that stalls, a reply read to the end, its
+//! status, and the check that a delivery still gets its 200 while others
+//! stall.
 
 use std::time::{Duration, Instant};
 
@@ -29,16 +31,62 @@ const READ_BOUND: Duration = Duration::from_secs(10);
 /// ```
 pub fn signed_post(endpoint: &Endpoint, body: &str) -> Vec<u8> {
     let (headers, _query) = super::signed_request(endpoint, body.as_bytes());
-    let mut request = format!(
-        "POST /webhook HTTP/1.1\r\nHost: test\r\nContent-Length: {}\r\nConnection: close\r\n",
+    post_bytes("/webhook", &headers, body.as_bytes())
+}
+
+/// A `POST` of `body` to `path` with `headers`, `Host: test`, a
+/// `Content-Length` and `Connection: close`, as the bytes a client writes
+/// on the socket: for requests signed elsewhere, or sent to another path.
+///
+/// ```
+/// let headers = vec![("x-calendence-signature".to_owned(), "sha256=00".to_owned())];
+/// let request = bookhook::testing::wire::post_bytes("/webhook/calendence", &headers, b"{}");
+/// let text = String::from_utf8(request).unwrap();
+/// assert!(text.starts_with("POST /webhook/calendence HTTP/1.1\r\n"));
+/// assert!(text.contains("x-calendence-signature: sha256=00\r\n"));
+/// assert!(text.ends_with("\r\n\r\n{}"));
+/// ```
+pub fn post_bytes(path: &str, headers: &[(String, String)], body: &[u8]) -> Vec<u8> {
+    let mut head = format!(
+        "POST {path} HTTP/1.1\r\nHost: test\r\nContent-Length: {}\r\nConnection: close\r\n",
         body.len()
     );
     for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
+        head.push_str(&format!("{name}: {value}\r\n"));
     }
-    request.push_str("\r\n");
-    request.push_str(body);
-    request.into_bytes()
+    head.push_str("\r\n");
+    let mut request = head.into_bytes();
+    request.extend_from_slice(body);
+    request
+}
+
+/// Writes `request` on `stream` (a fresh connection), reads the answer
+/// until the peer closes it (10 s at the most, as [`read_to_close`]), and
+/// returns its status code: `None` if the write failed or no status line
+/// came back, as when the server died.
+///
+/// ```
+/// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let (mut client, mut server) = tokio::io::duplex(4096);
+/// tokio::spawn(async move {
+///     let mut head = [0u8; 64];
+///     let _ = server.read(&mut head).await;
+///     server.write_all(b"HTTP/1.1 503 Service Unavailable\r\n\r\n").await.unwrap();
+/// });
+/// let request = bookhook::testing::wire::post_bytes("/webhook", &[], b"{}");
+/// assert_eq!(bookhook::testing::wire::status_of(&mut client, &request).await, Some(503));
+/// # });
+/// ```
+pub async fn status_of<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    request: &[u8],
+) -> Option<u16> {
+    stream.write_all(request).await.ok()?;
+    let (reply, _) = read_to_close(stream).await;
+    let status_line = reply.strip_prefix("HTTP/")?;
+    status_line.split(' ').nth(1)?.parse().ok()
 }
 
 /// Reads `stream` until the peer closes it, an error, or 10 s; returns what
