@@ -37,7 +37,7 @@
 //! ```text
 //! BOOKHOOK_ADDR        listening address (default 127.0.0.1:18092)
 //! BOOKHOOK_INBOX_FILE  the SQLite file (default inbox-floor.db)
-//! BOOKHOOK_MAX_BATCH   most inserts per transaction (default 512; 1 = no group commit)
+//! BOOKHOOK_MAX_BATCH   most jobs (inserts, claims, completions) per transaction (default 512; 1 = no group commit)
 //! BOOKHOOK_FLOOR_ROW   minimal (default) or inbox: what each insert stores
 //! BOOKHOOK_FLOOR_WORKER  off (default) or on: handle the stored events (inbox row only)
 //! CALENDENCE_SECRET    the signing secret (default calendence-development-secret)
